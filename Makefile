@@ -1,0 +1,57 @@
+# The two commands: `make run` (demo portal on embedded defaults) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help run test system-run system-test messages migrate seed lint format bench serve
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+system-run: ## install the system packages the portal needs (fonts and PDF libraries)
+	bash scripts/install_system_packages.sh run
+
+system-test: ## install the system packages the tests need (adds Chromium, poppler)
+	bash scripts/install_system_packages.sh test
+
+messages: $(STAMP) ## compile the translations (.po -> .mo)
+	$(PY) manage.py compilemessages --ignore='.venv*' -v0
+
+migrate: $(STAMP)
+	mkdir -p var
+	$(PY) manage.py migrate --noinput -v0
+
+seed: migrate ## seed the demo programme (idempotent)
+	$(PY) manage.py seed_demo
+
+run: system-run $(STAMP) messages seed ## set everything up and serve the demo on http://127.0.0.1:8000
+	@echo
+	@echo "  Portal: http://$(HOST):$(PORT)/   API docs: http://$(HOST):$(PORT)/api/docs/"
+	@echo
+	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+test: system-test $(STAMP) messages ## run the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: system-test $(STAMP) messages ## run the benchmarks (see bench/README.md)
+	$(PY) bench/run.py

@@ -1,0 +1,819 @@
+"""Phase scores, ranking and decisions (SPEC §5), as pure functions over frozen dataclasses.
+
+This module is the single statement of how an evaluation phase turns reviewers' sheets,
+benchmark results and user-panel points into scores, a ranked list and decisions. It has
+no database and no Django: services snapshot the inputs, call :func:`evaluate_phase` and
+store the returned :class:`PhaseResult` as it is (``PhaseResult.as_dict()`` is ready for
+a JSON snapshot). ``docs/scoring.md`` walks through worked examples produced by this code.
+
+Criteria
+    Every criterion has a key, a maximum and a *source*: ``"expert"`` (scored by
+    reviewers), ``"benchmark"`` (points computed from benchmark attainment, see below) or
+    ``"user_panel"`` (an imported, aggregated user-evaluation score already expressed in
+    points). A criterion may carry its own pass threshold. A *gate* criterion
+    (``is_gate=True``) is pass/fail: it carries no points (its maximum is ignored) and its
+    result comes from :class:`GateResult`, recorded by an officer with a reason.
+
+Reviewer totals and the phase score
+    1. A reviewer's total is the sum of their scores on the expert criteria. Each score
+       lies between 0 and the criterion's maximum and has at most one decimal place.
+    2. The expert part of the phase score aggregates the reviewers' totals:
+
+       * ``"trimmed_mean"`` (the default): with five or more reviewers exactly one
+         highest and exactly one lowest total are dropped (one each, even when several
+         reviewers share the extreme value) and the rest are averaged; with fewer than
+         five reviewers it is the plain mean;
+       * ``"mean"``: the plain mean of all totals.
+
+    3. The phase score is the expert part plus the points of every benchmark and
+       user-panel criterion (each already on its own criterion's scale):
+       ``score = expert part + benchmark points + user-panel points``.
+
+Rounding
+    All arithmetic is exact (rational) until the very end; only then is each published
+    figure rounded to two decimal places, half up (``70.125`` → ``70.13``,
+    ``70.124999`` → ``70.12``). No intermediate value is rounded, so the order of
+    additions and divisions never changes a result. Every comparison below (thresholds,
+    ties, tie-breaks) uses the published two-place figures, so what an applicant reads
+    explains what was decided.
+
+Per-criterion figures
+    For an expert criterion the figure is the plain mean of *all* reviewers' scores on it,
+    including the reviewers whose totals the trimmed mean dropped: trimming is defined on
+    totals, a reviewer with an extreme total need not be extreme on every criterion, and
+    every submitted score should count somewhere. Consequently the expert criterion means
+    need not add up to the expert part of the score. For benchmark and user-panel
+    criteria the figure is the criterion's points. These figures are used for
+    per-criterion thresholds and for tie-breaks.
+
+Passing
+    An application passes when all of these hold:
+
+    * every gate criterion has a recorded result and it is a pass;
+    * its score is at least the phase's overall threshold (default 70);
+    * every per-criterion figure is at least that criterion's threshold.
+
+    A failed gate eliminates an application whatever its score; the gate's reason is kept
+    in the outcome. Every failed condition is recorded as a :class:`Reason` (a code plus
+    parameters, ready for translation), not only the first one.
+
+Ranking
+    Applications with a score are ranked by score, descending. Applications with equal
+    scores are ordered by the phase's tie-break criteria in turn (a higher per-criterion
+    figure wins). Applications still tied are ordered by the officer's recorded decision
+    (``officer_order``, a list of application ids read as "earlier is higher"), which
+    settles a tied group only if it names every member of that group. Nothing is ever
+    ordered at random, by id or by input order: a group that is still tied shares one
+    rank ("1, 2, 2, 4", standard competition ranking).
+
+Decisions
+    Walking down the ranking, the first ``teams_to_keep`` *passing* applications are
+    selected (selection phase) or kept (stage phase). ``teams_to_keep`` is a maximum: the
+    places are never filled with applications that did not pass. Passing applications
+    beyond the places form the reserve list (``reserve_rank`` 1, 2, ...), promoted only if
+    a selected team withdraws. Applications that did not pass are "not_selected"
+    (selection phase) or "eliminated" (stage phase), with ``gate_failed`` set when a gate
+    was the cause.
+
+Ties that matter
+    A still-tied group of passing applications that straddles the last place gets the
+    decision ``"undecided"`` and is listed in :attr:`PhaseResult.needs_officer_decision`
+    with ``affects="selection"``; a still-tied group inside the reserve list shares its
+    reserve rank and is listed with ``affects="reserve_order"``, because the reserve order
+    decides promotions. Ties among applications that are all selected, or that did not
+    pass, change no decision: they simply share a rank and are not listed.
+
+Incomplete inputs
+    An application with no reviewer sheets (when the phase has expert criteria) or with a
+    benchmark/user-panel criterion lacking points has no score; one whose gate has no
+    recorded result cannot pass. Such applications are reported (reason codes
+    ``no_reviews``, ``points_missing``, ``gate_undecided``) rather than rejected, so that a
+    live ranking can be shown while scoring is under way; :attr:`PhaseResult.ready_to_finalise`
+    is false until every input is complete and no tie needs an officer. Inconsistent
+    inputs (an unknown criterion, a score above its maximum or with two decimals, a
+    float instead of a ``Decimal``) raise ``ValueError`` or ``TypeError``.
+
+Benchmark attainment
+    For each objective (benchmark, reference model, reference score, target ratio with
+    default 0.95) the team's ratio is ``team score / reference score`` rounded half up to
+    four places, and the objective is *met* when ``ratio >= target``. A missing team
+    result counts as ratio 0 (not met). A benchmark criterion's points are::
+
+        points = criterion maximum × mean over objectives of min(1, ratio / target)
+
+    rounded half up to two places, using the published four-place ratios. Reaching the
+    target on every objective therefore earns the full maximum; exceeding it earns no
+    more. Benchmarks are taken as "higher is better"; a lower-is-better measure must be
+    entered in a higher-is-better form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+
+Id = int | str
+"""An application or reviewer id: whatever the caller uses as a primary key."""
+
+# Criterion sources.
+EXPERT = "expert"
+BENCHMARK = "benchmark"
+USER_PANEL = "user_panel"
+SOURCES = (EXPERT, BENCHMARK, USER_PANEL)
+
+# Aggregation methods for the expert part.
+TRIMMED_MEAN = "trimmed_mean"
+MEAN = "mean"
+METHODS = (TRIMMED_MEAN, MEAN)
+TRIM_FROM = 5
+"""With at least this many reviewers the trimmed mean drops one highest and one lowest total."""
+
+DEFAULT_PASS_THRESHOLD = Decimal("70")
+DEFAULT_TARGET_RATIO = Decimal("0.95")
+
+# Decisions. The phase kind picks the wording of the first and last.
+SELECTED = "selected"
+KEPT = "kept"
+RESERVE = "reserve"
+NOT_SELECTED = "not_selected"
+ELIMINATED = "eliminated"
+UNDECIDED = "undecided"
+
+# Why an application did not pass (``Reason.code``).
+GATE_FAILED = "gate_failed"  # params: criterion, reason
+GATE_UNDECIDED = "gate_undecided"  # params: criterion
+NO_REVIEWS = "no_reviews"  # params: none
+POINTS_MISSING = "points_missing"  # params: criterion
+BELOW_THRESHOLD = "below_threshold"  # params: score, threshold
+BELOW_CRITERION_THRESHOLD = "below_criterion_threshold"  # params: criterion, figure, threshold
+INCOMPLETE_CODES = (GATE_UNDECIDED, NO_REVIEWS, POINTS_MISSING)
+"""Reasons that mean "not all inputs are in yet" rather than "did not make it"."""
+
+# How an application's place among equal scores was settled (``ApplicationOutcome.tie_break``).
+BY_CRITERIA = "criteria"
+BY_OFFICER = "officer_decision"
+# ... or UNDECIDED.
+
+# What an undecided tie changes (``TieGroup.affects``).
+AFFECTS_SELECTION = "selection"
+AFFECTS_RESERVE_ORDER = "reserve_order"
+
+_CENT = Decimal("0.01")
+_TENTH = Decimal("0.1")
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _decimal(value: object, what: str) -> Decimal:
+    """Return ``value`` as a finite Decimal; refuse floats, whose binary error would leak in."""
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+        raise TypeError(f"{what} must be a Decimal (or int), not {type(value).__name__}: {value!r}")
+    result = Decimal(value)
+    if not result.is_finite():
+        raise ValueError(f"{what} must be finite, not {result}")
+    return result
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One criterion of a phase.
+
+    ``threshold`` is an optional per-criterion pass mark on the criterion's own scale.
+    Gate criteria carry no points; their ``max_points`` and ``source`` are ignored.
+    """
+
+    key: str
+    max_points: Decimal
+    source: str = EXPERT
+    threshold: Decimal | None = None
+    is_gate: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "max_points", _decimal(self.max_points, f"max_points of {self.key!r}"))
+        if self.source not in SOURCES:
+            raise ValueError(f"criterion {self.key!r}: source must be one of {SOURCES}, not {self.source!r}")
+        if self.max_points < 0:
+            raise ValueError(f"criterion {self.key!r}: max_points must not be negative")
+        if self.threshold is not None:
+            if self.is_gate:
+                raise ValueError(f"gate criterion {self.key!r} cannot have a points threshold")
+            threshold = _decimal(self.threshold, f"threshold of {self.key!r}")
+            if not 0 <= threshold <= self.max_points:
+                raise ValueError(f"criterion {self.key!r}: threshold {threshold} is outside 0..{self.max_points}")
+            object.__setattr__(self, "threshold", threshold)
+
+
+@dataclass(frozen=True)
+class PhaseRules:
+    """The settings of a phase that scoring and ranking depend on.
+
+    ``tie_break_keys`` lists the criteria consulted, in order, when scores are equal.
+    ``is_selection`` chooses the wording of decisions: ``"selected"``/``"not_selected"``
+    for the selection phase, ``"kept"``/``"eliminated"`` for stage evaluations.
+    """
+
+    criteria: tuple[Criterion, ...]
+    teams_to_keep: int
+    pass_threshold: Decimal = DEFAULT_PASS_THRESHOLD
+    method: str = TRIMMED_MEAN
+    tie_break_keys: tuple[str, ...] = ()
+    is_selection: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "criteria", tuple(self.criteria))
+        object.__setattr__(self, "tie_break_keys", tuple(self.tie_break_keys))
+        object.__setattr__(self, "pass_threshold", _decimal(self.pass_threshold, "pass_threshold"))
+        keys = [c.key for c in self.criteria]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"criterion keys must be unique: {keys}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, not {self.method!r}")
+        if self.teams_to_keep < 0:
+            raise ValueError("teams_to_keep must not be negative")
+        scored = {c.key for c in self.criteria if not c.is_gate}
+        for key in self.tie_break_keys:
+            if key not in scored:
+                raise ValueError(f"tie-break criterion {key!r} is not a scored criterion of the phase")
+        if len(set(self.tie_break_keys)) != len(self.tie_break_keys):
+            raise ValueError(f"tie-break criteria repeat: {self.tie_break_keys}")
+
+    @property
+    def expert_criteria(self) -> tuple[Criterion, ...]:
+        return tuple(c for c in self.criteria if not c.is_gate and c.source == EXPERT)
+
+    @property
+    def points_criteria(self) -> tuple[Criterion, ...]:
+        """Benchmark and user-panel criteria, whose points come computed from elsewhere."""
+        return tuple(c for c in self.criteria if not c.is_gate and c.source != EXPERT)
+
+    @property
+    def gate_criteria(self) -> tuple[Criterion, ...]:
+        return tuple(c for c in self.criteria if c.is_gate)
+
+
+@dataclass(frozen=True)
+class ReviewerSheet:
+    """One reviewer's submitted scores for one application: expert criterion key → score."""
+
+    reviewer_id: Id
+    scores: Mapping[str, Decimal]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "scores",
+            {key: _decimal(value, f"score of reviewer {self.reviewer_id!r} on {key!r}") for key, value in self.scores.items()},
+        )
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """An officer's recorded pass/fail decision on a gate criterion, with its reason."""
+
+    passed: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ApplicationInput:
+    """Everything scoring needs about one application.
+
+    ``criterion_points`` holds the points of benchmark and user-panel criteria (criterion
+    key → points on that criterion's scale; see :func:`benchmark_points`).
+    ``gate_results`` maps each gate criterion key to its recorded result.
+    """
+
+    application_id: Id
+    sheets: tuple[ReviewerSheet, ...] = ()
+    criterion_points: Mapping[str, Decimal] = field(default_factory=dict)
+    gate_results: Mapping[str, GateResult] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sheets", tuple(self.sheets))
+        object.__setattr__(
+            self,
+            "criterion_points",
+            {k: _decimal(v, f"points of {self.application_id!r} on {k!r}") for k, v in self.criterion_points.items()},
+        )
+        object.__setattr__(self, "gate_results", dict(self.gate_results))
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an application did not pass: a stable code and its parameters as strings."""
+
+    code: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", dict(self.params))
+
+
+@dataclass(frozen=True)
+class ApplicationOutcome:
+    """The published result of one application in one phase.
+
+    ``reviewer_totals`` is ascending; ``dropped_totals`` holds the lowest and the highest
+    total when the trimmed mean dropped them, otherwise nothing. ``expert_score`` is the
+    expert part alone, rounded for display (the score is computed from the exact part,
+    so rounded parts need not add up to the score). ``criterion_means`` holds the
+    per-criterion figures used for thresholds and tie-breaks. ``rank`` and ``tie_break``
+    are ``None`` for an application without a score; ``tie_break`` says how the
+    application was placed among others with the same score (``"criteria"``,
+    ``"officer_decision"`` or ``"undecided"``), ``None`` when its score is unique.
+    """
+
+    application_id: Id
+    reviewer_totals: tuple[Decimal, ...]
+    dropped_totals: tuple[Decimal, ...]
+    expert_score: Decimal | None
+    score: Decimal | None
+    criterion_means: Mapping[str, Decimal]
+    passed: bool
+    gate_failed: bool
+    failed_reasons: tuple[Reason, ...]
+    rank: int | None
+    tie_break: str | None
+    decision: str
+    reserve_rank: int | None
+
+    @property
+    def complete(self) -> bool:
+        """Whether every input this application needs is in (reviews, points, gate results)."""
+        return not any(reason.code in INCOMPLETE_CODES for reason in self.failed_reasons)
+
+
+@dataclass(frozen=True)
+class TieGroup:
+    """Applications still tied after the tie-break criteria, where the order changes a decision."""
+
+    application_ids: tuple[Id, ...]
+    score: Decimal
+    rank: int
+    affects: str
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    """The ranked outcomes of a phase.
+
+    ``outcomes`` are in ranking order; members of a still-tied group keep their input
+    order (they share a rank), and applications without a score come last in input order.
+    """
+
+    outcomes: tuple[ApplicationOutcome, ...]
+    needs_officer_decision: tuple[TieGroup, ...]
+
+    @property
+    def complete(self) -> bool:
+        return all(outcome.complete for outcome in self.outcomes)
+
+    @property
+    def ready_to_finalise(self) -> bool:
+        """All inputs are in and no tie waits for an officer: the result may be frozen."""
+        return self.complete and not self.needs_officer_decision
+
+    def outcome(self, application_id: Id) -> ApplicationOutcome:
+        for outcome in self.outcomes:
+            if outcome.application_id == application_id:
+                return outcome
+        raise KeyError(application_id)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready snapshot: Decimals become strings such as ``"70.13"``."""
+        return {
+            "outcomes": [
+                {
+                    "application_id": o.application_id,
+                    "reviewer_totals": [str(t) for t in o.reviewer_totals],
+                    "dropped_totals": [str(t) for t in o.dropped_totals],
+                    "expert_score": _str_or_none(o.expert_score),
+                    "score": _str_or_none(o.score),
+                    "criterion_means": {k: str(v) for k, v in o.criterion_means.items()},
+                    "passed": o.passed,
+                    "gate_failed": o.gate_failed,
+                    "failed_reasons": [{"code": r.code, "params": dict(r.params)} for r in o.failed_reasons],
+                    "rank": o.rank,
+                    "tie_break": o.tie_break,
+                    "decision": o.decision,
+                    "reserve_rank": o.reserve_rank,
+                }
+                for o in self.outcomes
+            ],
+            "needs_officer_decision": [
+                {"application_ids": list(g.application_ids), "score": str(g.score), "rank": g.rank, "affects": g.affects}
+                for g in self.needs_officer_decision
+            ],
+        }
+
+
+def _str_or_none(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+
+def _round_half_up(value: Fraction, places: int = 2) -> Decimal:
+    """Round an exact value half up (away from zero) to ``places`` decimals, exactly."""
+    scale = 10**places
+    magnitude = abs(value) * scale
+    units = magnitude.numerator * 2 + magnitude.denominator
+    units //= magnitude.denominator * 2  # floor(magnitude + 1/2)
+    if value < 0:
+        units = -units
+    return Decimal(units).scaleb(-places)
+
+
+def quantize_score(value: Decimal) -> Decimal:
+    """Round a published figure to two places, half up: ``70.125`` → ``70.13``, ``70.124999`` → ``70.12``."""
+    return _decimal(value, "value").quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def trim_totals(totals: Sequence[Decimal], method: str = TRIMMED_MEAN) -> tuple[tuple[Decimal, ...], tuple[Decimal, ...]]:
+    """Split reviewer totals into ``(kept, dropped)``, both ascending.
+
+    With ``"trimmed_mean"`` and at least five totals, exactly one lowest and one highest
+    total are dropped; otherwise nothing is dropped.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    ordered = tuple(sorted(_decimal(t, "total") for t in totals))
+    if method == TRIMMED_MEAN and len(ordered) >= TRIM_FROM:
+        return ordered[1:-1], (ordered[0], ordered[-1])
+    return ordered, ()
+
+
+def _exact_mean(values: Sequence[Decimal]) -> Fraction:
+    return sum((Fraction(v) for v in values), Fraction(0)) / len(values)
+
+
+def aggregate_totals(totals: Sequence[Decimal], method: str = TRIMMED_MEAN) -> Decimal:
+    """The aggregated expert score of a set of reviewer totals, two places, half up."""
+    kept, _dropped = trim_totals(totals, method)
+    if not kept:
+        raise ValueError("at least one reviewer total is needed")
+    return _round_half_up(_exact_mean(kept))
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+
+@dataclass(frozen=True)
+class BenchmarkObjective:
+    """A phase objective: reach ``target_ratio`` of a reference model's score on a benchmark."""
+
+    benchmark: str
+    reference_model: str
+    reference_score: Decimal
+    target_ratio: Decimal = DEFAULT_TARGET_RATIO
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reference_score", _decimal(self.reference_score, "reference_score"))
+        object.__setattr__(self, "target_ratio", _decimal(self.target_ratio, "target_ratio"))
+        if self.reference_score <= 0:
+            raise ValueError(f"{self.benchmark}: the reference score must be positive")
+        if self.target_ratio <= 0:
+            raise ValueError(f"{self.benchmark}: the target ratio must be positive")
+
+
+@dataclass(frozen=True)
+class ObjectiveAttainment:
+    """A team's standing against one objective. ``team_score`` is ``None`` when no result was submitted."""
+
+    objective: BenchmarkObjective
+    team_score: Decimal | None
+    ratio: Decimal
+    met: bool
+
+
+def objective_attainment(
+    objectives: Sequence[BenchmarkObjective], results: Mapping[str, Decimal]
+) -> tuple[ObjectiveAttainment, ...]:
+    """Compare a team's results (benchmark name → score) with each objective, in objective order.
+
+    ``ratio = team score / reference score``, four places half up; met when
+    ``ratio >= target_ratio``; a missing result is ratio 0 and not met. Several objectives
+    may share a benchmark (one per reference model); they then share the team's result.
+    """
+    seen: set[tuple[str, str]] = set()
+    attainments = []
+    for objective in objectives:
+        key = (objective.benchmark, objective.reference_model)
+        if key in seen:
+            raise ValueError(f"objective {key} is listed twice")
+        seen.add(key)
+        team_score = results.get(objective.benchmark)
+        if team_score is None:
+            ratio = Decimal("0.0000")
+        else:
+            team_score = _decimal(team_score, f"result on {objective.benchmark}")
+            if team_score < 0:
+                raise ValueError(f"result on {objective.benchmark} must not be negative")
+            ratio = _round_half_up(Fraction(team_score) / Fraction(objective.reference_score), 4)
+        attainments.append(
+            ObjectiveAttainment(objective=objective, team_score=team_score, ratio=ratio, met=ratio >= objective.target_ratio)
+        )
+    return tuple(attainments)
+
+
+def benchmark_points(max_points: Decimal, attainments: Sequence[ObjectiveAttainment]) -> Decimal:
+    """Points of a benchmark criterion: ``max × mean(min(1, ratio / target))``, two places half up."""
+    max_points = _decimal(max_points, "max_points")
+    if not attainments:
+        raise ValueError("a benchmark criterion needs at least one objective")
+    shares = [min(Fraction(1), Fraction(a.ratio) / Fraction(a.objective.target_ratio)) for a in attainments]
+    return _round_half_up(Fraction(max_points) * sum(shares, Fraction(0)) / len(shares))
+
+
+# --------------------------------------------------------------------------- the phase
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """Per-application figures before ranking."""
+
+    application_id: Id
+    reviewer_totals: tuple[Decimal, ...]
+    dropped_totals: tuple[Decimal, ...]
+    expert_score: Decimal | None
+    score: Decimal | None
+    criterion_means: dict[str, Decimal]
+    reasons: tuple[Reason, ...]
+    gate_failed: bool
+
+    @property
+    def passed(self) -> bool:
+        return not self.reasons
+
+
+def _check_application(rules: PhaseRules, application: ApplicationInput) -> None:
+    expert = {c.key: c for c in rules.expert_criteria}
+    points = {c.key: c for c in rules.points_criteria}
+    gates = {c.key for c in rules.gate_criteria}
+    who = f"application {application.application_id!r}"
+    reviewers = [sheet.reviewer_id for sheet in application.sheets]
+    if len(set(reviewers)) != len(reviewers):
+        raise ValueError(f"{who}: a reviewer has more than one sheet")
+    for sheet in application.sheets:
+        if set(sheet.scores) != set(expert):
+            missing, extra = sorted(set(expert) - set(sheet.scores)), sorted(set(sheet.scores) - set(expert))
+            raise ValueError(
+                f"{who}, reviewer {sheet.reviewer_id!r}: a sheet scores exactly the expert criteria "
+                f"(missing {missing}, unexpected {extra})"
+            )
+        for key, score in sheet.scores.items():
+            if not 0 <= score <= expert[key].max_points:
+                raise ValueError(f"{who}, reviewer {sheet.reviewer_id!r}: {key}={score} is outside 0..{expert[key].max_points}")
+            if score != score.quantize(_TENTH):
+                raise ValueError(f"{who}, reviewer {sheet.reviewer_id!r}: {key}={score} has more than one decimal place")
+    for key, value in application.criterion_points.items():
+        if key not in points:
+            raise ValueError(f"{who}: {key!r} is not a benchmark or user-panel criterion of the phase")
+        if not 0 <= value <= points[key].max_points:
+            raise ValueError(f"{who}: {key}={value} is outside 0..{points[key].max_points}")
+    for key, result in application.gate_results.items():
+        if key not in gates:
+            raise ValueError(f"{who}: {key!r} is not a gate criterion of the phase")
+        if not isinstance(result, GateResult):
+            raise TypeError(f"{who}: the result of gate {key!r} must be a GateResult")
+
+
+def _score_application(rules: PhaseRules, application: ApplicationInput) -> _Scored:
+    reasons: list[Reason] = []
+    gate_failed = False
+    for gate in rules.gate_criteria:
+        result = application.gate_results.get(gate.key)
+        if result is None:
+            reasons.append(Reason(GATE_UNDECIDED, {"criterion": gate.key}))
+        elif not result.passed:
+            gate_failed = True
+            reasons.append(Reason(GATE_FAILED, {"criterion": gate.key, "reason": result.reason}))
+
+    means: dict[str, Decimal] = {}
+    totals = [sum((sheet.scores[c.key] for c in rules.expert_criteria), Decimal(0)) for sheet in application.sheets]
+    kept, dropped = trim_totals(totals, rules.method)
+    expert_part: Fraction | None = Fraction(0)
+    if rules.expert_criteria:
+        if application.sheets:
+            expert_part = _exact_mean(kept)
+            for criterion in rules.expert_criteria:
+                means[criterion.key] = _round_half_up(_exact_mean([s.scores[criterion.key] for s in application.sheets]))
+        else:
+            expert_part = None
+            reasons.append(Reason(NO_REVIEWS))
+    elif application.sheets:
+        raise ValueError(f"application {application.application_id!r}: the phase has no expert criteria to score")
+
+    points_total: Fraction | None = Fraction(0)
+    for criterion in rules.points_criteria:
+        value = application.criterion_points.get(criterion.key)
+        if value is None:
+            points_total = None
+            reasons.append(Reason(POINTS_MISSING, {"criterion": criterion.key}))
+        else:
+            means[criterion.key] = value
+            if points_total is not None:
+                points_total += Fraction(value)
+
+    score = None
+    if expert_part is not None and points_total is not None:
+        score = _round_half_up(expert_part + points_total)
+        if score < rules.pass_threshold:
+            reasons.append(Reason(BELOW_THRESHOLD, {"score": str(score), "threshold": str(rules.pass_threshold)}))
+    for criterion in rules.criteria:
+        figure = means.get(criterion.key)
+        if criterion.threshold is not None and figure is not None and figure < criterion.threshold:
+            reasons.append(
+                Reason(
+                    BELOW_CRITERION_THRESHOLD,
+                    {"criterion": criterion.key, "figure": str(figure), "threshold": str(criterion.threshold)},
+                )
+            )
+    return _Scored(
+        application_id=application.application_id,
+        reviewer_totals=tuple(sorted(totals)),
+        dropped_totals=dropped,
+        expert_score=None if expert_part is None or not rules.expert_criteria else _round_half_up(expert_part),
+        score=score,
+        criterion_means={c.key: means[c.key] for c in rules.criteria if c.key in means},
+        reasons=tuple(reasons),
+        gate_failed=gate_failed,
+    )
+
+
+def _ranked_blocks(
+    rules: PhaseRules, scored: Sequence[_Scored], officer_position: Mapping[Id, int]
+) -> tuple[list[list[_Scored]], dict[Id, str]]:
+    """Order scored applications into blocks: a block of more than one is a tie nobody settled."""
+    by_score: dict[Decimal, list[_Scored]] = {}
+    for item in scored:
+        assert item.score is not None
+        by_score.setdefault(item.score, []).append(item)
+    blocks: list[list[_Scored]] = []
+    tie_break: dict[Id, str] = {}
+    for score in sorted(by_score, reverse=True):
+        group = by_score[score]
+        if len(group) == 1:
+            blocks.append(group)
+            continue
+        # Equal scores: split by the tie-break criteria, higher figure first.
+        by_figures: dict[tuple[Decimal, ...], list[_Scored]] = {}
+        for item in group:
+            figures = tuple(item.criterion_means[key] for key in rules.tie_break_keys)
+            by_figures.setdefault(figures, []).append(item)
+        for figures in sorted(by_figures, reverse=True):
+            subgroup = by_figures[figures]
+            if len(subgroup) == 1:
+                tie_break[subgroup[0].application_id] = BY_CRITERIA
+                blocks.append(subgroup)
+            elif all(item.application_id in officer_position for item in subgroup):
+                for item in sorted(subgroup, key=lambda item: officer_position[item.application_id]):
+                    tie_break[item.application_id] = BY_OFFICER
+                    blocks.append([item])
+            else:
+                for item in subgroup:
+                    tie_break[item.application_id] = UNDECIDED
+                blocks.append(subgroup)
+    return blocks, tie_break
+
+
+def evaluate_phase(
+    rules: PhaseRules, applications: Iterable[ApplicationInput], *, officer_order: Sequence[Id] = ()
+) -> PhaseResult:
+    """Score, rank and decide every application of a phase (see the module docstring for the rules).
+
+    ``officer_order`` is the officer's recorded decision for ties that the tie-break
+    criteria leave open: application ids, higher placed first. It settles a tied group only
+    when it names every member of the group; ids of applications that are not tied are
+    ignored. It never overrides scores or tie-break criteria.
+    """
+    applications = tuple(applications)
+    ids = [a.application_id for a in applications]
+    if len(set(ids)) != len(ids):
+        raise ValueError("application ids must be unique")
+    if len(set(officer_order)) != len(officer_order):
+        raise ValueError("officer_order names an application twice")
+    known = set(ids)
+    unknown = [i for i in officer_order if i not in known]
+    if unknown:
+        raise ValueError(f"officer_order names unknown applications: {unknown}")
+    for application in applications:
+        _check_application(rules, application)
+
+    scored = [_score_application(rules, application) for application in applications]
+    officer_position = {application_id: position for position, application_id in enumerate(officer_order)}
+    blocks, tie_break = _ranked_blocks(rules, [s for s in scored if s.score is not None], officer_position)
+
+    first, last = (SELECTED, NOT_SELECTED) if rules.is_selection else (KEPT, ELIMINATED)
+    rank: dict[Id, int] = {}
+    decision: dict[Id, str] = {}
+    reserve_rank: dict[Id, int] = {}
+    ties: list[TieGroup] = []
+    ahead = 0  # scored applications ranked above the current block
+    passing_ahead = 0  # passing applications ranked above the current block
+    for block in blocks:
+        for item in block:
+            rank[item.application_id] = ahead + 1
+        ahead += len(block)
+        passing = [item for item in block if item.passed]
+        if not passing:
+            continue
+        places_left = rules.teams_to_keep - passing_ahead
+        if len(passing) <= places_left:
+            verdict, affects = first, None
+        elif places_left <= 0:
+            verdict, affects = RESERVE, AFFECTS_RESERVE_ORDER
+            for item in passing:
+                reserve_rank[item.application_id] = passing_ahead - rules.teams_to_keep + 1
+        else:
+            verdict, affects = UNDECIDED, AFFECTS_SELECTION
+        for item in passing:
+            decision[item.application_id] = verdict
+        if len(passing) > 1 and affects is not None:
+            assert passing[0].score is not None
+            ties.append(
+                TieGroup(
+                    application_ids=tuple(item.application_id for item in passing),
+                    score=passing[0].score,
+                    rank=rank[passing[0].application_id],
+                    affects=affects,
+                )
+            )
+        passing_ahead += len(passing)
+
+    order = {item.application_id: position for position, item in enumerate(i for block in blocks for i in block)}
+    ranked = sorted(scored, key=lambda s: order.get(s.application_id, len(order)))  # stable: unscored keep input order
+    outcomes = tuple(
+        ApplicationOutcome(
+            application_id=s.application_id,
+            reviewer_totals=s.reviewer_totals,
+            dropped_totals=s.dropped_totals,
+            expert_score=s.expert_score,
+            score=s.score,
+            criterion_means=s.criterion_means,
+            passed=s.passed,
+            gate_failed=s.gate_failed,
+            failed_reasons=s.reasons,
+            rank=rank.get(s.application_id),
+            tie_break=tie_break.get(s.application_id),
+            decision=decision.get(s.application_id, last),
+            reserve_rank=reserve_rank.get(s.application_id),
+        )
+        for s in ranked
+    )
+    return PhaseResult(outcomes=outcomes, needs_officer_decision=tuple(ties))
+
+
+# --------------------------------------------------------------------------- presentation
+
+
+def _fmt(value: Decimal | None) -> str:
+    return "–" if value is None else str(value)
+
+
+def render_worked_example(result: PhaseResult) -> str:
+    """Render a phase result as a Markdown table, as used in ``docs/scoring.md``.
+
+    Columns: rank, application, reviewer totals (ascending, dropped ones struck through),
+    score, per-criterion figures, pass or the reason codes, decision and reserve rank; a
+    line per tie waiting for an officer follows the table.
+    """
+    lines = [
+        "| rank | application | reviewer totals | score | criterion figures | passed | decision | reserve |",
+        "|---:|---|---|---:|---|---|---|---:|",
+    ]
+    for o in result.outcomes:
+        remaining = list(o.dropped_totals)
+        totals = []
+        for total in o.reviewer_totals:
+            if total in remaining:
+                remaining.remove(total)
+                totals.append(f"~~{total}~~")
+            else:
+                totals.append(str(total))
+        figures = ", ".join(f"{key} {_fmt(value)}" for key, value in o.criterion_means.items())
+        verdict = "yes" if o.passed else "no: " + ", ".join(_reason_text(r) for r in o.failed_reasons)
+        decision = o.decision + (f" ({o.tie_break})" if o.tie_break else "")
+        lines.append(
+            f"| {o.rank if o.rank is not None else '–'} | {o.application_id} | {', '.join(totals) or '–'} "
+            f"| {_fmt(o.score)} | {figures or '–'} | {verdict} | {decision} "
+            f"| {o.reserve_rank if o.reserve_rank is not None else ''} |"
+        )
+    for group in result.needs_officer_decision:
+        members = ", ".join(str(i) for i in group.application_ids)
+        lines.append("")
+        lines.append(f"Needs an officer's decision ({group.affects}): {members}, tied at {group.score}, rank {group.rank}.")
+    return "\n".join(lines)
+
+
+def _reason_text(reason: Reason) -> str:
+    params = " ".join(f"{key}={value}" for key, value in reason.params.items() if value != "")
+    return f"{reason.code}" + (f" ({params})" if params else "")

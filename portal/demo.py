@@ -1,0 +1,95 @@
+"""The demo programme: fictional people and organisations, built idempotently.
+
+``seed_demo`` calls :func:`seed` here, which seeds the portal layer and then each
+app's own ``demo.seed(context)`` in layer order, so every app adds its part.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal.enums import Role
+from portal.models import Programme, User
+
+SEOUL = ZoneInfo("Asia/Seoul")
+
+# Fictional accounts. Officer and administrator have TOTP with a fixed demo secret
+# (base32) so the second factor can be shown: `python manage.py demo_totp officer`.
+DEMO_ACCOUNTS = [
+    {"username": "applicant", "password": "Demo-Applicant-2025!", "role": Role.APPLICANT, "full_name": "김하늘", "email": "applicant@hanbit-ai.example.kr"},
+    {"username": "reviewer", "password": "Demo-Reviewer-2025!", "role": Role.REVIEWER, "full_name": "이서준", "email": "reviewer@review.example.kr"},
+    {"username": "officer", "password": "Demo-Officer-2025!", "role": Role.OFFICER, "full_name": "박민지", "email": "officer@msit.example.kr", "totp_secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"},
+    {"username": "admin", "password": "Demo-Admin-2025!", "role": Role.ADMIN, "full_name": "최도윤", "email": "admin@msit.example.kr", "totp_secret": "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"},
+]  # fmt: skip
+
+APP_SEEDERS = ["consortia.demo", "evaluations.demo", "gpu_allocation.demo"]
+
+
+def ensure_user(
+    *, username: str, password: str, role: str, full_name: str = "", email: str = "", totp_secret: str | None = None
+) -> User:
+    """Create the account if missing (never resets a changed password)."""
+    from allauth.account.models import EmailAddress
+
+    user, created = User.objects.get_or_create(
+        username=username, defaults={"role": role, "full_name": full_name, "email": email}
+    )
+    if created:
+        user.set_password(password)
+        if role == Role.ADMIN:
+            user.is_staff = True
+            user.is_superuser = True
+        user.save()
+    if email:
+        EmailAddress.objects.get_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
+    if totp_secret:
+        from allauth.mfa.models import Authenticator
+        from allauth.mfa.totp.internal.auth import TOTP
+
+        if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+            TOTP.activate(user, totp_secret)
+    return user
+
+
+def demo_programme() -> Programme:
+    """The 2025 call. Its deadline lies 30 days ahead of the first seeding, so the
+    demo shows a live countdown; later seeds keep what is stored."""
+    closes = (timezone.now() + timedelta(days=30)).astimezone(SEOUL).replace(hour=18, minute=0, second=0, microsecond=0)
+    programme, _ = Programme.objects.get_or_create(
+        name="독자 AI 파운데이션 모델 프로젝트 (2025)",
+        year=2025,
+        defaults={
+            "name_en": "Independent AI Foundation Model Project (2025)",
+            "opens_at": datetime(2025, 7, 1, 9, 0, tzinfo=SEOUL),
+            "closes_at": closes,
+            "budget_envelope": 22_000_000_000,
+        },
+    )
+    return programme
+
+
+@transaction.atomic
+def seed() -> dict:
+    """Seed everything; returns what ``seed_demo --json`` prints."""
+    accounts = []
+    users = {}
+    for spec in DEMO_ACCOUNTS:
+        users[spec["username"]] = ensure_user(**spec)
+        accounts.append({k: str(v) for k, v in spec.items() if k in ("username", "password", "role", "totp_secret")})
+    programme = demo_programme()
+    context = {"programme": programme, "users": users, "accounts": accounts, "phase_ids": [], "allocation_run_id": None}
+    for module_name in APP_SEEDERS:
+        if importlib.util.find_spec(module_name) is not None:
+            importlib.import_module(module_name).seed(context)
+    return {
+        "accounts": context["accounts"],
+        "programme_id": programme.id,
+        "phase_ids": context["phase_ids"],
+        "allocation_run_id": context["allocation_run_id"],
+    }

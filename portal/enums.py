@@ -1,0 +1,19 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    APPLICANT = "applicant", _("Applicant")
+    REVIEWER = "reviewer", _("Reviewer")
+    OFFICER = "officer", _("Programme officer")
+    ADMIN = "admin", _("Administrator")
+
+
+# Roles that must use a second factor before doing anything.
+STAFF_ROLES = (Role.OFFICER, Role.ADMIN)
+
+
+class ModelCategory(models.TextChoices):
+    LLM = "LLM", _("LLM (large language model)")
+    LMM = "LMM", _("LMM (large multimodal model)")
+    LAM = "LAM", _("LAM (large action model)")

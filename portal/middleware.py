@@ -1,0 +1,71 @@
+import time
+
+from django.contrib.auth import logout
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from portal.audit import RequestContext, current_request
+from portal.net import client_ip
+
+SESSION_STARTED_KEY = "portal_session_started"
+SECOND_FACTOR_OK_KEY = "portal_second_factor_ok"
+
+
+class RequestContextMiddleware:
+    """Makes the user and client address known to services (for the audit trail) and
+    ends a session at its absolute lifetime whatever the activity."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            started = request.session.get(SESSION_STARTED_KEY)
+            now = int(time.time())
+            if started is None:
+                request.session[SESSION_STARTED_KEY] = now
+            elif now - started > settings.SESSION_ABSOLUTE_SECONDS:
+                logout(request)
+        token = current_request.set(RequestContext(user=getattr(request, "user", None), ip=client_ip(request)))
+        try:
+            return self.get_response(request)
+        finally:
+            current_request.reset(token)
+
+
+# Paths a staff member without a second factor may still reach: setting it up,
+# logging out, language switch, static files, health and public verification.
+_TWO_FACTOR_EXEMPT_PREFIXES = ("/accounts/", "/i18n/", "/static/", "/healthz", "/verify/", "/favicon")
+
+
+class StaffTwoFactorMiddleware:
+    """Officers and administrators must have TOTP before any other page (SPEC §10)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and user.needs_second_factor
+            and not request.session.get(SECOND_FACTOR_OK_KEY)
+            and not request.path.startswith(_TWO_FACTOR_EXEMPT_PREFIXES)
+        ):
+            from allauth.mfa.models import Authenticator
+
+            if Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+                request.session[SECOND_FACTOR_OK_KEY] = True
+            else:
+                if request.path.startswith("/api/"):
+                    from django.http import JsonResponse
+
+                    return JsonResponse(
+                        {"detail": "Two-factor authentication must be set up before using the portal."}, status=403
+                    )
+                return redirect(reverse("mfa_activate_totp"))
+        return self.get_response(request)

@@ -1,0 +1,18 @@
+"""Production: everything from the environment, secure transport, no embedded defaults."""
+
+from portal.settings.base import *  # noqa: F403 -- a settings layer extends the base namespace
+
+DEBUG = False
+SECRET_KEY = env.str("SECRET_KEY")  # noqa: F405 -- required: no default in production
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")  # noqa: F405
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)  # noqa: F405
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = 31536000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}  # noqa: F405
+WHITENOISE_AUTOREFRESH = False
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")  # noqa: F405

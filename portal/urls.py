@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from portal import views
+from portal.api import ProgrammeViewSet
+
+router = DefaultRouter()
+router.register("programmes", ProgrammeViewSet, basename="programme")
+
+portal_patterns = [
+    path("", views.HomeView.as_view(), name="home"),
+    path("audit/", views.AuditLogView.as_view(), name="audit_log"),
+    path("programmes/", views.ProgrammeListView.as_view(), name="programme_list"),
+    path("programmes/new/", views.ProgrammeEditView.as_view(), name="programme_create"),
+    path("programmes/<int:pk>/edit/", views.ProgrammeEditView.as_view(), name="programme_edit"),
+    path("bench/floor/tiny/", views.floor_tiny, name="floor_tiny"),
+    path("bench/floor/list/", views.floor_list, name="floor_list"),
+]
+
+urlpatterns = [
+    path("", include((portal_patterns, "portal"))),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]

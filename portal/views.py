@@ -1,0 +1,105 @@
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import TemplateView
+from rules.contrib.views import PermissionRequiredMixin
+
+from portal.audit import audit_verify_chain
+from portal.forms import ProgrammeForm
+from portal.health import health_report
+from portal.models import AuditEntry, Programme
+
+
+class NotFoundPermissionMixin(PermissionRequiredMixin):
+    """Refusals answer 404 to signed-in users, so ids cannot be probed (SPEC §2).
+
+    Anonymous users are sent to log in instead.
+    """
+
+    raise_exception = False
+
+    def handle_no_permission(self):
+        if self.request.user.is_authenticated:
+            raise Http404
+        return super().handle_no_permission()
+
+
+class HomeView(LoginRequiredMixin, TemplateView):
+    template_name = "portal/home.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["programme"] = Programme.objects.order_by("-year", "-id").first()
+        return context
+
+
+class AuditLogView(NotFoundPermissionMixin, View):
+    permission_required = "portal.view_auditentry"
+    page_size = 50
+
+    def get(self, request):
+        entries = AuditEntry.objects.select_related(None).order_by("-id")
+        action = request.GET.get("action", "").strip()
+        if action:
+            entries = entries.filter(action__startswith=action)
+        page = Paginator(entries, self.page_size).get_page(request.GET.get("page"))
+        report = audit_verify_chain() if request.GET.get("verify") else None
+        return render(request, "portal/audit_log.html", {"page": page, "action": action, "report": report})
+
+
+def healthz(request):
+    report = health_report()
+    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+
+
+def floor_tiny(request):
+    """Benchmark floor: the least a page can cost through the full middleware stack."""
+    return render(request, "bench/tiny.html", {})
+
+
+def floor_list(request):
+    """Benchmark floor: a 50-row list rendered from one query."""
+    rows = list(AuditEntry.objects.order_by("id").values("id", "action", "at")[:50])
+    connection.ensure_connection()
+    return render(request, "bench/list.html", {"rows": rows})
+
+
+class ProgrammeListView(NotFoundPermissionMixin, View):
+    permission_required = "portal.add_programme"
+
+    def get(self, request):
+        return render(request, "portal/programme_list.html", {"programmes": Programme.objects.order_by("-year", "id")})
+
+
+class ProgrammeEditView(NotFoundPermissionMixin, View):
+    """Create (no pk) or change a programme's settings; deadline moves are audited."""
+
+    permission_required = "portal.change_programme"
+
+    def get_object(self):
+        pk = self.kwargs.get("pk")
+        return get_object_or_404(Programme, pk=pk) if pk else None
+
+    def get(self, request, pk=None):
+        return render(request, "portal/programme_form.html", {"form": ProgrammeForm(instance=self.get_object())})
+
+    def post(self, request, pk=None):
+        from portal.services import PROGRAMME_FIELDS, programme_create, programme_update
+
+        instance = self.get_object()
+        form = ProgrammeForm(request.POST, instance=instance)
+        if not form.is_valid():
+            return render(request, "portal/programme_form.html", {"form": form}, status=400)
+        data = {name: form.cleaned_data[name] for name in PROGRAMME_FIELDS}
+        if instance is None:
+            programme_create(by=request.user, data=data)
+        else:
+            # NOTE: the form mutated ``instance`` in place; the service reloads it under a lock.
+            programme_update(programme=instance, by=request.user, data=data, reason=form.cleaned_data["reason"])
+        messages.success(request, _("The programme settings were saved."))
+        return redirect("portal:programme_list")

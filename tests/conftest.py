@@ -1,0 +1,145 @@
+"""Fixtures shared by the whole suite: users per role, logged-in clients, a real Celery worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import ProgrammeFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _with_totp(user):
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    TOTP.activate(user, "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    return user
+
+
+@pytest.fixture
+def applicant(db):
+    return UserFactory(role="applicant")
+
+
+@pytest.fixture
+def reviewer(db):
+    return UserFactory(role="reviewer")
+
+
+@pytest.fixture
+def officer(db):
+    return _with_totp(UserFactory(role="officer"))
+
+
+@pytest.fixture
+def admin_user(db):
+    return _with_totp(UserFactory(role="admin", is_staff=True, is_superuser=True))
+
+
+@pytest.fixture
+def programme(db):
+    return ProgrammeFactory()
+
+
+@pytest.fixture
+def client_for(client):
+    """``client_for(user)`` returns a test client logged in as ``user`` (2FA satisfied for staff)."""
+    from django.test import Client
+
+    def make(user):
+        c = Client()
+        c.force_login(user)
+        return c
+
+    return make
+
+
+@pytest.fixture
+def api_for():
+    """``api_for(user)`` returns a DRF APIClient authenticated with the user's token."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def make(user):
+        token, _ = Token.objects.get_or_create(user=user)
+        c = APIClient()
+        c.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return c
+
+    return make
+
+
+def redis_url() -> str:
+    return os.environ.get("REDIS_URL", "")
+
+
+requires_redis = pytest.mark.skipif(
+    not redis_url(), reason="REDIS_URL is not set: no broker to run a real Celery worker on"
+)
+
+
+def database_url_for_worker() -> str | None:
+    """A DATABASE_URL pointing at the current test database (PostgreSQL only)."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if connection.vendor != "postgresql":
+        return None
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def start_worker(*, extra_env: dict | None = None, queues: str = "celery") -> subprocess.Popen:
+    """Start a real Celery worker process on the configured Redis broker."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test", **(extra_env or {})}
+    db_url = database_url_for_worker()
+    if db_url:
+        env["DATABASE_URL"] = db_url
+    cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--concurrency=1",
+           "--without-gossip", "--without-mingle", "--loglevel=WARNING", "-Q", queues]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from portal.celery import app
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the Celery worker exited at start")
+        replies = app.control.inspect(timeout=0.5).ping() or {}
+        if replies:
+            return proc
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("the Celery worker did not answer within 30 s")
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, settings):
+    """A real worker for the duration of one test; tasks go through Redis."""
+    if not redis_url():
+        pytest.skip("REDIS_URL is not set: no broker to run a real Celery worker on")
+    from portal.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.task_always_eager = False
+    app.control.purge()
+    proc = start_worker()
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def past_deadline_programme(db):
+    return ProgrammeFactory(closes_at=timezone.now() - timedelta(hours=1))
