@@ -28,6 +28,12 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(router.urls)),
+    path("api/v1/", include("consortia.api_urls")),
+    path("api/v1/", include("evaluations.api_urls")),
+    path("api/v1/", include("gpu_allocation.api_urls")),
+    path("consortia/", include("consortia.urls")),
+    path("evaluations/", include("evaluations.urls")),
+    path("allocation/", include("gpu_allocation.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

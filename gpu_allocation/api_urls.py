@@ -1,0 +1,7 @@
+"""API routes of the gpu_allocation app, mounted under /api/v1/."""
+
+from rest_framework.routers import SimpleRouter
+
+router = SimpleRouter()
+
+urlpatterns = router.urls
