@@ -320,3 +320,13 @@ def test_korean_catalogue_has_no_untranslated_entry():
     entries = po.split("\n\n")[1:]
     empty = [e for e in entries if 'msgstr ""' in e.splitlines()[-1] or 'msgstr[0] ""' in e]
     assert empty == []
+
+
+def test_api_schema_and_docs_are_served_without_external_assets(client_for, applicant):
+    c = client_for(applicant)
+    schema = c.get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"/api/v1/programmes/" in schema.content
+    docs = c.get("/api/docs/").content.decode()
+    assert "swagger-ui" in docs
+    assert "cdn." not in docs and "https://" not in docs.split("<body")[0]
