@@ -225,7 +225,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Redelivery of unacknowledged messages after this many seconds; longer than the
 # longest task's hard time limit so a running task is never handed out twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_RESULT_EXPIRES = 3600
 # A web request never waits long on the broker.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
