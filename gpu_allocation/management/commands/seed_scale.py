@@ -41,7 +41,7 @@ from portal.models import Programme, User
 BATCH = 2000
 WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
 CRITERIA = [("tech", "기술력", 40), ("data", "데이터 전략", 25), ("team", "팀 역량", 20), ("open", "개방·확산", 15)]
-PASSWORD = "Scale-Bench-2025!"
+PASSWORD = "Scale-Bench-2025!"  # noqa: S105 -- fictional benchmark accounts, printed for the load client
 
 
 def business_number(serial: int) -> str:
