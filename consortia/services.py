@@ -1,0 +1,754 @@
+"""Writes on organisations, consortia and applications. Each is atomic and audited.
+
+Locking order, everywhere: the programme row, then the application row. Submission and
+withdrawal read the server time only after both locks are held, so the deadline is judged
+at the moment the transaction commits its decision (SPEC §4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from consortia.enums import COMPANY_KINDS, ApplicationState, InvitationState, MemberRole
+from consortia.models import (
+    Affiliation,
+    Application,
+    ApplicationVersion,
+    Attachment,
+    Consortium,
+    ConsortiumMember,
+    Invitation,
+    Organisation,
+)
+from consortia.rules_application import CONTENT_FIELDS, application_checklist, checklist_passes, field_errors
+from consortia.validators import check_pdf, normalise_business_number
+from portal.audit import audit_record, model_snapshot
+from portal.errors import DomainError, InvalidInput
+from portal.models import Programme
+
+SEOUL = ZoneInfo("Asia/Seoul")
+INVITATION_DAYS = 7
+ORGANISATION_FIELDS = ["name_ko", "name_en", "kind", "business_number", "is_domestic", "is_gpu_supplier"]
+
+
+def kst(value) -> str:
+    """A moment as people in Korea read it: ``2025-08-01 18:00 KST``."""
+    return value.astimezone(SEOUL).strftime("%Y-%m-%d %H:%M:%S KST")
+
+
+def deadline_passed(programme: Programme, *, now=None) -> bool:
+    """True once the server time is after ``closes_at`` (at ``closes_at`` exactly it is still open)."""
+    return (now or timezone.now()) > programme.closes_at
+
+
+def _deadline_error(programme: Programme, now) -> DomainError:
+    return DomainError(
+        _("The application deadline (%(deadline)s) has passed; nothing was changed.")
+        % {"deadline": kst(programme.closes_at)},
+        code="deadline_passed",
+        details={"deadline": programme.closes_at.isoformat(), "server_time": now.isoformat()},
+    )
+
+
+def _validation(exc: ValidationError, field: str) -> InvalidInput:
+    return InvalidInput(" ".join(exc.messages), details={"errors": {field: exc.messages}})
+
+
+# ---------------------------------------------------------------------------------------
+# Organisations
+# ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def organisation_create(*, by, data: dict) -> Organisation:
+    """Create an organisation and affiliate ``by`` with it.
+
+    Companies must carry a valid business registration number (stored as ten digits);
+    other kinds carry none. A number already registered is refused.
+    """
+    data = {k: v for k, v in data.items() if k in ORGANISATION_FIELDS}
+    number = (data.get("business_number") or "").strip()
+    if data.get("kind") in COMPANY_KINDS:
+        if not number:
+            raise InvalidInput(
+                _("Business registration number: a company must give its business registration number."),
+                details={"errors": {"business_number": ["required"]}},
+            )
+        try:
+            data["business_number"] = normalise_business_number(number)
+        except ValidationError as exc:
+            raise _validation(exc, "business_number") from exc
+    elif number:
+        try:
+            data["business_number"] = normalise_business_number(number)
+        except ValidationError as exc:
+            raise _validation(exc, "business_number") from exc
+    else:
+        data["business_number"] = None
+    if data.get("business_number") and Organisation.objects.filter(business_number=data["business_number"]).exists():
+        raise InvalidInput(
+            _("Business registration number: an organisation with this number is already registered."),
+            details={"errors": {"business_number": ["duplicate"]}},
+        )
+    organisation = Organisation(created_by=by, **data)
+    organisation.full_clean(exclude=["business_number"])
+    organisation.save()
+    Affiliation.objects.get_or_create(user=by, organisation=organisation)
+    audit_record(
+        action="organisation.create",
+        obj=organisation,
+        actor=by,
+        after=model_snapshot(organisation, ORGANISATION_FIELDS),
+    )
+    return organisation
+
+
+# ---------------------------------------------------------------------------------------
+# Consortia and membership
+# ---------------------------------------------------------------------------------------
+
+
+def _lock_programme(programme_id: int) -> Programme:
+    return Programme.objects.select_for_update().get(pk=programme_id)
+
+
+def _ensure_free_in_programme(programme: Programme, organisation: Organisation, *, exclude_consortium=None) -> None:
+    """An organisation belongs to at most one consortium per programme (a programme setting)."""
+    if not programme.one_consortium_per_organisation:
+        return
+    taken = ConsortiumMember.objects.filter(programme=programme, organisation=organisation)
+    if exclude_consortium is not None:
+        taken = taken.exclude(consortium=exclude_consortium)
+    if taken.exists():
+        raise DomainError(
+            _("%(org)s already belongs to a consortium of this programme; an organisation may join only one.")
+            % {"org": organisation},
+            code="organisation_taken",
+        )
+
+
+@transaction.atomic
+def consortium_create(
+    *, by, programme: Programme, name: str, lead_organisation: Organisation, name_en: str = ""
+) -> Consortium:
+    """Create a consortium led by ``lead_organisation`` with ``by`` as lead contact, and its draft.
+
+    The lead must be a domestic company with a business registration number, ``by`` must be
+    affiliated with it, and it must not already be in a consortium of the programme.
+    """
+    programme = _lock_programme(programme.pk)
+    if deadline_passed(programme):
+        raise _deadline_error(programme, timezone.now())
+    if not Affiliation.objects.filter(user=by, organisation=lead_organisation).exists():
+        raise InvalidInput(
+            _("Lead organisation: you may only lead with an organisation you belong to."),
+            details={"errors": {"lead_organisation": ["not affiliated"]}},
+        )
+    if (
+        lead_organisation.kind not in COMPANY_KINDS
+        or not lead_organisation.business_number
+        or not lead_organisation.is_domestic
+    ):
+        raise InvalidInput(
+            _("Lead organisation: the lead must be a domestic company with a business registration number."),
+            details={"errors": {"lead_organisation": ["not a domestic company"]}},
+        )
+    if not (name or "").strip():
+        raise InvalidInput(_("Consortium name: enter a name."), details={"errors": {"name": ["required"]}})
+    _ensure_free_in_programme(programme, lead_organisation)
+    now = timezone.now()
+    consortium = Consortium.objects.create(
+        programme=programme,
+        name=name.strip(),
+        name_en=(name_en or "").strip(),
+        lead_organisation=lead_organisation,
+        lead_contact=by,
+    )
+    # Creating the consortium is the lead's confirmation of its own participation.
+    ConsortiumMember.objects.create(
+        consortium=consortium,
+        programme=programme,
+        organisation=lead_organisation,
+        role=MemberRole.LEAD,
+        contact=by,
+        confirmed_at=now,
+    )
+    application = Application.objects.create(consortium=consortium, programme=programme, saved_at=now, saved_by=by)
+    audit_record(
+        action="consortium.create",
+        obj=consortium,
+        actor=by,
+        after={"name": consortium.name, "lead": lead_organisation.pk},
+    )
+    audit_record(action="application.create", obj=application, actor=by, after={"consortium": consortium.pk})
+    return consortium
+
+
+def invitation_link(invitation: Invitation, *, base_url: str) -> str:
+    return f"{base_url.rstrip('/')}/consortia/invitations/{invitation.token}/"
+
+
+@transaction.atomic
+def invitation_create(
+    *, consortium: Consortium, by, email: str, role: str = MemberRole.MEMBER, base_url: str
+) -> Invitation:
+    """Invite an organisation's contact by e-mail with a link that expires in seven days."""
+    programme = Programme.objects.get(pk=consortium.programme_id)
+    if deadline_passed(programme):
+        raise _deadline_error(programme, timezone.now())
+    if role == MemberRole.LEAD or role not in MemberRole.values:
+        raise InvalidInput(
+            _("Role: choose member, supplier/partner or demand-side user."), details={"errors": {"role": ["invalid"]}}
+        )
+    invitation = Invitation.objects.create(
+        consortium=consortium,
+        email=email.strip().lower(),
+        role=role,
+        token=secrets.token_urlsafe(32),
+        expires_at=timezone.now() + timedelta(days=INVITATION_DAYS),
+        invited_by=by,
+    )
+    link = invitation_link(invitation, base_url=base_url)
+    subject = _("Invitation to join the consortium %(name)s") % {"name": consortium.name}
+    body = _(
+        "%(who)s invites your organisation to join the consortium %(name)s for the programme %(programme)s.\n\n"
+        "Accept the invitation here (the link expires at %(expires)s):\n%(link)s\n"
+    ) % {
+        "who": by,
+        "name": consortium.name,
+        "programme": programme,
+        "expires": kst(invitation.expires_at),
+        "link": link,
+    }
+    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email]))
+    audit_record(action="invitation.create", obj=invitation, actor=by, after={"email": invitation.email, "role": role})
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, by) -> Invitation:
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.state != InvitationState.PENDING:
+        raise DomainError(_("This invitation is no longer pending."), code="invitation_not_pending")
+    invitation.state = InvitationState.REVOKED
+    invitation.save(update_fields=["state"])
+    audit_record(
+        action="invitation.revoke", obj=invitation, actor=by, before={"state": "pending"}, after={"state": "revoked"}
+    )
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(
+    *, invitation: Invitation, by, organisation: Organisation | None = None, new_organisation: dict | None = None
+) -> ConsortiumMember:
+    """Accept: ``by`` joins with an organisation they belong to (or a new one) and becomes its contact.
+
+    Refused when the invitation has expired, was used or revoked, or when the organisation
+    already belongs to a consortium of the programme.
+    """
+    consortium = invitation.consortium
+    programme = _lock_programme(consortium.programme_id)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    now = timezone.now()
+    if invitation.state != InvitationState.PENDING:
+        raise DomainError(_("This invitation has already been used or was revoked."), code="invitation_not_pending")
+    if invitation.expires_at < now:
+        raise DomainError(
+            _("This invitation expired at %(when)s; ask the lead contact for a new one.")
+            % {"when": kst(invitation.expires_at)},
+            code="invitation_expired",
+        )
+    if deadline_passed(programme, now=now):
+        raise _deadline_error(programme, now)
+    if new_organisation:
+        organisation = organisation_create(by=by, data=new_organisation)
+    if organisation is None:
+        raise InvalidInput(
+            _("Organisation: choose your organisation or register a new one."),
+            details={"errors": {"organisation": ["required"]}},
+        )
+    if not Affiliation.objects.filter(user=by, organisation=organisation).exists():
+        raise InvalidInput(
+            _("Organisation: you may only join with an organisation you belong to."),
+            details={"errors": {"organisation": ["not affiliated"]}},
+        )
+    if ConsortiumMember.objects.filter(consortium=consortium, organisation=organisation).exists():
+        raise DomainError(
+            _("%(org)s is already a member of this consortium.") % {"org": organisation}, code="already_member"
+        )
+    _ensure_free_in_programme(programme, organisation)
+    member = ConsortiumMember.objects.create(
+        consortium=consortium, programme=programme, organisation=organisation, role=invitation.role, contact=by
+    )
+    invitation.state = InvitationState.ACCEPTED
+    invitation.accepted_by = by
+    invitation.accepted_at = now
+    invitation.save(update_fields=["state", "accepted_by", "accepted_at"])
+    audit_record(
+        action="invitation.accept",
+        obj=invitation,
+        actor=by,
+        after={"organisation": organisation.pk, "member": member.pk},
+    )
+    return member
+
+
+@transaction.atomic
+def member_confirm(*, member: ConsortiumMember, by) -> ConsortiumMember:
+    """The member organisation's contact confirms participation (recorded with the time)."""
+    member = ConsortiumMember.objects.select_for_update().get(pk=member.pk)
+    if member.contact_id != by.pk:
+        raise DomainError(
+            _("Only the member organisation's contact may confirm its participation."), code="not_contact"
+        )
+    programme = Programme.objects.get(pk=member.programme_id)
+    now = timezone.now()
+    if deadline_passed(programme, now=now):
+        raise _deadline_error(programme, now)
+    if member.confirmed_at is None:
+        member.confirmed_at = now
+        member.save(update_fields=["confirmed_at"])
+        audit_record(action="member.confirm", obj=member, actor=by, after={"confirmed_at": now})
+    return member
+
+
+@transaction.atomic
+def member_update(*, member: ConsortiumMember, by, role: str | None = None, contact=None) -> ConsortiumMember:
+    """The lead contact changes a member's role or contact; the member must then confirm again."""
+    member = ConsortiumMember.objects.select_for_update().get(pk=member.pk)
+    before = model_snapshot(member, ["role", "contact_id", "confirmed_at"])
+    if member.role == MemberRole.LEAD and role is not None and role != MemberRole.LEAD:
+        raise DomainError(_("The lead organisation's role cannot be changed."), code="lead_role")
+    if role is not None:
+        if role not in MemberRole.values or (role == MemberRole.LEAD and member.role != MemberRole.LEAD):
+            raise InvalidInput(
+                _("Role: choose member, supplier/partner or demand-side user."),
+                details={"errors": {"role": ["invalid"]}},
+            )
+        member.role = role
+    if contact is not None:
+        if not Affiliation.objects.filter(user=contact, organisation=member.organisation).exists():
+            raise InvalidInput(
+                _("Contact: the contact must belong to the member organisation."),
+                details={"errors": {"contact": ["not affiliated"]}},
+            )
+        member.contact = contact
+    after = model_snapshot(member, ["role", "contact_id", "confirmed_at"])
+    if after["role"] != before["role"] or after["contact_id"] != before["contact_id"]:
+        # NOTE: a confirmation covers the membership as it was; a change asks for a new one.
+        member.confirmed_at = None
+        member.save(update_fields=["role", "contact", "confirmed_at"])
+        audit_record(
+            action="member.update",
+            obj=member,
+            actor=by,
+            before=before,
+            after=model_snapshot(member, ["role", "contact_id", "confirmed_at"]),
+        )
+    return member
+
+
+@transaction.atomic
+def member_remove(*, member: ConsortiumMember, by) -> None:
+    """The lead contact removes a member organisation (never the lead itself)."""
+    member = ConsortiumMember.objects.select_for_update().get(pk=member.pk)
+    if member.role == MemberRole.LEAD:
+        raise DomainError(_("The lead organisation cannot be removed."), code="lead_member")
+    programme = Programme.objects.get(pk=member.programme_id)
+    if deadline_passed(programme):
+        raise _deadline_error(programme, timezone.now())
+    audit_record(
+        action="member.remove",
+        obj=member,
+        actor=by,
+        before={"organisation": member.organisation_id, "role": member.role},
+    )
+    member.delete()
+
+
+# ---------------------------------------------------------------------------------------
+# The draft
+# ---------------------------------------------------------------------------------------
+
+
+def draft_texts(application: Application) -> dict:
+    """The draft's fields as JSON-friendly values (also what a conflict shows)."""
+    return {name: getattr(application, name) for name in CONTENT_FIELDS}
+
+
+@transaction.atomic
+def application_save(*, application: Application, by, data: dict, revision: int | None) -> Application:
+    """Save draft fields if ``revision`` is the draft's current revision.
+
+    A stale revision raises a 409 whose details carry both texts (``yours`` and ``theirs``)
+    so nothing is lost. Values present are checked by the field rules (400 naming the field);
+    absent values stay as they are. Each save increments the revision.
+    """
+    application = Application.objects.select_for_update().select_related("programme").get(pk=application.pk)
+    programme = application.programme
+    now = timezone.now()
+    if deadline_passed(programme, now=now):
+        raise DomainError(
+            _("The deadline (%(deadline)s) has passed: the application is read-only.")
+            % {"deadline": kst(programme.closes_at)},
+            code="deadline_passed",
+        )
+    data = {k: v for k, v in data.items() if k in CONTENT_FIELDS}
+    if revision is None:
+        raise InvalidInput(
+            _("Revision: say which revision you edited (field revision or If-Match)."),
+            details={"errors": {"revision": ["required"]}},
+        )
+    if int(revision) != application.revision:
+        raise DomainError(
+            _(
+                "Someone else saved this draft (revision %(current)s, by %(who)s at %(when)s) after you opened revision "
+                "%(yours)s. Your text was not saved: compare both versions below, merge, and save again."
+            )
+            % {
+                "current": application.revision,
+                "who": application.saved_by or "-",
+                "when": kst(application.saved_at or now),
+                "yours": revision,
+            },
+            code="stale_revision",
+            details={
+                "current_revision": application.revision,
+                "your_revision": int(revision),
+                "yours": data,
+                "theirs": draft_texts(application),
+                "saved_by": str(application.saved_by or ""),
+                "saved_at": application.saved_at.isoformat() if application.saved_at else None,
+            },
+        )
+    errors = field_errors(programme, data)
+    if errors:
+        raise InvalidInput(" ".join(errors.values()), details={"errors": {k: [v] for k, v in errors.items()}})
+    before = draft_texts(application)
+    for name, value in data.items():
+        setattr(application, name, value if value is not None or name in ("requested_gpus", "requested_budget") else "")
+    changed = [name for name in data if before[name] != getattr(application, name)]
+    application.revision += 1
+    application.saved_at = now
+    application.saved_by = by
+    application.save(update_fields=[*data.keys(), "revision", "saved_at", "saved_by"])
+    if changed:
+        audit_record(
+            action="application.save",
+            obj=application,
+            actor=by,
+            before={k: before[k] for k in changed},
+            after={k: getattr(application, k) for k in changed},
+        )
+    return application
+
+
+@transaction.atomic
+def attachment_add(*, application: Application, by, uploaded, title: str = "") -> Attachment:
+    """Store a PDF attachment after checking it by content; its SHA-256 is recorded.
+
+    Limits per file and in total come from the programme. The file goes through Django's
+    storage under a random name (outside the web root); the original name is kept in the row.
+    """
+    application = Application.objects.select_for_update().select_related("programme").get(pk=application.pk)
+    programme = application.programme
+    now = timezone.now()
+    if deadline_passed(programme, now=now):
+        raise DomainError(
+            _("The deadline (%(deadline)s) has passed: the application is read-only.")
+            % {"deadline": kst(programme.closes_at)},
+            code="deadline_passed",
+        )
+    max_file = programme.attachment_max_file_mb * 1024 * 1024
+    try:
+        checked = check_pdf(uploaded, max_bytes=max_file)
+    except ValidationError as exc:
+        raise _validation(exc, "file") from exc
+    used = application.attachments.filter(removed_at__isnull=True).aggregate(total=Sum("size"))["total"] or 0
+    if used + checked.size > programme.attachment_max_total_mb * 1024 * 1024:
+        raise InvalidInput(
+            _("Attachment: together the attachments would exceed the total limit of %(mb)s MB.")
+            % {"mb": programme.attachment_max_total_mb},
+            details={"errors": {"file": ["total too large"]}},
+        )
+    name = (getattr(uploaded, "name", "") or "attachment.pdf").rsplit("/", 1)[-1][:255]
+    attachment = Attachment(
+        application=application,
+        title=(title or "").strip()[:200] or name,
+        original_name=name,
+        size=checked.size,
+        sha256=checked.sha256,
+        page_count=checked.page_count,
+        uploaded_by=by,
+    )
+    attachment.file.save("attachment.pdf", ContentFile(checked.content), save=False)
+    stored_name = attachment.file.name
+    try:
+        attachment.save()
+    except Exception:
+        attachment.file.storage.delete(stored_name)
+        raise
+    audit_record(
+        action="attachment.add",
+        obj=attachment,
+        actor=by,
+        after={"application": application.pk, "sha256": checked.sha256, "size": checked.size},
+    )
+    return attachment
+
+
+@transaction.atomic
+def attachment_remove(*, attachment: Attachment, by) -> Attachment:
+    """Remove from the draft; the file stays because earlier versions may refer to it."""
+    application = Application.objects.select_for_update().select_related("programme").get(pk=attachment.application_id)
+    if deadline_passed(application.programme):
+        raise DomainError(
+            _("The deadline (%(deadline)s) has passed: the application is read-only.")
+            % {"deadline": kst(application.programme.closes_at)},
+            code="deadline_passed",
+        )
+    attachment = Attachment.objects.select_for_update().get(pk=attachment.pk)
+    if attachment.removed_at is None:
+        attachment.removed_at = timezone.now()
+        attachment.save(update_fields=["removed_at"])
+        audit_record(
+            action="attachment.remove",
+            obj=attachment,
+            actor=by,
+            before={"removed_at": None},
+            after={"removed_at": attachment.removed_at},
+        )
+    return attachment
+
+
+# ---------------------------------------------------------------------------------------
+# Submission
+# ---------------------------------------------------------------------------------------
+
+
+def canonical_json(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def content_digest(content: dict) -> str:
+    """SHA-256 of the canonical JSON of a version's content."""
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
+def version_content(
+    *, application: Application, members, attachments, number: int, receipt_number: str, submitted_at, by
+) -> dict:
+    """Everything a version freezes: the fields, the consortium, attachment digests, the receipt."""
+    consortium = application.consortium
+    return {
+        "application_id": application.pk,
+        "programme_id": application.programme_id,
+        "version": number,
+        "receipt_number": receipt_number,
+        "submitted_at": submitted_at.isoformat(),
+        "submitted_by": by.username,
+        "draft_revision": application.revision,
+        "fields": draft_texts(application),
+        "requested_gpus": application.requested_gpus,
+        "requested_budget": application.requested_budget,
+        "consortium": {
+            "id": consortium.pk,
+            "name": consortium.name,
+            "lead_organisation": {
+                "id": consortium.lead_organisation_id,
+                "name_ko": consortium.lead_organisation.name_ko,
+                "business_number": consortium.lead_organisation.business_number,
+            },
+            "members": [
+                {
+                    "organisation_id": m.organisation_id,
+                    "name_ko": m.organisation.name_ko,
+                    "name_en": m.organisation.name_en,
+                    "kind": m.organisation.kind,
+                    "role": m.role,
+                    "is_gpu_supplier": m.organisation.is_gpu_supplier,
+                    "confirmed_at": m.confirmed_at.isoformat() if m.confirmed_at else None,
+                }
+                for m in members
+            ],
+        },
+        "attachments": [
+            {
+                "id": a.pk,
+                "title": a.title,
+                "original_name": a.original_name,
+                "size": a.size,
+                "pages": a.page_count,
+                "sha256": a.sha256,
+            }
+            for a in attachments
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    version: ApplicationVersion
+    replayed: bool  # True when an identical earlier request (same key) produced this version
+
+
+@transaction.atomic
+def application_submit(*, application: Application, by, request_key: str = "") -> SubmitResult:
+    """Freeze the draft into a new immutable version with a receipt number.
+
+    Locks the programme row, then the application row, and only then reads the server
+    time: accepted if and only if that time is at or before ``closes_at``; otherwise a 409
+    naming the deadline and nothing changes. A repeated request with the same
+    ``request_key`` returns the version it created. The checklist must pass entirely.
+    The receipt sequence is incremented under the programme lock, so numbers are unique
+    and gapless among accepted submissions.
+    """
+    request_key = (request_key or "").strip()[:64]
+    programme = _lock_programme(application.programme_id)
+    application = (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("consortium", "consortium__lead_organisation")
+        .get(pk=application.pk)
+    )
+    application.programme = programme
+    if request_key:
+        earlier = ApplicationVersion.objects.filter(application=application, request_key=request_key).first()
+        if earlier is not None:
+            return SubmitResult(version=earlier, replayed=True)
+    now = timezone.now()  # NOTE: read only now, with both rows locked (see module docstring).
+    if deadline_passed(programme, now=now):
+        raise _deadline_error(programme, now)
+    if by.pk != application.consortium.lead_contact_id:
+        raise DomainError(_("Only the consortium's lead contact may submit."), code="not_lead_contact")
+    members = list(application.consortium.members.select_related("organisation", "contact").order_by("id"))
+    attachments = list(application.attachments.filter(removed_at__isnull=True).order_by("id"))
+    checklist = application_checklist(application, members=members, attachments=attachments)
+    if not checklist_passes(checklist):
+        failing = [item.as_dict() for item in checklist if not item.ok and item.blocking]
+        raise DomainError(
+            _("The application is not complete yet: %(items)s")
+            % {"items": " ".join(item["message"] for item in failing)},
+            code="incomplete",
+            details={"checklist": failing},
+        )
+    number = (application.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    programme.receipt_sequence += 1
+    programme.save(update_fields=["receipt_sequence"])
+    receipt_number = f"{programme.receipt_prefix}-{programme.year}-{programme.receipt_sequence:04d}"
+    content = version_content(
+        application=application,
+        members=members,
+        attachments=attachments,
+        number=number,
+        receipt_number=receipt_number,
+        submitted_at=now,
+        by=by,
+    )
+    try:
+        with transaction.atomic():
+            version = ApplicationVersion.objects.create(
+                application=application,
+                number=number,
+                receipt_number=receipt_number,
+                submitted_at=now,
+                submitted_by=by,
+                content=content,
+                sha256=content_digest(content),
+                request_key=request_key,
+            )
+    except IntegrityError as exc:  # pragma: no cover - the row locks above prevent this
+        raise DomainError(_("This submission is already being processed; reload the page."), code="duplicate") from exc
+    before_state = application.state
+    application.state = ApplicationState.SUBMITTED
+    application.withdrawn_at = None
+    application.save(update_fields=["state", "withdrawn_at"])
+    audit_record(
+        action="application.submit",
+        obj=application,
+        actor=by,
+        before={"state": before_state},
+        after={
+            "state": application.state,
+            "version": number,
+            "receipt_number": receipt_number,
+            "sha256": version.sha256,
+        },
+    )
+    _mail_receipt(version=version, application=application, programme=programme)
+    return SubmitResult(version=version, replayed=False)
+
+
+def _mail_receipt(*, version: ApplicationVersion, application: Application, programme: Programme) -> None:
+    lead = application.consortium.lead_contact
+    if not lead.email:
+        return
+    subject = _("Receipt %(receipt)s: your application was submitted") % {"receipt": version.receipt_number}
+    body = _(
+        "Your consortium's application was received.\n\n"
+        "Receipt number: %(receipt)s\nVersion: %(version)s\nSubmitted at: %(when)s\nSHA-256: %(sha)s\n\n"
+        "You may resubmit or withdraw until the deadline (%(deadline)s).\n"
+    ) % {
+        "receipt": version.receipt_number,
+        "version": version.number,
+        "when": kst(version.submitted_at),
+        "sha": version.sha256,
+        "deadline": kst(programme.closes_at),
+    }
+    to = [lead.email]
+    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to))
+
+
+@transaction.atomic
+def application_withdraw(*, application: Application, by, reason: str = "") -> Application:
+    """Withdraw before the deadline (recorded). Versions are kept; a later submit revives it."""
+    programme = _lock_programme(application.programme_id)
+    application = (
+        Application.objects.select_for_update(of=("self",)).select_related("consortium").get(pk=application.pk)
+    )
+    now = timezone.now()
+    if deadline_passed(programme, now=now):
+        raise _deadline_error(programme, now)
+    if by.pk != application.consortium.lead_contact_id:
+        raise DomainError(_("Only the consortium's lead contact may withdraw."), code="not_lead_contact")
+    if application.state != ApplicationState.SUBMITTED:
+        raise DomainError(_("Only a submitted application can be withdrawn."), code="not_submitted")
+    application.state = ApplicationState.WITHDRAWN
+    application.withdrawn_at = now
+    application.save(update_fields=["state", "withdrawn_at"])
+    audit_record(
+        action="application.withdraw",
+        obj=application,
+        actor=by,
+        before={"state": "submitted"},
+        after={"state": "withdrawn"},
+        reason=reason,
+    )
+    return application
+
+
+@transaction.atomic
+def application_unseal_view(*, application: Application, by, reason: str) -> None:
+    """Record an administrator's exceptional look at a sealed application (reason required)."""
+    if not by.is_portal_admin:
+        raise DomainError(_("Only an administrator may open a sealed application."), code="not_admin")
+    if not (reason or "").strip():
+        raise InvalidInput(
+            _("Reason: give the reason for opening the sealed application."),
+            details={"errors": {"reason": ["required"]}},
+        )
+    audit_record(action="application.unsealed_view", obj=application, actor=by, reason=reason.strip())
