@@ -57,3 +57,15 @@ class AppealStatus(models.TextChoices):
     OPEN = "open", _("Open")
     UPHELD = "upheld", _("Upheld")
     DISMISSED = "dismissed", _("Dismissed")
+
+
+class AppealGrounds(models.TextChoices):
+    """The announced scope of an appeal (SPEC §5): not the rules nor the panel's make-up."""
+
+    EVALUATOR_ERROR = "evaluator_error", _("A decisive error by an evaluator")
+    MISREADING = "misreading", _("A clear misreading of the proposal")
+    ADMINISTRATIVE = "administrative", _("An administrative error")
+
+
+# Expert-criterion scoring happens on these assignments.
+ASSIGNMENT_SCORING_STATES = (AssignmentStatus.ACTIVE, AssignmentStatus.SUBMITTED)

@@ -40,15 +40,28 @@ class Phase(models.Model):
     scoring_closes_at = models.DateTimeField(_("scoring closes at"))
     show_comments_to_applicants = models.BooleanField(_("show anonymised comments to applicants"), default=True)
     appeal_window_days = models.PositiveSmallIntegerField(_("appeal window (days)"), default=7)
+    appeal_scope = models.TextField(
+        _("appeal scope"),
+        blank=True,
+        default="",
+        help_text=_("Announced in advance: which errors an appeal may raise."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     finalised_at = models.DateTimeField(null=True, blank=True)
-    finalised_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    finalised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["programme_id", "order"]
         constraints = [
             models.UniqueConstraint(fields=["programme", "order"], name="phase_order_unique"),
-            models.CheckConstraint(condition=Q(scoring_closes_at__gt=F("scoring_opens_at")), name="phase_window_ordered"),
+            models.CheckConstraint(
+                condition=Q(scoring_closes_at__gt=F("scoring_opens_at")), name="phase_window_ordered"
+            ),
             models.CheckConstraint(
                 condition=Q(pass_threshold__gte=0) & Q(pass_threshold__lte=100), name="phase_threshold_in_range"
             ),
@@ -65,7 +78,9 @@ class Criterion(models.Model):
     name = models.CharField(_("name"), max_length=200)
     name_en = models.CharField(_("English name"), max_length=200, blank=True)
     rubric = models.TextField(_("rubric"), blank=True)
-    source = models.CharField(_("source"), max_length=16, choices=CriterionSource.choices, default=CriterionSource.EXPERT)
+    source = models.CharField(
+        _("source"), max_length=16, choices=CriterionSource.choices, default=CriterionSource.EXPERT
+    )
     max_points = models.DecimalField(_("maximum points"), max_digits=5, decimal_places=1, default=Decimal("0"))
     threshold = models.DecimalField(_("threshold"), max_digits=5, decimal_places=1, null=True, blank=True)
     # A gate is pass/fail (e.g. originality): failing it eliminates whatever the score.
@@ -75,7 +90,9 @@ class Criterion(models.Model):
         ordering = ["phase_id", "order", "id"]
         constraints = [
             models.UniqueConstraint(fields=["phase", "key"], name="criterion_key_unique"),
-            models.CheckConstraint(condition=Q(max_points__gte=0) & Q(max_points__lte=100), name="criterion_max_in_range"),
+            models.CheckConstraint(
+                condition=Q(max_points__gte=0) & Q(max_points__lte=100), name="criterion_max_in_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -157,9 +174,13 @@ class Assignment(models.Model):
 
     phase = models.ForeignKey(Phase, on_delete=models.PROTECT, related_name="assignments")
     application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="assignments")
-    version = models.ForeignKey(ApplicationVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="assignments")
+    version = models.ForeignKey(
+        ApplicationVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="assignments"
+    )
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
-    status = models.CharField(max_length=24, choices=AssignmentStatus.choices, default=AssignmentStatus.AWAITING_DECLARATION)
+    status = models.CharField(
+        max_length=24, choices=AssignmentStatus.choices, default=AssignmentStatus.AWAITING_DECLARATION
+    )
     assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     assigned_at = models.DateTimeField(auto_now_add=True)
     comment = models.TextField(_("overall comment"), blank=True)
@@ -188,7 +209,9 @@ class Score(models.Model):
 
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="scores")
     criterion = models.ForeignKey(Criterion, on_delete=models.PROTECT, related_name="scores")
-    value = models.DecimalField(max_digits=4, decimal_places=1, validators=[MinValueValidator(0), MaxValueValidator(100)])
+    value = models.DecimalField(
+        max_digits=4, decimal_places=1, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
     comment = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -239,9 +262,19 @@ class Appeal(models.Model):
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     filed_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(max_length=16, choices=AppealStatus.choices, default=AppealStatus.OPEN)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     decision_reasons = models.TextField(blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # An upheld appeal re-opens scoring for its application until this time; the
+    # officer then finalises the phase again, which records ``applied_at``.
+    rescore_until = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        ordering = ["-filed_at", "id"]
         constraints = [models.UniqueConstraint(fields=["phase", "application"], name="appeal_one_per_phase")]
+
+    def __str__(self) -> str:
+        return f"{self.application} ({self.get_status_display()})"

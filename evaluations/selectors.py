@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db.models import Count, Q, QuerySet
+
 from consortia.enums import ApplicationState
-from evaluations.enums import ACTIVE_DECISIONS, PHASE_FROZEN_STATES
-from evaluations.models import Phase, PhaseResult
-from portal.models import Programme
+from consortia.models import Application, ApplicationVersion, ConsortiumMember
+from evaluations import scoring
+from evaluations.enums import (
+    ACTIVE_DECISIONS,
+    ASSIGNMENT_LIVE_STATES,
+    PHASE_FROZEN_STATES,
+    AssignmentStatus,
+    CriterionSource,
+    PhaseKind,
+    PhaseStatus,
+)
+from evaluations.models import (
+    Appeal,
+    Assignment,
+    BenchmarkResult,
+    Criterion,
+    GateDecision,
+    Phase,
+    PhaseResult,
+    PhaseReviewer,
+    Score,
+    TieBreakDecision,
+    UserPanelScore,
+)
+from portal.models import Programme, User
 
 
 @dataclass(frozen=True)
@@ -66,3 +90,467 @@ def active_teams_for_allocation(*, programme: Programme) -> list[ActiveTeam]:
             )
         )
     return teams
+
+
+# --------------------------------------------------------------------------- phases and their applications
+
+
+def phases_visible_to(user) -> QuerySet[Phase]:
+    """Officers see every phase; nobody else lists phases (reviewers go through assignments)."""
+    if not (user.is_authenticated and user.is_officer):
+        return Phase.objects.none()
+    return Phase.objects.select_related("programme").order_by("-programme_id", "order")
+
+
+def phase_previous(*, phase: Phase) -> Phase | None:
+    return phase.programme.phases.filter(order__lt=phase.order).order_by("-order").first()
+
+
+def phase_applications(*, phase: Phase) -> QuerySet[Application]:
+    """The applications a phase evaluates.
+
+    The selection phase takes every submitted application of the programme; a stage phase
+    takes the teams selected or kept by the previous phase's frozen results (and not
+    withdrawn since).
+    """
+    base = Application.objects.select_related("consortium", "consortium__lead_organisation").order_by("id")
+    if phase.kind == PhaseKind.SELECTION:
+        return base.filter(programme_id=phase.programme_id, state=ApplicationState.SUBMITTED)
+    previous = phase_previous(phase=phase)
+    if previous is None:
+        return base.none()
+    return base.filter(phase_results__phase=previous, phase_results__decision__in=ACTIVE_DECISIONS).exclude(
+        state=ApplicationState.WITHDRAWN
+    )
+
+
+def latest_versions(*, application_ids) -> dict[int, ApplicationVersion]:
+    """The latest submitted version of each application (the one evaluated), in one query."""
+    versions: dict[int, ApplicationVersion] = {}
+    for version in ApplicationVersion.objects.filter(application_id__in=list(application_ids)).order_by(
+        "application_id", "number"
+    ):
+        versions[version.application_id] = version
+    return versions
+
+
+def consortium_organisation_ids(*, application_ids) -> dict[int, set[int]]:
+    """Every organisation (lead and members) of each application's consortium, in two queries."""
+    result: dict[int, set[int]] = {}
+    for app_id, lead_id in Application.objects.filter(id__in=list(application_ids)).values_list(
+        "id", "consortium__lead_organisation_id"
+    ):
+        result[app_id] = {lead_id}
+    for app_id, org_id in ConsortiumMember.objects.filter(consortium__application__id__in=list(result)).values_list(
+        "consortium__application__id", "organisation_id"
+    ):
+        result.setdefault(app_id, set()).add(org_id)
+    return result
+
+
+# --------------------------------------------------------------------------- assignments
+
+
+def assignments_visible_to(user, *, phase: Phase | None = None) -> QuerySet[Assignment]:
+    """Officers: every assignment. Reviewers: their own, except conflicted or replaced ones
+    (a conflicted reviewer sees nothing of the application)."""
+    qs = Assignment.objects.select_related(
+        "phase", "application", "application__consortium", "reviewer", "version"
+    ).order_by("phase_id", "application_id", "id")
+    if phase is not None:
+        qs = qs.filter(phase=phase)
+    if user.is_authenticated and user.is_officer:
+        return qs
+    if user.is_authenticated and user.is_reviewer:
+        return qs.filter(reviewer=user).exclude(status__in=(AssignmentStatus.CONFLICTED, AssignmentStatus.REPLACED))
+    return qs.none()
+
+
+@dataclass(frozen=True)
+class ReviewerProgress:
+    reviewer_id: int
+    name: str
+    assigned: int
+    submitted: int
+    conflicted: int
+
+
+def phase_reviewer_progress(*, phase: Phase) -> list[ReviewerProgress]:
+    """Per reviewer of the pool or with assignments: live assignments, submitted, conflicted (two queries)."""
+    rows = (
+        Assignment.objects.filter(phase=phase)
+        .values("reviewer_id")
+        .annotate(
+            assigned=Count("id", filter=Q(status__in=ASSIGNMENT_LIVE_STATES)),
+            submitted=Count("id", filter=Q(status=AssignmentStatus.SUBMITTED)),
+            conflicted=Count("id", filter=Q(status=AssignmentStatus.CONFLICTED)),
+        )
+    )
+    counts = {row["reviewer_id"]: row for row in rows}
+    people = {
+        pr.reviewer_id: str(pr.reviewer) for pr in PhaseReviewer.objects.filter(phase=phase).select_related("reviewer")
+    }
+    missing = set(counts) - set(people)
+    if missing:
+        people.update({u.id: str(u) for u in User.objects.filter(id__in=missing)})
+    progress = []
+    for reviewer_id, name in sorted(people.items(), key=lambda item: item[1]):
+        row = counts.get(reviewer_id, {})
+        progress.append(
+            ReviewerProgress(
+                reviewer_id=reviewer_id,
+                name=name,
+                assigned=row.get("assigned", 0),
+                submitted=row.get("submitted", 0),
+                conflicted=row.get("conflicted", 0),
+            )
+        )
+    return progress
+
+
+# --------------------------------------------------------------------------- scoring inputs and the live ranking
+
+
+@dataclass(frozen=True)
+class Attainment:
+    """One objective as a team stands against it."""
+
+    objective_id: int
+    model_category: str
+    benchmark: str
+    reference_model: str
+    reference_score: Decimal
+    target_ratio: Decimal
+    team_score: Decimal | None
+    ratio: Decimal
+    met: bool
+
+    def as_dict(self) -> dict:
+        return {
+            "objective_id": self.objective_id,
+            "model_category": self.model_category,
+            "benchmark": self.benchmark,
+            "reference_model": self.reference_model,
+            "reference_score": str(self.reference_score),
+            "target_ratio": str(self.target_ratio),
+            "team_score": None if self.team_score is None else str(self.team_score),
+            "ratio": str(self.ratio),
+            "met": self.met,
+        }
+
+
+@dataclass
+class PhaseSnapshot:
+    """Everything read from the database to score a phase, and the core's verdict."""
+
+    phase: Phase
+    criteria: list[Criterion]
+    applications: dict[int, Application]
+    versions: dict[int, ApplicationVersion]
+    attainment: dict[int, list[Attainment]]
+    result: scoring.PhaseResult
+    sheets: dict[int, list[tuple[int, dict[str, Decimal]]]] = field(default_factory=dict)
+    score_values: list[tuple[int, Decimal]] = field(default_factory=list)
+
+    @property
+    def expert_criteria(self) -> list[Criterion]:
+        return [c for c in self.criteria if c.source == CriterionSource.EXPERT and not c.is_gate]
+
+
+def phase_rules(*, phase: Phase, criteria: list[Criterion]) -> scoring.PhaseRules:
+    return scoring.PhaseRules(
+        criteria=tuple(
+            scoring.Criterion(
+                key=c.key,
+                max_points=c.max_points,
+                source=c.source,
+                threshold=c.threshold,
+                is_gate=c.is_gate,
+            )
+            for c in criteria
+        ),
+        teams_to_keep=phase.teams_to_keep,
+        pass_threshold=phase.pass_threshold,
+        method=phase.aggregation_method,
+        tie_break_keys=tuple(phase.tie_break_criteria or ()),
+        is_selection=phase.kind == PhaseKind.SELECTION,
+    )
+
+
+def officer_order_for(*, phase: Phase) -> list[int]:
+    """Recorded tie decisions folded into one order: a later decision re-orders its own group."""
+    order: list[int] = []
+    for decision in TieBreakDecision.objects.filter(phase=phase).order_by("decided_at", "id"):
+        ids = [int(i) for i in decision.ordered_application_ids]
+        order = [i for i in order if i not in ids] + ids
+    return order
+
+
+def application_categories(application: Application, version: ApplicationVersion | None) -> list[str]:
+    content = version.content if version is not None else {}
+    return list(content.get("model_categories") or application.model_categories or [])
+
+
+def phase_snapshot(*, phase: Phase) -> PhaseSnapshot:
+    """Read the phase's inputs in a fixed number of queries and run the scoring core.
+
+    Expert sheets come from submitted assignments only; benchmark criteria earn points
+    from the team's results against the objectives of the model categories it targets
+    (all objectives if none matches); user-panel criteria take the imported points.
+    """
+    criteria = list(phase.criteria.order_by("order", "id"))
+    applications = {a.id: a for a in phase_applications(phase=phase)}
+    versions = latest_versions(application_ids=applications)
+    objectives = list(phase.objectives.order_by("id"))
+    results: dict[tuple[int, int], Decimal] = {
+        (r.objective_id, r.application_id): r.score
+        for r in BenchmarkResult.objects.filter(objective__phase=phase, application_id__in=list(applications))
+    }
+    sheets: dict[int, dict[int, dict[str, Decimal]]] = {}
+    score_values: list[tuple[int, Decimal]] = []
+    for app_id, reviewer_id, criterion_id, key, value in Score.objects.filter(
+        assignment__phase=phase,
+        assignment__status=AssignmentStatus.SUBMITTED,
+        criterion__source=CriterionSource.EXPERT,
+        criterion__is_gate=False,
+    ).values_list("assignment__application_id", "assignment__reviewer_id", "criterion_id", "criterion__key", "value"):
+        if app_id in applications:
+            sheets.setdefault(app_id, {}).setdefault(reviewer_id, {})[key] = value
+            score_values.append((criterion_id, value))
+    panel: dict[int, dict[str, Decimal]] = {}
+    for app_id, key, points in UserPanelScore.objects.filter(criterion__phase=phase).values_list(
+        "application_id", "criterion__key", "points"
+    ):
+        panel.setdefault(app_id, {})[key] = points
+    gates: dict[int, dict[str, scoring.GateResult]] = {}
+    for app_id, key, passed, reasons in GateDecision.objects.filter(criterion__phase=phase).values_list(
+        "application_id", "criterion__key", "passed", "reasons"
+    ):
+        gates.setdefault(app_id, {})[key] = scoring.GateResult(passed=passed, reason=reasons)
+
+    expert_keys = {c.key for c in criteria if c.source == CriterionSource.EXPERT and not c.is_gate}
+    benchmark_criteria = [c for c in criteria if c.source == CriterionSource.BENCHMARK and not c.is_gate]
+    attainment: dict[int, list[Attainment]] = {}
+    inputs = []
+    for app_id, application in applications.items():
+        categories = set(application_categories(application, versions.get(app_id)))
+        relevant = [o for o in objectives if o.model_category in categories] or objectives
+        rows = []
+        core_rows = []
+        for objective in relevant:
+            core = scoring.BenchmarkObjective(
+                benchmark=objective.benchmark,
+                reference_model=objective.reference_model,
+                reference_score=objective.reference_score,
+                target_ratio=objective.target_ratio,
+            )
+            team = results.get((objective.id, app_id))
+            (att,) = scoring.objective_attainment([core], {} if team is None else {objective.benchmark: team})
+            core_rows.append(att)
+            rows.append(
+                Attainment(
+                    objective_id=objective.id,
+                    model_category=objective.model_category,
+                    benchmark=objective.benchmark,
+                    reference_model=objective.reference_model,
+                    reference_score=objective.reference_score,
+                    target_ratio=objective.target_ratio,
+                    team_score=team,
+                    ratio=att.ratio,
+                    met=att.met,
+                )
+            )
+        attainment[app_id] = rows
+        points = dict(panel.get(app_id, {}))
+        for criterion in benchmark_criteria:
+            if core_rows:
+                points[criterion.key] = scoring.benchmark_points(criterion.max_points, core_rows)
+        app_sheets = tuple(
+            scoring.ReviewerSheet(reviewer_id=reviewer_id, scores=scores)
+            for reviewer_id, scores in sorted(sheets.get(app_id, {}).items())
+            if set(scores) == expert_keys
+        )
+        inputs.append(
+            scoring.ApplicationInput(
+                application_id=app_id,
+                sheets=app_sheets,
+                criterion_points=points,
+                gate_results=gates.get(app_id, {}),
+            )
+        )
+    rules = phase_rules(phase=phase, criteria=criteria)
+    officer_order = [i for i in officer_order_for(phase=phase) if i in applications]
+    result = scoring.evaluate_phase(rules, inputs, officer_order=officer_order)
+    return PhaseSnapshot(
+        phase=phase,
+        criteria=criteria,
+        applications=applications,
+        versions=versions,
+        attainment=attainment,
+        result=result,
+        sheets={k: sorted(v.items()) for k, v in sheets.items()},
+        score_values=score_values,
+    )
+
+
+@dataclass(frozen=True)
+class RankingRow:
+    """One line of a ranking, live or frozen, as pages, the API and exports show it."""
+
+    application_id: int
+    consortium: str
+    title: str
+    receipt_number: str
+    rank: int | None
+    score: Decimal | None
+    expert_score: Decimal | None
+    criterion_means: dict
+    passed: bool
+    gate_failed: bool
+    decision: str
+    reserve_rank: int | None
+    tie_break: str | None
+    reasons: list
+    reviewer_totals: list
+    dropped_totals: list
+    attainment: list
+
+    @property
+    def is_active(self) -> bool:
+        return self.decision in ACTIVE_DECISIONS
+
+    @property
+    def objectives_met(self) -> int:
+        return sum(1 for a in self.attainment if a["met"])
+
+
+def ranking_rows_live(snapshot: PhaseSnapshot) -> list[RankingRow]:
+    rows = []
+    for outcome in snapshot.result.outcomes:
+        application = snapshot.applications[outcome.application_id]
+        version = snapshot.versions.get(outcome.application_id)
+        rows.append(
+            RankingRow(
+                application_id=application.id,
+                consortium=application.consortium.name,
+                title=application.title,
+                receipt_number=version.receipt_number if version else "",
+                rank=outcome.rank,
+                score=outcome.score,
+                expert_score=outcome.expert_score,
+                criterion_means={k: str(v) for k, v in outcome.criterion_means.items()},
+                passed=outcome.passed,
+                gate_failed=outcome.gate_failed,
+                decision=outcome.decision,
+                reserve_rank=outcome.reserve_rank,
+                tie_break=outcome.tie_break,
+                reasons=[{"code": r.code, "params": dict(r.params)} for r in outcome.failed_reasons],
+                reviewer_totals=[str(t) for t in outcome.reviewer_totals],
+                dropped_totals=[str(t) for t in outcome.dropped_totals],
+                attainment=[a.as_dict() for a in snapshot.attainment.get(outcome.application_id, [])],
+            )
+        )
+    return rows
+
+
+def ranking_row_from_result(result: PhaseResult) -> RankingRow:
+    """A frozen row: everything comes from the snapshot written at finalisation."""
+    d = result.details or {}
+    return RankingRow(
+        application_id=result.application_id,
+        consortium=d.get("consortium", ""),
+        title=d.get("title", ""),
+        receipt_number=d.get("receipt_number", ""),
+        rank=result.rank,
+        score=result.score,
+        expert_score=Decimal(d["expert_score"]) if d.get("expert_score") else None,
+        criterion_means=d.get("criterion_means", {}),
+        passed=result.passed,
+        gate_failed=d.get("gate_failed", False),
+        decision=result.decision,
+        reserve_rank=result.reserve_rank,
+        tie_break=d.get("tie_break"),
+        reasons=d.get("failed_reasons", []),
+        reviewer_totals=d.get("reviewer_totals", []),
+        dropped_totals=d.get("dropped_totals", []),
+        attainment=d.get("attainment", []),
+    )
+
+
+def phase_results_frozen(*, phase: Phase) -> QuerySet[PhaseResult]:
+    return PhaseResult.objects.filter(phase=phase).order_by("rank", "application_id")
+
+
+def phase_is_frozen(phase: Phase) -> bool:
+    return phase.status in PHASE_FROZEN_STATES
+
+
+def phase_ranking_rows(*, phase: Phase) -> tuple[list[RankingRow], PhaseSnapshot | None]:
+    """The whole ranking: frozen rows once finalised, otherwise the live computation."""
+    if phase_is_frozen(phase):
+        return [ranking_row_from_result(r) for r in phase_results_frozen(phase=phase)], None
+    snapshot = phase_snapshot(phase=phase)
+    return ranking_rows_live(snapshot), snapshot
+
+
+# --------------------------------------------------------------------------- applicants' view
+
+
+def applications_of_member(user) -> QuerySet[Application]:
+    """Applications the user speaks for (lead contact or a member organisation's contact)."""
+    if not user.is_authenticated:
+        return Application.objects.none()
+    return (
+        Application.objects.filter(Q(consortium__lead_contact=user) | Q(consortium__members__contact=user))
+        .distinct()
+        .select_related("consortium")
+    )
+
+
+def results_visible_to(user) -> QuerySet[PhaseResult]:
+    """Published results of the user's own applications."""
+    return (
+        PhaseResult.objects.filter(
+            application__in=applications_of_member(user).values("id"),
+            phase__status__in=(PhaseStatus.PUBLISHED, PhaseStatus.FINAL),
+        )
+        .select_related("phase", "application", "application__consortium")
+        .order_by("-phase__order", "application_id")
+    )
+
+
+def appeals_visible_to(user) -> QuerySet[Appeal]:
+    qs = Appeal.objects.select_related("phase", "application", "application__consortium", "filed_by", "decided_by")
+    if user.is_authenticated and user.is_officer:
+        return qs
+    if user.is_authenticated and user.is_applicant:
+        return qs.filter(application__in=applications_of_member(user).values("id"))
+    return qs.none()
+
+
+def anonymised_comments(*, phase: Phase, application_id: int) -> list[dict]:
+    """Submitted reviewers' comments with the reviewer replaced by a letter (order fixed by assignment id)."""
+    assignments = list(
+        Assignment.objects.filter(
+            phase=phase, application_id=application_id, status=AssignmentStatus.SUBMITTED
+        ).order_by("id")
+    )
+    per_assignment: dict[int, list[tuple[str, str]]] = {}
+    for assignment_id, criterion_name, comment in (
+        Score.objects.filter(assignment__in=assignments)
+        .exclude(comment="")
+        .order_by("assignment_id", "criterion__order", "criterion_id")
+        .values_list("assignment_id", "criterion__name", "comment")
+    ):
+        per_assignment.setdefault(assignment_id, []).append((criterion_name, comment))
+    comments = []
+    for index, assignment in enumerate(assignments):
+        letter = chr(ord("A") + index % 26)
+        comments.append(
+            {
+                "reviewer": letter,
+                "comment": assignment.comment,
+                "criteria": per_assignment.get(assignment.id, []),
+            }
+        )
+    return comments
