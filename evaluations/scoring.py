@@ -266,7 +266,10 @@ class ReviewerSheet:
         object.__setattr__(
             self,
             "scores",
-            {key: _decimal(value, f"score of reviewer {self.reviewer_id!r} on {key!r}") for key, value in self.scores.items()},
+            {
+                key: _decimal(value, f"score of reviewer {self.reviewer_id!r} on {key!r}")
+                for key, value in self.scores.items()
+            },
         )
 
 
@@ -408,7 +411,12 @@ class PhaseResult:
                 for o in self.outcomes
             ],
             "needs_officer_decision": [
-                {"application_ids": list(g.application_ids), "score": str(g.score), "rank": g.rank, "affects": g.affects}
+                {
+                    "application_ids": list(g.application_ids),
+                    "score": str(g.score),
+                    "rank": g.rank,
+                    "affects": g.affects,
+                }
                 for g in self.needs_officer_decision
             ],
         }
@@ -437,7 +445,9 @@ def quantize_score(value: Decimal) -> Decimal:
     return _decimal(value, "value").quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
-def trim_totals(totals: Sequence[Decimal], method: str = TRIMMED_MEAN) -> tuple[tuple[Decimal, ...], tuple[Decimal, ...]]:
+def trim_totals(
+    totals: Sequence[Decimal], method: str = TRIMMED_MEAN
+) -> tuple[tuple[Decimal, ...], tuple[Decimal, ...]]:
     """Split reviewer totals into ``(kept, dropped)``, both ascending.
 
     With ``"trimmed_mean"`` and at least five totals, exactly one lowest and one highest
@@ -519,7 +529,9 @@ def objective_attainment(
                 raise ValueError(f"result on {objective.benchmark} must not be negative")
             ratio = _round_half_up(Fraction(team_score) / Fraction(objective.reference_score), 4)
         attainments.append(
-            ObjectiveAttainment(objective=objective, team_score=team_score, ratio=ratio, met=ratio >= objective.target_ratio)
+            ObjectiveAttainment(
+                objective=objective, team_score=team_score, ratio=ratio, met=ratio >= objective.target_ratio
+            )
         )
     return tuple(attainments)
 
@@ -571,9 +583,13 @@ def _check_application(rules: PhaseRules, application: ApplicationInput) -> None
             )
         for key, score in sheet.scores.items():
             if not 0 <= score <= expert[key].max_points:
-                raise ValueError(f"{who}, reviewer {sheet.reviewer_id!r}: {key}={score} is outside 0..{expert[key].max_points}")
+                raise ValueError(
+                    f"{who}, reviewer {sheet.reviewer_id!r}: {key}={score} is outside 0..{expert[key].max_points}"
+                )
             if score != score.quantize(_TENTH):
-                raise ValueError(f"{who}, reviewer {sheet.reviewer_id!r}: {key}={score} has more than one decimal place")
+                raise ValueError(
+                    f"{who}, reviewer {sheet.reviewer_id!r}: {key}={score} has more than one decimal place"
+                )
     for key, value in application.criterion_points.items():
         if key not in points:
             raise ValueError(f"{who}: {key!r} is not a benchmark or user-panel criterion of the phase")
@@ -605,7 +621,9 @@ def _score_application(rules: PhaseRules, application: ApplicationInput) -> _Sco
         if application.sheets:
             expert_part = _exact_mean(kept)
             for criterion in rules.expert_criteria:
-                means[criterion.key] = _round_half_up(_exact_mean([s.scores[criterion.key] for s in application.sheets]))
+                means[criterion.key] = _round_half_up(
+                    _exact_mean([s.scores[criterion.key] for s in application.sheets])
+                )
         else:
             expert_part = None
             reasons.append(Reason(NO_REVIEWS))
@@ -783,12 +801,13 @@ def render_worked_example(result: PhaseResult) -> str:
     """Render a phase result as a Markdown table, as used in ``docs/scoring.md``.
 
     Columns: rank, application, reviewer totals (ascending, dropped ones struck through),
-    score, per-criterion figures, pass or the reason codes, decision and reserve rank; a
-    line per tie waiting for an officer follows the table.
+    score, per-criterion figures, pass or the reason codes, decision, reserve rank and how
+    a tie was settled; a line per tie waiting for an officer follows the table.
     """
+    settled_by = {BY_CRITERIA: "tie-break criteria", BY_OFFICER: "officer's decision", UNDECIDED: "**not yet**"}
     lines = [
-        "| rank | application | reviewer totals | score | criterion figures | passed | decision | reserve |",
-        "|---:|---|---|---:|---|---|---|---:|",
+        "| rank | application | reviewer totals | score | criterion figures | passed | decision | reserve | tie settled by |",
+        "|---:|---|---|---:|---|---|---|---:|---|",
     ]
     for o in result.outcomes:
         remaining = list(o.dropped_totals)
@@ -800,17 +819,25 @@ def render_worked_example(result: PhaseResult) -> str:
             else:
                 totals.append(str(total))
         figures = ", ".join(f"{key} {_fmt(value)}" for key, value in o.criterion_means.items())
-        verdict = "yes" if o.passed else "no: " + ", ".join(_reason_text(r) for r in o.failed_reasons)
-        decision = o.decision + (f" ({o.tie_break})" if o.tie_break else "")
-        lines.append(
-            f"| {o.rank if o.rank is not None else '–'} | {o.application_id} | {', '.join(totals) or '–'} "
-            f"| {_fmt(o.score)} | {figures or '–'} | {verdict} | {decision} "
-            f"| {o.reserve_rank if o.reserve_rank is not None else ''} |"
-        )
+        verdict = "yes" if o.passed else "no: " + "; ".join(_reason_text(r) for r in o.failed_reasons)
+        cells = [
+            "–" if o.rank is None else str(o.rank),
+            str(o.application_id),
+            ", ".join(totals) or "–",
+            _fmt(o.score),
+            figures or "–",
+            verdict,
+            o.decision,
+            "" if o.reserve_rank is None else str(o.reserve_rank),
+            settled_by.get(o.tie_break or "", ""),
+        ]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     for group in result.needs_officer_decision:
         members = ", ".join(str(i) for i in group.application_ids)
         lines.append("")
-        lines.append(f"Needs an officer's decision ({group.affects}): {members}, tied at {group.score}, rank {group.rank}.")
+        lines.append(
+            f"Needs an officer's decision ({group.affects}): {members}, tied at {group.score}, rank {group.rank}."
+        )
     return "\n".join(lines)
 
 
