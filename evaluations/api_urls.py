@@ -2,6 +2,11 @@
 
 from rest_framework.routers import SimpleRouter
 
+from evaluations.api import AppealViewSet, AssignmentViewSet, PhaseViewSet
+
 router = SimpleRouter()
+router.register("phases", PhaseViewSet, basename="phase")
+router.register("assignments", AssignmentViewSet, basename="assignment")
+router.register("appeals", AppealViewSet, basename="appeal")
 
 urlpatterns = router.urls

@@ -61,7 +61,10 @@ rules.add_perm("evaluations.add_phase", is_officer)
 rules.add_perm("evaluations.list_assignments", is_officer | is_reviewer)
 rules.add_perm("evaluations.view_assignment", is_officer | (is_reviewer & is_own_assignment & is_awaiting_or_cleared))
 rules.add_perm("evaluations.declare_conflict", is_reviewer & is_own_assignment & is_awaiting_or_cleared)
-rules.add_perm("evaluations.score_assignment", is_reviewer & is_own_assignment & is_cleared)
+# Scoring is reachable for an undeclared assignment too, so the service can say "declare first" (409).
+rules.add_perm("evaluations.score_assignment", is_reviewer & is_own_assignment & is_awaiting_or_cleared)
+# Reading the application itself needs a "no conflict" declaration and no affiliation.
+rules.add_perm("evaluations.review_application", is_reviewer & is_own_assignment & is_cleared)
 
 # Applicants: their own published results, appeals and benchmark submissions.
 rules.add_perm("evaluations.view_own_results", is_applicant)

@@ -1,0 +1,340 @@
+"""REST API of evaluations (SPEC §8): phases, assignments, conflicts, scores, ranking, appeals.
+
+Lists come from selectors (only visible rows); objects outside them answer 404. Writes go
+through the services; *not possible now* is 409 and bad input 400 (portal handler).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from consortia.models import Application
+from evaluations import services
+from evaluations.enums import AppealGrounds
+from evaluations.models import Appeal, Assignment, Criterion, Objective, Phase
+from evaluations.selectors import appeals_visible_to, assignments_visible_to, phase_ranking_rows, phases_visible_to
+from portal.api import RulesPermission
+from portal.models import Programme
+
+
+class CriterionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Criterion
+        fields = ["id", "key", "order", "name", "name_en", "rubric", "source", "max_points", "threshold", "is_gate"]
+        read_only_fields = ["id", "order"]
+
+
+class ObjectiveSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Objective
+        fields = ["id", "model_category", "benchmark", "reference_model", "reference_score", "target_ratio"]
+        read_only_fields = ["id"]
+
+
+class PhaseSerializer(serializers.ModelSerializer):
+    programme = serializers.PrimaryKeyRelatedField(queryset=Programme.objects.all())
+    criteria = CriterionSerializer(many=True, required=False)
+    objectives = ObjectiveSerializer(many=True, required=False)
+
+    class Meta:
+        model = Phase
+        fields = [
+            "id", "programme", "order", "name", "name_en", "kind", "status", "teams_to_keep", "pass_threshold",
+            "reviewers_per_application", "aggregation_method", "tie_break_criteria", "scoring_opens_at",
+            "scoring_closes_at", "show_comments_to_applicants", "appeal_window_days", "appeal_scope",
+            "finalised_at", "published_at", "criteria", "objectives",
+        ]  # fmt: skip
+        read_only_fields = ["id", "status", "finalised_at", "published_at"]
+        extra_kwargs = {"order": {"required": False}, "kind": {"required": False}}
+        validators = []  # the order defaults to the next free one; the service reports clashes
+
+    def validate(self, attrs):
+        opens, closes = attrs.get("scoring_opens_at"), attrs.get("scoring_closes_at")
+        if opens and closes and closes <= opens:
+            raise serializers.ValidationError({"scoring_closes_at": "The window must close after it opens."})
+        return attrs
+
+
+class AssignmentScoreSerializer(serializers.Serializer):
+    criterion = serializers.CharField(source="criterion.key")
+    value = serializers.DecimalField(max_digits=4, decimal_places=1)
+    comment = serializers.CharField()
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    application_title = serializers.CharField(source="application.title", read_only=True)
+    consortium = serializers.CharField(source="application.consortium.name", read_only=True)
+    reviewer_name = serializers.CharField(source="reviewer.__str__", read_only=True)
+    receipt_number = serializers.SerializerMethodField()
+    scores = AssignmentScoreSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Assignment
+        fields = [
+            "id", "phase", "application", "application_title", "consortium", "receipt_number", "reviewer",
+            "reviewer_name", "status", "assigned_at", "submitted_at", "comment", "scores",
+        ]  # fmt: skip
+
+    def get_receipt_number(self, obj) -> str:
+        return obj.version.receipt_number if obj.version_id else ""
+
+
+class ConflictInputSerializer(serializers.Serializer):
+    has_conflict = serializers.BooleanField()
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ScoresInputSerializer(serializers.Serializer):
+    """``scores``: criterion key → points (or a list of ``{criterion, value, comment}``)."""
+
+    scores = serializers.JSONField()
+    comment = serializers.CharField(required=False, allow_blank=True, allow_null=True, default=None)
+    submit = serializers.BooleanField(required=False, default=False)
+
+    def validate_scores(self, value):
+        if isinstance(value, dict):
+            return {"values": {str(k): v for k, v in value.items()}, "comments": {}}
+        if isinstance(value, list):
+            values, comments = {}, {}
+            for item in value:
+                if not isinstance(item, dict) or "criterion" not in item:
+                    raise serializers.ValidationError("Each item needs a criterion key and a value.")
+                values[str(item["criterion"])] = item.get("value")
+                if "comment" in item:
+                    comments[str(item["criterion"])] = item["comment"] or ""
+            return {"values": values, "comments": comments}
+        raise serializers.ValidationError("Give an object of criterion key → points, or a list of items.")
+
+
+class RankingRowSerializer(serializers.Serializer):
+    application_id = serializers.IntegerField()
+    consortium = serializers.CharField()
+    title = serializers.CharField()
+    receipt_number = serializers.CharField()
+    rank = serializers.IntegerField(allow_null=True)
+    score = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
+    expert_score = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
+    criterion_means = serializers.DictField()
+    passed = serializers.BooleanField()
+    gate_failed = serializers.BooleanField()
+    decision = serializers.CharField()
+    reserve_rank = serializers.IntegerField(allow_null=True)
+    tie_break = serializers.CharField(allow_null=True)
+    reasons = serializers.ListField()
+    reviewer_totals = serializers.ListField()
+    dropped_totals = serializers.ListField()
+    attainment = serializers.ListField()
+
+
+class TieBreakInputSerializer(serializers.Serializer):
+    ordered_application_ids = serializers.ListField(child=serializers.IntegerField(), min_length=2)
+    reason = serializers.CharField()
+
+
+class AppealSerializer(serializers.ModelSerializer):
+    phase = serializers.PrimaryKeyRelatedField(queryset=Phase.objects.all())
+    application = serializers.PrimaryKeyRelatedField(queryset=Application.objects.all())
+    grounds = serializers.ChoiceField(choices=AppealGrounds.choices)
+
+    class Meta:
+        model = Appeal
+        fields = [
+            "id", "phase", "application", "grounds", "text", "filed_at", "status", "decision_reasons",
+            "decided_at", "rescore_until",
+        ]  # fmt: skip
+        read_only_fields = ["id", "filed_at", "status", "decision_reasons", "decided_at", "rescore_until"]
+        # "One appeal per application per phase" is the service's 409, not a 400 from here.
+        validators = []
+
+
+class AppealDecisionSerializer(serializers.Serializer):
+    upheld = serializers.BooleanField()
+    reasons = serializers.CharField()
+
+
+class PhaseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Phases for officers, with the actions that run them; a reviewer reaches only
+    ``assignments`` (their own)."""
+
+    serializer_class = PhaseSerializer
+    permission_classes = [RulesPermission]
+    permission_map = {
+        "list": "evaluations.view_phase",
+        "retrieve": "evaluations.view_phase",
+        "create": "evaluations.add_phase",
+        "assignments": "evaluations.list_assignments",
+        "*": "evaluations.manage_phase",
+    }
+
+    def get_queryset(self):
+        return phases_visible_to(self.request.user).prefetch_related("criteria", "objectives")
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        criteria = data.pop("criteria", [])
+        objectives = data.pop("objectives", [])
+        programme = data.pop("programme")
+        serializer.instance = services.phase_create(
+            programme=programme, by=self.request.user, data=data, criteria=criteria, objectives=objectives
+        )
+
+    @extend_schema(responses=AssignmentSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def assignments(self, request, pk=None):
+        """A reviewer's own assignments in the phase; all of them for an officer."""
+        phase = get_object_or_404(Phase, pk=pk)
+        qs = assignments_visible_to(request.user, phase=phase).prefetch_related("scores__criterion")
+        if not request.user.is_officer and not qs.exists():
+            raise Http404
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(AssignmentSerializer(page, many=True).data)
+
+    @extend_schema(responses=RankingRowSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def ranking(self, request, pk=None):
+        """Scores, ranks and decisions: the frozen snapshot once finalised, else the live ranking."""
+        phase = self.get_object()
+        rows, _snapshot = phase_ranking_rows(phase=phase)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(RankingRowSerializer([asdict(r) for r in page], many=True).data)
+
+    @extend_schema(request=None, responses=PhaseSerializer)
+    @action(detail=True, methods=["post"])
+    def finalise(self, request, pk=None):
+        phase = self.get_object()
+        services.phase_finalise(phase=phase, by=request.user)
+        phase.refresh_from_db()
+        return Response(PhaseSerializer(phase).data)
+
+    @extend_schema(request=None, responses=PhaseSerializer)
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        phase = services.phase_publish(phase=self.get_object(), by=request.user)
+        return Response(PhaseSerializer(phase).data)
+
+    @extend_schema(request=None, responses=PhaseSerializer)
+    @action(detail=True, methods=["post"], url_path="open-scoring")
+    def open_scoring(self, request, pk=None):
+        phase = services.phase_open_scoring(phase=self.get_object(), by=request.user)
+        return Response(PhaseSerializer(phase).data)
+
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "AutoAssignResult",
+            {
+                "created": serializers.IntegerField(),
+                "released": serializers.IntegerField(),
+                "spread": serializers.IntegerField(),
+                "shortfalls": serializers.ListField(),
+            },
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="auto-assign")
+    def auto_assign(self, request, pk=None):
+        summary = services.phase_auto_assign(phase=self.get_object(), by=request.user)
+        return Response(
+            {
+                "created": summary.created,
+                "released": summary.released,
+                "spread": summary.spread,
+                "shortfalls": [asdict(s) for s in summary.shortfalls],
+            }
+        )
+
+    @extend_schema(request=TieBreakInputSerializer, responses=None)
+    @action(detail=True, methods=["post"], url_path="tie-break")
+    def tie_break(self, request, pk=None):
+        phase = self.get_object()
+        data = TieBreakInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.tie_break_decide(phase=phase, by=request.user, **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AssignmentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """One assignment: its reviewer declares a conflict (or none) and saves or submits scores."""
+
+    serializer_class = AssignmentSerializer
+    permission_classes = [RulesPermission]
+    permission_map = {
+        "retrieve": "evaluations.view_assignment",
+        "conflict": "evaluations.declare_conflict",
+        "scores": "evaluations.score_assignment",
+    }
+
+    def get_queryset(self):
+        return assignments_visible_to(self.request.user).prefetch_related("scores__criterion")
+
+    @extend_schema(request=ConflictInputSerializer, responses=AssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def conflict(self, request, pk=None):
+        assignment = self.get_object()
+        data = ConflictInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignment = services.assignment_declare(assignment=assignment, by=request.user, **data.validated_data)
+        if assignment.status == "conflicted":
+            return Response({"id": assignment.id, "status": assignment.status})
+        return Response(AssignmentSerializer(self.get_queryset().get(pk=assignment.pk)).data)
+
+    @extend_schema(request=ScoresInputSerializer, responses=AssignmentSerializer)
+    @action(detail=True, methods=["put"])
+    def scores(self, request, pk=None):
+        assignment = self.get_object()
+        data = ScoresInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        scores = data.validated_data["scores"]
+        services.assignment_save_scores(
+            assignment=assignment,
+            by=request.user,
+            scores=scores["values"],
+            comments=scores["comments"],
+            comment=data.validated_data["comment"],
+            submit=data.validated_data["submit"],
+        )
+        return Response(AssignmentSerializer(self.get_queryset().get(pk=assignment.pk)).data)
+
+
+class AppealViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Appeals: applicants file for their own applications; officers decide."""
+
+    serializer_class = AppealSerializer
+    permission_classes = [RulesPermission]
+    permission_map = {
+        "list": "evaluations.list_appeals",
+        "retrieve": "evaluations.list_appeals",
+        "create": "evaluations.view_own_results",
+        "decide": "evaluations.decide_appeal",
+    }
+
+    def get_queryset(self):
+        return appeals_visible_to(self.request.user)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        application = data["application"]
+        if not self.request.user.has_perm("evaluations.file_appeal", application):
+            raise Http404
+        serializer.instance = services.appeal_file(
+            phase=data["phase"],
+            application=application,
+            by=self.request.user,
+            grounds=data["grounds"],
+            text=data["text"],
+        )
+
+    @extend_schema(request=AppealDecisionSerializer, responses=AppealSerializer)
+    @action(detail=True, methods=["post"])
+    def decide(self, request, pk=None):
+        appeal = self.get_object()
+        data = AppealDecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        appeal = services.appeal_decide(appeal=appeal, by=request.user, **data.validated_data)
+        return Response(AppealSerializer(appeal).data)
