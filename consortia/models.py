@@ -30,7 +30,9 @@ class Organisation(models.Model):
         verbose_name_plural = _("organisations")
         constraints = [
             models.UniqueConstraint(
-                fields=["business_number"], condition=Q(business_number__isnull=False), name="organisation_unique_business_number"
+                fields=["business_number"],
+                condition=Q(business_number__isnull=False),
+                name="organisation_unique_business_number",
             ),
         ]
 
@@ -71,7 +73,9 @@ class Consortium(models.Model):
         verbose_name = _("consortium")
         verbose_name_plural = _("consortia")
         constraints = [
-            models.UniqueConstraint(fields=["programme", "lead_organisation"], name="consortium_one_per_lead_per_programme"),
+            models.UniqueConstraint(
+                fields=["programme", "lead_organisation"], name="consortium_one_per_lead_per_programme"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -112,7 +116,9 @@ class Invitation(models.Model):
     expires_at = models.DateTimeField()
     state = models.CharField(max_length=16, choices=InvitationState.choices, default=InvitationState.PENDING)
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     accepted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -128,7 +134,9 @@ class Application(models.Model):
 
     consortium = models.OneToOneField(Consortium, on_delete=models.PROTECT, related_name="application")
     programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="applications")
-    state = models.CharField(_("state"), max_length=16, choices=ApplicationState.choices, default=ApplicationState.DRAFT)
+    state = models.CharField(
+        _("state"), max_length=16, choices=ApplicationState.choices, default=ApplicationState.DRAFT
+    )
     title = models.CharField(_("title"), max_length=300, blank=True)
     summary = models.TextField(_("summary"), blank=True)
     model_categories = models.JSONField(_("model categories"), default=list, blank=True)
@@ -143,7 +151,9 @@ class Application(models.Model):
     # Optimistic concurrency: each save must name the revision it started from.
     revision = models.PositiveIntegerField(default=1)
     saved_at = models.DateTimeField(null=True, blank=True)
-    saved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    saved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -152,8 +162,13 @@ class Application(models.Model):
         verbose_name = _("application")
         verbose_name_plural = _("applications")
         constraints = [
-            models.CheckConstraint(condition=Q(requested_gpus__isnull=True) | Q(requested_gpus__gte=1), name="application_gpus_positive"),
-            models.CheckConstraint(condition=Q(requested_budget__isnull=True) | Q(requested_budget__gt=0), name="application_budget_positive"),
+            models.CheckConstraint(
+                condition=Q(requested_gpus__isnull=True) | Q(requested_gpus__gte=1), name="application_gpus_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(requested_budget__isnull=True) | Q(requested_budget__gt=0),
+                name="application_budget_positive",
+            ),
         ]
 
     def __str__(self) -> str:

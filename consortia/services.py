@@ -65,7 +65,9 @@ def _deadline_error(programme: Programme, now) -> DomainError:
 
 
 def _validation(exc: ValidationError, field: str) -> InvalidInput:
-    return InvalidInput(" ".join(exc.messages), details={"errors": {field: exc.messages}})
+    return InvalidInput(
+        " ".join(exc.messages), code=getattr(exc, "code", None), details={"errors": {field: exc.messages}}
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -601,6 +603,21 @@ def version_content(
     }
 
 
+def _next_receipt_number(programme: Programme) -> str:
+    """``<prefix>-<year>-<seq>`` from the programme's sequence (the caller holds its row lock).
+
+    NOTE: receipt numbers are unique across the portal; should two programmes share a prefix
+    and year, numbers already taken are skipped rather than failing the submission.
+    """
+    while True:
+        programme.receipt_sequence += 1
+        receipt_number = f"{programme.receipt_prefix}-{programme.year}-{programme.receipt_sequence:04d}"
+        if not ApplicationVersion.objects.filter(receipt_number=receipt_number).exists():
+            break
+    programme.save(update_fields=["receipt_sequence"])
+    return receipt_number
+
+
 @dataclass(frozen=True)
 class SubmitResult:
     version: ApplicationVersion
@@ -647,9 +664,7 @@ def application_submit(*, application: Application, by, request_key: str = "") -
             details={"checklist": failing},
         )
     number = (application.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
-    programme.receipt_sequence += 1
-    programme.save(update_fields=["receipt_sequence"])
-    receipt_number = f"{programme.receipt_prefix}-{programme.year}-{programme.receipt_sequence:04d}"
+    receipt_number = _next_receipt_number(programme)
     content = version_content(
         application=application,
         members=members,

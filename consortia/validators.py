@@ -101,6 +101,11 @@ def check_pdf(uploaded, *, max_bytes: int) -> CheckedPdf:
             _("Attachment: this file is not a PDF (its content does not start like a PDF), whatever its name."),
             code="attachment_not_pdf",
         )
+    if b"%%EOF" not in content[-2048:]:
+        raise ValidationError(
+            _("Attachment: the PDF is damaged or truncated (its end marker is missing)."),
+            code="attachment_damaged",
+        )
     try:
         reader = PdfReader(io.BytesIO(content), strict=False)
         if reader.is_encrypted:

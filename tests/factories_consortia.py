@@ -153,3 +153,21 @@ def submitted_application(*, programme=None, consortium=None, request_key: str =
     application_submit(application=application, by=consortium.lead_contact, request_key=request_key)
     application.refresh_from_db()
     return application
+
+
+def pdf_bytes(*, pages: int = 1, encrypt: bool = False, padding: int = 0) -> bytes:
+    """A real PDF made with pypdf (optionally password-protected, or padded by ``padding`` bytes)."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)
+    if padding:
+        writer.add_metadata({"/Subject": "x" * padding})
+    if encrypt:
+        writer.encrypt("secret-password")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

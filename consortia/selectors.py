@@ -1,0 +1,90 @@
+"""Reads scoped to a user: every list and lookup of the app starts here.
+
+Applicants see only their own consortia's objects (as lead contact, member contact or
+staff affiliated with a member organisation); officers and administrators see all
+(contents of applications stay sealed until the deadline, see ``consortia.rules``);
+anyone else sees nothing.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max, Q, QuerySet
+
+from consortia.models import Application, ApplicationVersion, Attachment, Consortium, Invitation, Organisation
+
+
+def team_q(user, prefix: str = "") -> Q:
+    """Consortia in which ``user`` takes part (prefix e.g. ``consortium__``)."""
+    return (
+        Q(**{f"{prefix}lead_contact": user})
+        | Q(**{f"{prefix}members__contact": user})
+        | Q(**{f"{prefix}members__organisation__affiliations__user": user})
+    )
+
+
+def _team_consortium_ids(user):
+    return Consortium.objects.filter(team_q(user)).values("pk")
+
+
+def consortia_visible_to(user) -> QuerySet[Consortium]:
+    qs = Consortium.objects.select_related("programme", "lead_organisation", "lead_contact")
+    if not (user and user.is_authenticated):
+        return qs.none()
+    if user.is_officer:
+        return qs.order_by("id")
+    if user.is_applicant:
+        return qs.filter(pk__in=_team_consortium_ids(user)).order_by("id")
+    return qs.none()
+
+
+def organisations_visible_to(user) -> QuerySet[Organisation]:
+    """Officers: all. Applicants: organisations they belong to and those of their consortia."""
+    qs = Organisation.objects.all()
+    if not (user and user.is_authenticated):
+        return qs.none()
+    if user.is_officer:
+        return qs.order_by("name_ko", "id")
+    if user.is_applicant:
+        return qs.filter(
+            Q(pk__in=Organisation.objects.filter(affiliations__user=user).values("pk"))
+            | Q(pk__in=Organisation.objects.filter(memberships__consortium__in=_team_consortium_ids(user)).values("pk"))
+        ).order_by("name_ko", "id")
+    return qs.none()
+
+
+def organisations_of_user(user) -> QuerySet[Organisation]:
+    """The organisations ``user`` is affiliated with (may lead or join with)."""
+    return Organisation.objects.filter(affiliations__user=user).order_by("name_ko", "id")
+
+
+def applications_visible_to(user) -> QuerySet[Application]:
+    """Applications with their consortium, lead and programme; annotated with version facts."""
+    qs = Application.objects.select_related(
+        "programme", "consortium", "consortium__lead_organisation", "consortium__lead_contact", "saved_by"
+    ).annotate(version_count=Count("versions", distinct=True), last_submitted_at=Max("versions__submitted_at"))
+    if not (user and user.is_authenticated):
+        return qs.none()
+    if user.is_officer:
+        return qs.order_by("id")
+    if user.is_applicant:
+        return qs.filter(consortium__in=_team_consortium_ids(user)).order_by("id")
+    return qs.none()
+
+
+def application_state_counts(*, programme) -> dict[str, int]:
+    """How many applications of ``programme`` are in each state (what officers see while sealed)."""
+    rows = Application.objects.filter(programme=programme).values("state").annotate(n=Count("id")).order_by()
+    return {row["state"]: row["n"] for row in rows}
+
+
+def versions_of(application) -> QuerySet[ApplicationVersion]:
+    return application.versions.select_related("submitted_by").order_by("-number")
+
+
+def attachments_of(application, *, include_removed: bool = False) -> QuerySet[Attachment]:
+    qs = application.attachments.select_related("uploaded_by").order_by("id")
+    return qs if include_removed else qs.filter(removed_at__isnull=True)
+
+
+def pending_invitations_of(consortium) -> QuerySet[Invitation]:
+    return consortium.invitations.filter(state="pending").order_by("-created_at")
