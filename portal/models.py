@@ -186,3 +186,36 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("audit entries are append-only")
+
+
+class OutboxMessage(models.Model):
+    """A side effect (a Celery task) recorded in the same transaction as the change that
+    causes it, and published to the broker after commit — or later, by the drainer, when
+    the broker was down. ``dedupe_key`` makes publishing the same effect twice a no-op."""
+
+    task_name = models.CharField(max_length=120)
+    kwargs = models.JSONField(default=dict)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} ({'sent' if self.dispatched_at else 'pending'})"
+
+
+class SentEmail(models.Model):
+    """One row per e-mail actually handed to the mail server, keyed so that a redelivered
+    task never sends the same message twice."""
+
+    key = models.CharField(max_length=200, unique=True)
+    recipients = models.JSONField()
+    subject = models.CharField(max_length=300)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,7 +1,28 @@
 from celery import shared_task
 
 
-@shared_task(name="portal.ping")
+@shared_task(name="portal.ping", ignore_result=False)
 def ping_task(value: str = "ping") -> str:
     """A round trip through the broker and a worker, used by health checks and tests."""
     return f"pong:{value}"
+
+
+@shared_task(
+    name="portal.send_email",
+    acks_late=True,
+    autoretry_for=(ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=8,
+)
+def send_email_task(*, key: str, to: list[str], subject: str, body: str) -> bool:
+    """Idempotent: a redelivered message finds its key and sends nothing."""
+    from portal.mail import mail_send_once
+
+    return mail_send_once(key=key, to=to, subject=subject, body=body)
+
+
+@shared_task(name="portal.outbox_drain")
+def outbox_drain_task() -> int:
+    from portal.outbox import outbox_drain
+
+    return outbox_drain()

@@ -185,6 +185,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "status"/"state" field with their own choices; name each set.
+    "ENUM_NAME_OVERRIDES": {
+        "ApplicationStateEnum": "consortia.enums.ApplicationState",
+        "InvitationStateEnum": "consortia.enums.InvitationState",
+        "PhaseStatusEnum": "evaluations.enums.PhaseStatus",
+        "AssignmentStatusEnum": "evaluations.enums.AssignmentStatus",
+        "AppealStatusEnum": "evaluations.enums.AppealStatus",
+        "DecisionEnum": "evaluations.enums.Decision",
+        "JobStatusEnum": "gpu_allocation.enums.RunStatus",
+    },
 }
 
 # Content-Security-Policy: scripts only from our own static files; inline styles are
@@ -227,6 +237,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # longest task's hard time limit so a running task is never handed out twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_RESULT_EXPIRES = 3600
+# Progress and outcomes live on database rows; results are stored only for tasks that
+# ask (the health ping). Publishing then never waits on the result store.
+CELERY_TASK_IGNORE_RESULT = True
 # A web request never waits long on the broker.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -249,3 +262,6 @@ NOTICE_ISSUER_EN = env.str("NOTICE_ISSUER_EN", default="Ministry of Science and 
 # Static files: collected into STATIC_ROOT in production; found in place otherwise.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = env.bool("WHITENOISE_AUTOREFRESH", default=True)
+
+# Periodic jobs (celery beat): drain the outbox of anything published while the broker was down.
+CELERY_BEAT_SCHEDULE = {"outbox-drain": {"task": "portal.outbox_drain", "schedule": 30.0}}
