@@ -1,0 +1,111 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright against pytest-django's live server.
+
+Each journey test gets a fresh browser context (cookies, storage) from one Chromium
+process shared by the whole session. The helpers in ``browser_helpers.py`` check every
+page a journey visits: axe-core (no serious or critical violation), no untranslated
+English in Korean pages, no JavaScript error, and a screenshot kept as a test artefact.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an asyncio event loop in the main thread. Django sees that
+# loop and refuses ORM calls made from the test body ("SynchronousOnlyOperation"), even
+# though the test itself is plain synchronous code that never awaits. The live server
+# answers in its own thread; the flag only lifts Django's guard for this test process.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# The journeys run against 127.0.0.1 (an address in ALLOWED_HOSTS), not "localhost".
+os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (make system-test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def chromium_browser(playwright_instance):
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def axe_report():
+    """Every page the journeys checked: name -> list of (impact, rule id, nodes)."""
+    report: dict[str, list] = {}
+    yield report
+    if report:
+        import json
+
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        existing = {}
+        path = ARTIFACTS / "axe-summary.json"
+        if path.exists():
+            try:
+                existing = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                existing = {}
+        existing.update(report)
+        path.write_text(json.dumps(existing, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+
+
+def forget_rate_limits() -> None:
+    """Drop allauth's rate-limit counters (sign-ups per address, confirmation e-mails per
+    address) left in the cache by earlier runs: with Redis they outlive the test database."""
+    from django.core.cache import cache
+
+    client_of = getattr(cache, "_cache", None)
+    if client_of is not None and hasattr(client_of, "get_client"):
+        client = client_of.get_client(None, write=True)
+        for key in client.scan_iter(match="*allauth:rl:*"):
+            client.delete(key)
+    else:
+        cache.clear()  # an in-process cache belongs to this test run alone
+
+
+@pytest.fixture
+def browser_factory(chromium_browser, live_server, axe_report):
+    """``browser_factory(lang="ko")`` opens a new context and returns a :class:`Visitor`."""
+    from tests.browser.browser_helpers import Visitor
+
+    forget_rate_limits()
+    contexts = []
+
+    def make(lang: str = "ko", name: str = "journey") -> Visitor:
+        context = chromium_browser.new_context(
+            locale="ko-KR" if lang == "ko" else "en-GB",
+            timezone_id="Asia/Seoul",
+            viewport={"width": 1280, "height": 900},
+            accept_downloads=True,
+        )
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return Visitor(context=context, base_url=live_server.url, journey=name, report=axe_report)
+
+    yield make
+    for context in contexts:
+        context.close()
