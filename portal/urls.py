@@ -34,6 +34,7 @@ urlpatterns = [
     path("consortia/", include("consortia.urls")),
     path("evaluations/", include("evaluations.urls")),
     path("allocation/", include("gpu_allocation.urls")),
+    path("verify/", include("gpu_allocation.verify_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -1,0 +1,44 @@
+"""Celery tasks for award notices: thin wrappers around idempotent services (STYLE §6)."""
+
+from celery import shared_task
+from django.db import OperationalError
+
+from gpu_allocation import notices
+
+
+@shared_task(
+    bind=True,
+    name="gpu_allocation.notice_export_build",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+    soft_time_limit=600,
+    time_limit=900,
+)
+def notice_export_build_task(self, *, export_id: int) -> str:
+    """Build one ZIP export. Safe to run twice: a final export returns at once; a redelivered
+    message (killed worker) rebuilds the ZIP from the stored PDFs, which never change."""
+    return notices.notice_export_build(export_id=export_id).status
+
+
+@shared_task(
+    bind=True,
+    name="gpu_allocation.notice_issue_for_run",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def notice_issue_for_run_task(self, *, run_id: int, by_id: int | None = None) -> list[str]:
+    """Issue the notices of an approved run (idempotent: teams with a notice are skipped).
+
+    Meant to be enqueued on commit of the run's approval.
+    """
+    from django.contrib.auth import get_user_model
+
+    from gpu_allocation.models import AllocationRun
+
+    by = get_user_model().objects.filter(pk=by_id).first() if by_id else None
+    run = AllocationRun.objects.get(pk=run_id)
+    return [n.number for n in notices.notice_issue_for_run(run=run, by=by)]

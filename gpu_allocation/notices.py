@@ -1,0 +1,552 @@
+"""Award notices: numbering, KRW wording, the PDF's context, issuing, verification, ZIP export.
+
+Flow (SPEC §7):
+
+1. An officer approves an allocation run (``gpu_allocation.services``). The approval, or
+   an officer pressing *Issue notices*, calls :func:`notice_issue_for_run`, which renders
+   one PDF per team, stores it through Django's storage API with its SHA-256 and a random
+   verification code, and supersedes the notices of earlier approved runs.
+2. Anyone holding a notice checks it at ``/verify/<code>/`` (number, date, team, digest;
+   uploading the PDF compares digests).
+3. An administrator builds a ZIP of every notice of a run with
+   :func:`notice_export_start`; the Celery task :func:`notice_export_build` fills it and
+   records progress on the ``NoticeExport`` row.
+
+Invariants: one notice per allocation (OneToOne); a notice's PDF bytes never change after
+issue (its digest is what verification compares); only notices of the run in force are
+current — every other notice shows as superseded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+import secrets
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from gpu_allocation.enums import ExportStatus, RunStatus
+from gpu_allocation.models import Allocation, AllocationRun, AwardNotice, NoticeExport
+from portal.audit import audit_record
+from portal.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+NOTICE_TEMPLATE = "pdf/award_notice.html"
+# Crockford's base32 alphabet: no I, L, O or U, so a code read aloud or typed is unambiguous.
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CODE_GROUPS, _CODE_GROUP_LEN = 5, 4  # 20 symbols × 5 bits = 100 random bits
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def format_krw(amount: int) -> str:
+    """``3000000000 -> "3,000,000,000원"`` (digits with thousands separators, then 원)."""
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{abs(int(amount)):,}원"
+
+
+_KOREAN_UNITS = ((10**12, "조"), (10**8, "억"), (10**4, "만"))
+
+
+def format_krw_korean(amount: int) -> str:
+    """Korean myriad wording, as on Korean public documents.
+
+    The amount is split into 조 (10¹²), 억 (10⁸), 만 (10⁴) and a remainder; each group is
+    written in digits with thousands separators, groups that are zero are left out, and
+    groups are separated by a space. When the last written group carries a unit word a
+    space precedes 원; a remainder takes 원 directly::
+
+        3,000,000,000   -> "30억 원"
+        3,500,000,000   -> "35억 원"
+        12,345,000,000  -> "123억 4,500만 원"
+        100,000,001     -> "1억 1원"
+        0               -> "0원"
+    """
+    amount = int(amount)
+    if amount == 0:
+        return "0원"
+    sign = "-" if amount < 0 else ""
+    rest = abs(amount)
+    parts: list[str] = []
+    for size, word in _KOREAN_UNITS:
+        group, rest = divmod(rest, size)
+        if group:
+            parts.append(f"{group:,}{word}")
+    if rest:
+        return sign + " ".join([*parts, f"{rest:,}원"])
+    return sign + " ".join(parts) + " 원"
+
+
+def format_number(value) -> str:
+    """Thousands separators; decimals only when not whole (``640.00 -> "640"``, ``1.5 -> "1.5"``)."""
+    value = Decimal(value)
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value.normalize():,f}"
+
+
+def format_date_ko(day: date) -> str:
+    return f"{day.year}년 {day.month}월 {day.day}일"
+
+
+def format_date_dotted(day: date) -> str:
+    """The Korean public-document style ``2025. 7. 1.``, read the same in both languages."""
+    return f"{day.year}. {day.month}. {day.day}."
+
+
+def format_date_en(day: date) -> str:
+    return f"{day.day} {day.strftime('%B')} {day.year}"
+
+
+def notice_number(*, prefix: str, year: int, sequence: int) -> str:
+    """``IAFM-2025-AN-0001``: programme prefix, programme year, AN (award notice), sequence."""
+    return f"{prefix}-{year}-AN-{sequence:04d}"
+
+
+def verification_code_new() -> str:
+    """A random, unguessable code in groups: ``7KQ2-M9XD-...`` (100 bits from ``secrets``)."""
+    symbols = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_GROUPS * _CODE_GROUP_LEN))
+    return "-".join(symbols[i : i + _CODE_GROUP_LEN] for i in range(0, len(symbols), _CODE_GROUP_LEN))
+
+
+def verification_url(code: str) -> str:
+    return settings.PORTAL_BASE_URL.rstrip("/") + reverse("verify:notice", kwargs={"code": code})
+
+
+def qr_data_uri(url: str) -> str:
+    """An SVG QR code of ``url`` as a data: URI (the PDF fetcher accepts only such URIs)."""
+    import segno
+
+    return segno.make(url, error="m").svg_data_uri(border=0, dark="#111111")
+
+
+# --------------------------------------------------------------------------- context
+
+_DECISION_WORDS = {
+    "selected": ("선정", "Selected"),
+    "kept": ("계속 지원", "Continued"),
+    "reserve": ("예비", "Reserve"),
+    "not_selected": ("미선정", "Not selected"),
+    "eliminated": ("탈락", "Eliminated"),
+}
+
+CONDITIONS = [
+    (
+        "배정된 GPU와 데이터 예산은 이 통지서에 적힌 기간 동안 신청서에 기재된 파운데이션 모델 개발에만 사용해야 합니다.",
+        "The GPUs and data budget may be used only for the foundation-model work described in the proposal, during the period stated in this notice.",
+    ),
+    (
+        "데이터 예산은 데이터 구축·가공 목적으로 집행하며, 집행 내역과 증빙을 매 단계평가 전에 제출해야 합니다.",
+        "The data budget is spent on data construction and processing; spending records and evidence are submitted before each stage evaluation.",
+    ),
+    (
+        "배정은 단계평가 결과에 따라 조정·회수될 수 있으며, 새로운 배정이 승인되면 이 통지서는 효력을 잃습니다.",
+        "The allocation may be adjusted or withdrawn after a stage evaluation; a newly approved allocation supersedes this notice.",
+    ),
+    (
+        "GPU 자원은 제3자에게 양도하거나 재배정할 수 없습니다.",
+        "GPU resources may not be transferred or re-allocated to third parties.",
+    ),
+]
+
+
+def _team_members(allocation: Allocation) -> list[dict]:
+    return [
+        {"name_ko": m.organisation.name_ko, "name_en": m.organisation.name_en, "role": m.role}
+        for m in allocation.consortium.members.all()
+    ]
+
+
+def notice_context(*, allocation: Allocation, number: str, code: str, issued_at: datetime) -> dict:
+    """Everything the PDF template shows, as plain strings and lists (no lazy lookups).
+
+    ``allocation`` should come from :func:`_allocations_for_notices` (related rows loaded).
+    """
+    run = allocation.run
+    programme = run.programme
+    consortium = allocation.consortium
+    lead = consortium.lead_organisation
+    local_issued = timezone.localtime(issued_at).date()
+
+    grants = []
+    period_start: date | None = None
+    period_end: date | None = None
+    for grant in allocation.grants.all():
+        cluster = grant.cluster
+        grants.append(
+            {
+                "cluster": cluster.name,
+                "model": cluster.gpu_model,
+                "nodes": f"{grant.nodes:,}",
+                "gpus_per_node": f"{grant.gpus_per_node:,}",
+                "gpus": f"{grant.gpus:,}",
+                "period": f"{format_date_dotted(cluster.period_start)} ~ {format_date_dotted(cluster.period_end)}",
+            }
+        )
+        period_start = min(period_start, cluster.period_start) if period_start else cluster.period_start
+        period_end = max(period_end, cluster.period_end) if period_end else cluster.period_end
+
+    phase = getattr(run, "_notice_phase", None)
+    result = getattr(allocation, "_notice_result", None)
+    decision_ko, decision_en = _DECISION_WORDS.get(getattr(result, "decision", ""), ("", ""))
+    url = verification_url(code)
+    return {
+        "issuer_ko": settings.NOTICE_ISSUER_KO,
+        "issuer_en": settings.NOTICE_ISSUER_EN,
+        "programme_ko": programme.name,
+        "programme_en": programme.name_en,
+        "number": number,
+        "issued_ko": format_date_ko(local_issued),
+        "issued_en": format_date_en(local_issued),
+        "consortium_ko": consortium.name,
+        "consortium_en": consortium.name_en,
+        "lead_ko": lead.name_ko,
+        "lead_en": lead.name_en,
+        "lead_business_number": lead.business_number_display,
+        "members": _team_members(allocation),
+        "phase_ko": phase.name if phase else "",
+        "phase_en": (phase.name_en or phase.name) if phase else "",
+        "decision_ko": decision_ko,
+        "decision_en": decision_en,
+        "rank": f"{allocation.rank}",
+        "score": f"{result.score}" if result is not None else "",
+        "grants": grants,
+        "total_gpus": f"{allocation.total_gpus:,}",
+        "equivalents": format_number(allocation.equivalents),
+        "period_ko": f"{format_date_ko(period_start)} ~ {format_date_ko(period_end)}" if period_start else "",
+        "period_en": f"{format_date_en(period_start)} – {format_date_en(period_end)}" if period_start else "",
+        "budget_digits": format_krw(allocation.budget),
+        "budget_words": format_krw_korean(allocation.budget),
+        "conditions": CONDITIONS,
+        "verification_code": code,
+        "verification_url": url,
+        "qr_data_uri": qr_data_uri(url),
+        "run_id": run.pk,
+    }
+
+
+def _allocations_for_notices(run: AllocationRun) -> list[Allocation]:
+    """The run's allocations with every row the notice shows, in a constant number of queries."""
+    from evaluations.models import Phase, PhaseResult
+
+    allocations = list(
+        Allocation.objects.filter(run=run)
+        .select_related("run__programme", "consortium__lead_organisation", "application")
+        .prefetch_related("grants__cluster", "consortium__members__organisation")
+        .order_by("rank", "id")
+    )
+    phase = Phase.objects.filter(pk=run.phase_id_snapshot).first() if run.phase_id_snapshot else None
+    results = {}
+    if phase is not None:
+        results = {
+            r.application_id: r
+            for r in PhaseResult.objects.filter(phase=phase, application_id__in=[a.application_id for a in allocations])
+        }
+    for allocation in allocations:
+        allocation.run._notice_phase = phase
+        allocation._notice_result = results.get(allocation.application_id)
+    return allocations
+
+
+def notice_render(*, allocation: Allocation, number: str, code: str, issued_at: datetime) -> bytes:
+    """The PDF bytes of one notice (no database writes)."""
+    from portal.pdf import render_pdf
+
+    context = notice_context(allocation=allocation, number=number, code=code, issued_at=issued_at)
+    return render_pdf(template_name=NOTICE_TEMPLATE, context=context)
+
+
+# --------------------------------------------------------------------------- selectors
+
+
+def team_q(user, prefix: str = "") -> Q:
+    """Rows whose consortium has ``user`` as lead contact or as a member organisation's contact."""
+    return Q(**{f"{prefix}consortium__lead_contact": user}) | Q(**{f"{prefix}consortium__members__contact": user})
+
+
+def award_notices_visible_to(user) -> QuerySet[AwardNotice]:
+    """Notices ``user`` may see: all for officers and administrators; their own team's for applicants."""
+    base = AwardNotice.objects.select_related(
+        "allocation__consortium__lead_organisation", "allocation__run__programme", "superseded_by"
+    ).order_by("-issued_at", "-id")
+    if not (user and user.is_authenticated):
+        return base.none()
+    if user.is_officer:
+        return base
+    if user.is_applicant:
+        ids = Allocation.objects.filter(team_q(user)).values("id")
+        return base.filter(allocation_id__in=ids)
+    return base.none()
+
+
+def user_in_team(user, consortium) -> bool:
+    if not (user and user.is_authenticated):
+        return False
+    if consortium.lead_contact_id == user.pk:
+        return True
+    return consortium.members.filter(contact=user).exists()
+
+
+def notice_is_current(notice: AwardNotice) -> bool:
+    """A notice is in force while neither it nor its run has been superseded."""
+    return notice.superseded_at is None and notice.allocation.run.superseded_at is None
+
+
+def notice_for_code(code: str) -> AwardNotice | None:
+    code = (code or "").strip().upper()
+    if not re.fullmatch(r"[0-9A-Z-]{8,32}", code):
+        return None
+    return (
+        AwardNotice.objects.select_related(
+            "allocation__consortium__lead_organisation", "allocation__run__programme", "superseded_by"
+        )
+        .filter(verification_code=code)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class NoticeCheck:
+    matches: bool
+    sha256: str
+    size: int
+
+
+def notice_check_upload(*, notice: AwardNotice, data: bytes) -> NoticeCheck:
+    """Compare an uploaded file's SHA-256 with the digest stored when the notice was issued."""
+    digest = hashlib.sha256(data).hexdigest()
+    return NoticeCheck(matches=secrets.compare_digest(digest, notice.sha256), sha256=digest, size=len(data))
+
+
+# --------------------------------------------------------------------------- services
+
+
+def _run_in_force(run: AllocationRun) -> bool:
+    return run.status == RunStatus.SUCCEEDED and run.approved_at is not None and run.superseded_at is None
+
+
+def _next_number(programme) -> str:
+    prefix = f"{programme.receipt_prefix}-{programme.year}-AN-"
+    count = AwardNotice.objects.filter(number__startswith=prefix).count()
+    while True:
+        count += 1
+        number = notice_number(prefix=programme.receipt_prefix, year=programme.year, sequence=count)
+        if not AwardNotice.objects.filter(number=number).exists():
+            return number
+
+
+def _issue_one(*, allocation: Allocation, by, now: datetime) -> AwardNotice:
+    """Render, store and record one notice; supersede the team's older notices. Caller holds the run lock."""
+    programme = allocation.run.programme
+    number = _next_number(programme)
+    code = verification_code_new()
+    while AwardNotice.objects.filter(verification_code=code).exists():  # pragma: no cover - 100 random bits
+        code = verification_code_new()
+    pdf = notice_render(allocation=allocation, number=number, code=code, issued_at=now)
+    digest = hashlib.sha256(pdf).hexdigest()
+    notice = AwardNotice(
+        allocation=allocation,
+        number=number,
+        verification_code=code,
+        issued_at=now,
+        issued_by=by if getattr(by, "pk", None) else None,
+        sha256=digest,
+        size=len(pdf),
+    )
+    notice.pdf.save(f"{number}.pdf", ContentFile(pdf), save=False)
+    notice.save()
+    audit_record(
+        action="award_notice.issue",
+        obj=notice,
+        actor=by,
+        after={"number": number, "sha256": digest, "allocation": allocation.pk, "run": allocation.run_id},
+    )
+    older = AwardNotice.objects.filter(
+        allocation__consortium_id=allocation.consortium_id,
+        allocation__run__programme_id=programme.pk,
+        superseded_at__isnull=True,
+    ).exclude(pk=notice.pk)
+    for old in older.select_for_update():
+        old.superseded_by = notice
+        old.superseded_at = now
+        old.save(update_fields=["superseded_by", "superseded_at"])
+        audit_record(
+            action="award_notice.supersede", obj=old, actor=by, after={"superseded_by": notice.number}, reason=number
+        )
+    return notice
+
+
+@transaction.atomic
+def notice_issue_for_run(*, run: AllocationRun, by) -> list[AwardNotice]:
+    """Issue a notice for every team of ``run`` (the approved run in force). Idempotent.
+
+    Effects: locks the run row; for each allocation without a notice, renders and stores
+    the PDF, records number, code and SHA-256, and marks the same consortium's earlier
+    notices of this programme superseded; notices of earlier runs for teams no longer in
+    this run are marked superseded too. Audited. Returns the run's notices, rank order.
+    Raises DomainError when the run is not the approved allocation in force.
+    """
+    run = AllocationRun.objects.select_for_update().select_related("programme").get(pk=run.pk)
+    if not _run_in_force(run):
+        raise DomainError(
+            "Notices are issued only for the approved allocation in force; approve this run first.",
+            code="run_not_in_force",
+        )
+    now = timezone.now()
+    allocations = _allocations_for_notices(run)
+    existing = {n.allocation_id: n for n in AwardNotice.objects.filter(allocation__run=run)}
+    notices = []
+    for allocation in allocations:
+        notice = existing.get(allocation.pk) or _issue_one(allocation=allocation, by=by, now=now)
+        notices.append(notice)
+    # Teams of earlier approved runs that are not in this run: their notices lapse.
+    teams = [a.consortium_id for a in allocations]
+    lapsed = (
+        AwardNotice.objects.select_for_update()
+        .filter(allocation__run__programme_id=run.programme_id, superseded_at__isnull=True)
+        .exclude(allocation__run=run)
+        .exclude(allocation__consortium_id__in=teams)
+    )
+    for old in lapsed:
+        old.superseded_at = now
+        old.save(update_fields=["superseded_at"])
+        audit_record(
+            action="award_notice.supersede", obj=old, actor=by, after={"superseded_by": None}, reason=f"run {run.pk}"
+        )
+    return notices
+
+
+def notice_issue_for_allocation(*, allocation_id: int, by) -> AwardNotice | None:
+    """Issue the notice of one allocation if missing (used by the ZIP task for progress). Idempotent.
+
+    Returns None when the allocation's run is not in force and it has no notice.
+    """
+    with transaction.atomic():
+        allocation = Allocation.objects.select_related("run").get(pk=allocation_id)
+        run = AllocationRun.objects.select_for_update().get(pk=allocation.run_id)
+        existing = AwardNotice.objects.filter(allocation_id=allocation_id).first()
+        if existing is not None or not _run_in_force(run):
+            return existing
+        loaded = next(a for a in _allocations_for_notices(run) if a.pk == allocation_id)
+        return _issue_one(allocation=loaded, by=by, now=timezone.now())
+
+
+# --------------------------------------------------------------------------- ZIP export
+
+
+def zip_member_name(notice: AwardNotice) -> str:
+    """``IAFM-2025-AN-0001_한빛AI컨소시엄.pdf``: number, then the consortium name with only
+    letters, digits, ``-`` and ``_`` kept (no path separators, no dots)."""
+    name = re.sub(r"[^\w-]+", "_", notice.allocation.consortium.name, flags=re.UNICODE).strip("_")[:60]
+    return f"{notice.number}_{name or notice.allocation.consortium_id}.pdf"
+
+
+def notice_export_start(*, run: AllocationRun, by) -> NoticeExport:
+    """Create a ZIP export of ``run``'s notices and enqueue its build after commit.
+
+    Idempotent while one is queued or running: that export is returned (the database
+    allows one active export per run). Raises DomainError if the run has no allocations or
+    is neither in force nor already issued.
+    """
+    from gpu_allocation.notice_tasks import notice_export_build_task
+
+    with transaction.atomic():
+        run = AllocationRun.objects.select_for_update().get(pk=run.pk)
+        active = NoticeExport.objects.filter(run=run, status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING]).first()
+        if active is not None:
+            return active
+        if not run.allocations.exists():
+            raise DomainError("This run has no allocations to export.", code="nothing_to_export")
+        if not _run_in_force(run) and not AwardNotice.objects.filter(allocation__run=run).exists():
+            raise DomainError(
+                "No notices were issued for this run, and it is not the approved allocation in force.",
+                code="run_not_in_force",
+            )
+        export = NoticeExport.objects.create(run=run, created_by=by)
+        audit_record(action="notice_export.start", obj=export, actor=by, after={"run": run.pk})
+        transaction.on_commit(lambda: notice_export_build_task.delay(export_id=export.pk))
+    return export
+
+
+def _set_progress(export_id: int, progress: int) -> None:
+    NoticeExport.objects.filter(pk=export_id).update(progress=min(progress, 100))
+
+
+def notice_export_build(*, export_id: int) -> NoticeExport:
+    """Build the ZIP: one PDF per team of the run (issuing missing notices of a run in force).
+
+    Idempotent: returns at once when the export already finished; a redelivered task
+    (killed worker) starts the build over and overwrites nothing already final. Progress
+    is written to the row after every notice; the ZIP and its SHA-256 are saved at the end.
+    """
+    with transaction.atomic():
+        export = NoticeExport.objects.select_for_update().get(pk=export_id)
+        if export.status in (ExportStatus.SUCCEEDED, ExportStatus.FAILED):
+            return export
+        export.status = ExportStatus.RUNNING
+        export.attempts += 1
+        export.progress = 0
+        export.save(update_fields=["status", "attempts", "progress"])
+    try:
+        allocation_ids = list(
+            Allocation.objects.filter(run_id=export.run_id).order_by("rank", "id").values_list("id", flat=True)
+        )
+        buffer = io.BytesIO()
+        total = len(allocation_ids) or 1
+        names: list[str] = []
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for index, allocation_id in enumerate(allocation_ids, start=1):
+                notice = notice_issue_for_allocation(allocation_id=allocation_id, by=export.created_by)
+                if notice is not None:
+                    notice = AwardNotice.objects.select_related("allocation__consortium").get(pk=notice.pk)
+                    with notice.pdf.open("rb") as handle:
+                        data = handle.read()
+                    name = zip_member_name(notice)
+                    archive.writestr(name, data)
+                    names.append(name)
+                _set_progress(export_id, int(95 * index / total))
+        if not names:
+            raise DomainError("No notice could be issued for this run.", code="nothing_to_export")
+        payload = buffer.getvalue()
+    except Exception as exc:
+        with transaction.atomic():
+            export = NoticeExport.objects.select_for_update().get(pk=export_id)
+            export.status = ExportStatus.FAILED
+            export.error = f"{type(exc).__name__}: {exc}"[:2000]
+            export.finished_at = timezone.now()
+            export.save(update_fields=["status", "error", "finished_at"])
+            audit_record(action="notice_export.fail", obj=export, actor=None, after={"error": export.error})
+        raise
+    with transaction.atomic():
+        export = NoticeExport.objects.select_for_update().select_related("run").get(pk=export_id)
+        if export.status != ExportStatus.RUNNING:  # pragma: no cover - another delivery finished first
+            return export
+        export.file.save(f"notices-run-{export.run_id}-{export.pk}.zip", ContentFile(payload), save=False)
+        export.sha256 = hashlib.sha256(payload).hexdigest()
+        export.status = ExportStatus.SUCCEEDED
+        export.progress = 100
+        export.finished_at = timezone.now()
+        export.save(update_fields=["file", "sha256", "status", "progress", "finished_at"])
+        audit_record(
+            action="notice_export.finish", obj=export, actor=None, after={"sha256": export.sha256, "files": names}
+        )
+    return export
+
+
+def notice_exports_visible_to(user) -> QuerySet[NoticeExport]:
+    if user and user.is_authenticated and user.is_portal_admin:
+        return NoticeExport.objects.select_related("run")
+    return NoticeExport.objects.none()
