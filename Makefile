@@ -9,7 +9,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test system-run system-test messages migrate seed lint format bench serve
+.PHONY: help run test system-run system-test messages migrate seed lint format bench serve security
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -42,8 +42,11 @@ run: system-run $(STAMP) messages seed ## set everything up and serve the demo o
 	@echo
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
-test: system-test $(STAMP) messages ## run the whole test suite
+test: system-test $(STAMP) messages security ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+security: $(STAMP) ## bandit: no high-severity findings in the portal's code
+	$(VENV)/bin/bandit -q -r portal consortia evaluations gpu_allocation -x '*/migrations/*' --severity-level high
 
 lint: $(STAMP) ## ruff lint and format check
 	$(VENV)/bin/ruff check .
