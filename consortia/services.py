@@ -625,13 +625,14 @@ class SubmitResult:
 
 
 @transaction.atomic
-def application_submit(*, application: Application, by, request_key: str = "") -> SubmitResult:
+def application_submit(*, application: Application, by, request_key: str = "", notify: bool = True) -> SubmitResult:
     """Freeze the draft into a new immutable version with a receipt number.
 
     Locks the programme row, then the application row, and only then reads the server
     time: accepted if and only if that time is at or before ``closes_at``; otherwise a 409
     naming the deadline and nothing changes. A repeated request with the same
     ``request_key`` returns the version it created. The checklist must pass entirely.
+    The lead contact is e-mailed the receipt after commit (``notify=False`` skips it).
     The receipt sequence is incremented under the programme lock, so numbers are unique
     and gapless among accepted submissions.
     """
@@ -704,7 +705,8 @@ def application_submit(*, application: Application, by, request_key: str = "") -
             "sha256": version.sha256,
         },
     )
-    _mail_receipt(version=version, application=application, programme=programme)
+    if notify:
+        _mail_receipt(version=version, application=application, programme=programme)
     return SubmitResult(version=version, replayed=False)
 
 
