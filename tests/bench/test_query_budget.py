@@ -1,0 +1,55 @@
+"""Every benchmarked page and API list costs the same number of SQL queries at
+N = 100 and N = 2,000 applications, and at most 15 (SPEC §10)."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from gpu_allocation.management.commands.bench_targets import targets_for
+from portal.models import User
+
+BUDGET = 15
+pytestmark = pytest.mark.django_db
+
+
+def seeded(n: int, r: int) -> tuple[dict, dict]:
+    out = StringIO()
+    call_command("seed_scale", "--applications", str(n), "--reviewers", str(r), stdout=out)
+    scale = json.loads(out.getvalue())
+    demo_out = StringIO()
+    call_command("seed_demo", "--json", stdout=demo_out)
+    return scale, json.loads(demo_out.getvalue())
+
+
+def count_queries(target: dict) -> tuple[int, int]:
+    client = Client()
+    client.force_login(User.objects.get(username=target["user"]))
+    session = client.session
+    session["portal_second_factor_ok"] = True
+    session.save()
+    client.get(target["path"])
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(target["path"])
+    return response.status_code, len(ctx.captured_queries)
+
+
+def test_every_benchmarked_target_has_a_constant_query_count():
+    scale_s, demo = seeded(100, 20)
+    scale_l, _demo = seeded(2000, 100)
+    small = {t["name"]: t for t in targets_for(scale_s, demo)}
+    large = {t["name"]: t for t in targets_for(scale_l, demo)}
+    report = {}
+    for name in small:
+        assert small[name]["path"] and large[name]["path"], f"{name}: the page does not exist"
+        report[name] = (count_queries(small[name]), count_queries(large[name]))
+    statuses = {name: (a[0], b[0]) for name, (a, b) in report.items()}
+    assert all(s == (200, 200) for s in statuses.values()), statuses
+    counts = {name: (a[1], b[1]) for name, (a, b) in report.items()}
+    assert {name: a == b for name, (a, b) in counts.items()} == {name: True for name in counts}, counts
+    print("query counts (N=100, N=2000):", counts)
+    assert max(b for _a, b in counts.values()) <= BUDGET, counts
