@@ -132,6 +132,9 @@ class BenchmarkResult(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["objective", "application"], name="benchmark_result_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.objective.benchmark}: {self.score}"
+
 
 class UserPanelScore(models.Model):
     """An imported, aggregated user-evaluation score for a user-panel criterion."""
@@ -145,6 +148,9 @@ class UserPanelScore(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["criterion", "application"], name="panel_score_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.criterion.key}: {self.points}"
+
 
 class GateDecision(models.Model):
     criterion = models.ForeignKey(Criterion, on_delete=models.CASCADE, related_name="gate_decisions")
@@ -157,6 +163,9 @@ class GateDecision(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["criterion", "application"], name="gate_decision_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.criterion.key}: {'pass' if self.passed else 'fail'}"
+
 
 class PhaseReviewer(models.Model):
     """The reviewer pool of a phase (invited evaluators)."""
@@ -167,6 +176,9 @@ class PhaseReviewer(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["phase", "reviewer"], name="phase_reviewer_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} @ {self.phase}"
 
 
 class Assignment(models.Model):
@@ -203,6 +215,9 @@ class ConflictDeclaration(models.Model):
     automatic = models.BooleanField(default=False)
     declared_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return "conflict" if self.has_conflict else "no conflict"
+
 
 class Score(models.Model):
     """One reviewer's points on one criterion: 0 to the maximum, one decimal place."""
@@ -221,6 +236,9 @@ class Score(models.Model):
             models.CheckConstraint(condition=Q(value__gte=0), name="score_not_negative"),
         ]
 
+    def __str__(self) -> str:
+        return str(self.value)
+
 
 class TieBreakDecision(models.Model):
     """An officer's recorded order for a tie the criteria could not break."""
@@ -230,6 +248,9 @@ class TieBreakDecision(models.Model):
     reason = models.TextField()
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return ", ".join(str(i) for i in self.ordered_application_ids)
 
 
 class PhaseResult(models.Model):

@@ -554,3 +554,39 @@ def anonymised_comments(*, phase: Phase, application_id: int) -> list[dict]:
             }
         )
     return comments
+
+
+def criterion_score_distribution(*, phase: Phase, criteria: list[Criterion]) -> dict[int, list[int]]:
+    """Per scored criterion, how many figures fall in each fifth of its maximum (0–20 % … 80–100 %).
+
+    Expert criteria count every submitted reviewer score; benchmark and user-panel
+    criteria count each team's points (frozen figures once finalised). Two queries.
+    """
+    bands = {c.id: [0, 0, 0, 0, 0] for c in criteria}
+    maxima = {c.id: c.max_points for c in criteria}
+
+    def add(criterion_id: int, value: Decimal) -> None:
+        top = maxima.get(criterion_id)
+        if not top:
+            return
+        band = min(4, int(value / top * 5))
+        bands[criterion_id][band] += 1
+
+    for criterion_id, value in Score.objects.filter(
+        assignment__phase=phase, assignment__status=AssignmentStatus.SUBMITTED
+    ).values_list("criterion_id", "value"):
+        add(criterion_id, value)
+    by_key = {c.key: c.id for c in criteria if c.source != CriterionSource.EXPERT}
+    if by_key:
+        if phase.status in PHASE_FROZEN_STATES:
+            for details in PhaseResult.objects.filter(phase=phase).values_list("details", flat=True):
+                for key, criterion_id in by_key.items():
+                    figure = (details.get("criterion_means") or {}).get(key)
+                    if figure is not None:
+                        add(criterion_id, Decimal(figure))
+        else:
+            for criterion_id, points in UserPanelScore.objects.filter(criterion__phase=phase).values_list(
+                "criterion_id", "points"
+            ):
+                add(criterion_id, points)
+    return bands

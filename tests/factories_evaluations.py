@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import random
 from datetime import timedelta
 from decimal import Decimal
 
@@ -237,15 +238,30 @@ def bulk_selection_phase(*, programme, applications: int, reviewer_count: int = 
             for r in pool
         ]
     )
+    rng = random.Random(applications)  # deterministic, fictional scores
     Score.objects.bulk_create(
         [
             Score(
                 assignment=s,
                 criterion=c,
-                value=(c.max_points * Decimal((s.id * 7 + c.order * 3) % 10 + 60) / 100).quantize(Decimal("0.1")),
+                value=(c.max_points * Decimal(rng.randint(550, 1000)) / 1000).quantize(Decimal("0.1")),
             )
             for s in assignments
             for c in criteria
         ]
     )
     return phase
+
+
+def decide_all_ties(phase: Phase, officer) -> None:
+    """Record an officer's order (by id) for every tie the criteria left open."""
+    from evaluations import services
+    from evaluations.selectors import phase_snapshot
+
+    for group in phase_snapshot(phase=phase).result.needs_officer_decision:
+        services.tie_break_decide(
+            phase=phase,
+            by=officer,
+            ordered_application_ids=sorted(group.application_ids),
+            reason="추첨 없이 위원회 결정",
+        )

@@ -1,7 +1,6 @@
 """Evaluation services end to end on real rows: scoring, ranking, ties, finalise, appeals, imports."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.utils import timezone

@@ -1,0 +1,52 @@
+"""Small display helpers for evaluation pages: labels for decisions, tie-breaks and reasons."""
+
+from django import template
+from django.utils.translation import gettext as _
+
+from evaluations.enums import Decision
+
+register = template.Library()
+
+
+@register.filter
+def get_item(mapping, key):
+    return (mapping or {}).get(key)
+
+
+@register.simple_tag
+def decision_label(value: str) -> str:
+    if value == "undecided":
+        return _("Undecided (tie)")
+    try:
+        return str(Decision(value).label)
+    except ValueError:
+        return value
+
+
+@register.simple_tag
+def tie_label(value: str) -> str:
+    return {
+        "criteria": _("tie broken by the tie-break criteria"),
+        "officer_decision": _("tie broken by an officer's recorded decision"),
+        "undecided": _("tie waiting for an officer's decision"),
+    }.get(value, value)
+
+
+@register.simple_tag
+def reason_label(reason: dict) -> str:
+    code, params = reason.get("code"), reason.get("params", {})
+    texts = {
+        "gate_failed": _("failed the gate %(criterion)s: %(reason)s"),
+        "gate_undecided": _("gate %(criterion)s not decided yet"),
+        "no_reviews": _("no submitted reviews yet"),
+        "points_missing": _("points missing for %(criterion)s"),
+        "below_threshold": _("score %(score)s below the threshold %(threshold)s"),
+        "below_criterion_threshold": _("%(criterion)s %(figure)s below its threshold %(threshold)s"),
+    }
+    text = texts.get(code)
+    if text is None:
+        return code or ""
+    try:
+        return text % params
+    except (KeyError, TypeError):
+        return text
