@@ -15,7 +15,9 @@ It then saves a full-page screenshot under ``test-artifacts/screenshots/``.
 from __future__ import annotations
 
 import ast
+import os
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -206,7 +208,11 @@ class Visitor:
         assert not blocking, format_violations(name, self.page.url, blocking)
         if lang == "ko":
             found = untranslated_in(self.page.inner_text("body"))
-            assert not found, f"untranslated English on the Korean page {name} ({self.page.url}): {found}"
+            message = f"untranslated English on the Korean page {name} ({self.page.url}): {found}"
+            if found and os.environ.get("BROWSER_TRANSLATION_CHECK") == "warn":  # while writing a journey
+                print(message, file=sys.stderr)
+            else:
+                assert not found, message
         assert not self.errors, f"errors on {name} ({self.page.url}): {self.errors}"
 
     def screenshot(self, name: str) -> Path:
