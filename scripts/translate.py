@@ -10,6 +10,7 @@ one reviewable file means a re-extraction never loses a translation.
 """
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "locale" / "ko" / "LC_MESSAGES" / "django.po"
 JS_PO = ROOT / "locale" / "ko" / "LC_MESSAGES" / "djangojs.po"
 TSV = ROOT / "locale" / "ko" / "translations.tsv"
+PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]|%[sdif]")
 
 
 def load_pairs() -> dict[str, str]:
@@ -62,6 +64,11 @@ def fill(path: Path, pairs: dict[str, str]) -> list[str]:
         if "msgid" not in keyed:
             continue
         msgid = parse_string(keyed["msgid"])
+        if not PLACEHOLDER.search(msgid):
+            # NOTE: xgettext guesses "python-format" from any '%' (e.g. "95% of");
+            # such strings are never %-formatted, so the flag would only make msgfmt
+            # reject a translation that writes "95%)".
+            comments = [c for c in comments if c.strip() != "#, python-format"]
         context = parse_string(keyed["msgctxt"]) if "msgctxt" in keyed else None
         lookup = f"{context}\x04{msgid}" if context else msgid
         translation = pairs.get(lookup, pairs.get(msgid, ""))
