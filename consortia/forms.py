@@ -16,6 +16,12 @@ from portal.enums import ModelCategory
 from portal.models import Programme
 
 
+class SecondarySubmit(Submit):
+    """A submit button drawn as an outline (the second action of a form)."""
+
+    field_classes = "btn btn-outline-primary ms-2"
+
+
 def _helper(submit_label, *, form_tag: bool = True) -> FormHelper:
     helper = FormHelper()
     helper.form_tag = form_tag
@@ -111,7 +117,7 @@ class DraftForm(forms.Form):
         self.helper = _helper(None if read_only else _("Save draft"))
         self.helper.form_id = "draft-form"
         if not read_only:
-            self.helper.add_input(Submit("next", _("Save and continue"), css_class="btn-outline-primary"))
+            self.helper.add_input(SecondarySubmit("next", _("Save and continue")))
         if read_only:
             for field in self.fields.values():
                 field.disabled = True

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from consortia import services
-from consortia.enums import InvitationState
+from consortia.enums import ApplicationState, InvitationState
 from consortia.forms import (
     STEPS,
     AcceptInvitationForm,
@@ -508,6 +508,7 @@ class OfficerApplicationListView(NotFoundPermissionMixin, View):
             "programme": programme,
             "page": page,
             "counts": counts,
+            "count_rows": [(state, ApplicationState(state).label, counts.get(state, 0)) for state in ApplicationState.values],
             "total": sum(counts.values()),
             "sealed": programme is not None and not services.deadline_passed(programme),
         }
