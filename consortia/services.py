@@ -36,6 +36,7 @@ from consortia.models import (
 )
 from consortia.rules_application import CONTENT_FIELDS, application_checklist, checklist_passes, field_errors
 from consortia.validators import check_pdf, normalise_business_number
+from consortia.workflow import application_transition
 from portal.audit import audit_record, model_snapshot
 from portal.errors import DomainError, InvalidInput
 from portal.models import Programme
@@ -689,21 +690,11 @@ def application_submit(*, application: Application, by, request_key: str = "", n
             )
     except IntegrityError as exc:  # pragma: no cover - the row locks above prevent this
         raise DomainError(_("This submission is already being processed; reload the page."), code="duplicate") from exc
-    before_state = application.state
-    application.state = ApplicationState.SUBMITTED
-    application.withdrawn_at = None
-    application.save(update_fields=["state", "withdrawn_at"])
-    audit_record(
-        action="application.submit",
-        obj=application,
-        actor=by,
-        before={"state": before_state},
-        after={
-            "state": application.state,
-            "version": number,
-            "receipt_number": receipt_number,
-            "sha256": version.sha256,
-        },
+    application_transition(
+        application=application,
+        to=ApplicationState.SUBMITTED,
+        by=by,
+        extra={"version": number, "receipt_number": receipt_number, "sha256": version.sha256},
     )
     if notify:
         _mail_receipt(version=version, application=application, programme=programme)
@@ -744,17 +735,7 @@ def application_withdraw(*, application: Application, by, reason: str = "") -> A
         raise DomainError(_("Only the consortium's lead contact may withdraw."), code="not_lead_contact")
     if application.state != ApplicationState.SUBMITTED:
         raise DomainError(_("Only a submitted application can be withdrawn."), code="not_submitted")
-    application.state = ApplicationState.WITHDRAWN
-    application.withdrawn_at = now
-    application.save(update_fields=["state", "withdrawn_at"])
-    audit_record(
-        action="application.withdraw",
-        obj=application,
-        actor=by,
-        before={"state": "submitted"},
-        after={"state": "withdrawn"},
-        reason=reason,
-    )
+    application_transition(application=application, to=ApplicationState.WITHDRAWN, by=by, reason=reason)
     return application
 
 

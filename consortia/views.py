@@ -508,7 +508,9 @@ class OfficerApplicationListView(NotFoundPermissionMixin, View):
             "programme": programme,
             "page": page,
             "counts": counts,
-            "count_rows": [(state, ApplicationState(state).label, counts.get(state, 0)) for state in ApplicationState.values],
+            "count_rows": [
+                (state, ApplicationState(state).label, counts.get(state, 0)) for state in ApplicationState.values
+            ],
             "total": sum(counts.values()),
             "sealed": programme is not None and not services.deadline_passed(programme),
         }
