@@ -567,7 +567,7 @@ def assignment_save_scores(
     if assignment.reviewer_id != by.id:
         raise DomainError(_("Only the assigned reviewer can score."))
     if assignment.status == AssignmentStatus.AWAITING_DECLARATION:
-        raise DomainError(_("Declare whether you have a conflict of interest before scoring."))
+        raise DomainError(_("Declare whether you have a conflict of interest before scoring."), code="declare_first")
     if assignment.status == AssignmentStatus.SUBMITTED:
         raise DomainError(_("You have already submitted this review."))
     if assignment.status != AssignmentStatus.ACTIVE:

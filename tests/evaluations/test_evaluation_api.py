@@ -66,7 +66,7 @@ def test_declare_then_score_draft_then_submit(programme, api_for):
     client = api_for(me)
 
     early = client.put(f"/api/v1/assignments/{assignment.id}/scores/", {"scores": {"technology": "30"}}, format="json")
-    assert early.status_code == 409 and "Declare" in early.json()["detail"]
+    assert early.status_code == 409 and early.json()["code"] == "declare_first"
     assert (
         client.post(
             f"/api/v1/assignments/{assignment.id}/conflict/", {"has_conflict": False}, format="json"
@@ -116,7 +116,8 @@ def test_scoring_after_window_is_409(programme, api_for):
         f"/api/v1/assignments/{assignment.id}/scores/", {"scores": {"technology": "30"}}, format="json"
     )
     assert response.status_code == 409
-    assert "closed" in response.json()["detail"]
+    assert response.json()["code"] == "scoring_closed"
+    assert "마감" in response.json()["detail"]  # the message names the closed window (Korean by default)
     assert not assignment.scores.exists()
 
 
@@ -133,7 +134,8 @@ def test_scoring_after_finalisation_is_409(programme, officer, api_for):
     response = api_for(me).put(
         f"/api/v1/assignments/{mine.id}/scores/", {"scores": {"technology": "10"}}, format="json"
     )
-    assert response.status_code == 409 and "finalised" in response.json()["detail"]
+    assert response.status_code == 409 and response.json()["code"] == "scoring_closed"
+    assert "확정" in response.json()["detail"]
 
 
 def test_auto_assign_ranking_finalise_publish_flow(programme, officer, api_for):

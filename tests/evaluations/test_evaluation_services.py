@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from evaluations import services
 from evaluations.enums import AppealStatus, AssignmentStatus, Decision, PhaseStatus
@@ -22,6 +22,13 @@ from tests.factories_evaluations import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Messages are matched in English here; pages and the API speak Korean by default."""
+    with translation.override("en"):
+        yield
 
 
 def score_through_service(phase, application, pool, sheets):
