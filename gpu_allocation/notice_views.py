@@ -78,6 +78,8 @@ class NoticeListView(LoginRequiredMixin, View):
                 .order_by("rank", "id")
             )
             context["page"] = Paginator(allocations, PAGE_SIZE).get_page(request.GET.get("page"))
+            # NOTE: reverse one-to-one: a missing notice raises on access, so test with hasattr.
+            context["missing"] = sum(1 for a in context["page"] if not hasattr(a, "notice"))
             context["in_force"] = notices._run_in_force(run)
             if context["can_export"]:
                 context["exports"] = list(NoticeExport.objects.filter(run=run).order_by("-created_at")[:5])

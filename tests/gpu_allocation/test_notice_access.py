@@ -93,14 +93,22 @@ def test_team_page_lists_only_its_notices(two_teams, client_for):
     assert other_notice.number not in html
 
 
-def test_officer_page_shows_the_run_and_issue_button(two_teams, client_for, officer):
+def test_officer_page_shows_the_runs_notices(two_teams, client_for, officer):
     setup, notices, _ = two_teams
     response = client_for(officer).get(reverse("gpu_allocation:notice_list") + f"?run={setup.run.pk}")
     html = response.content.decode()
     assert response.status_code == 200
     assert all(n.number in html for n in notices)
-    assert 'data-testid="issue-notices"' in html
+    assert 'data-testid="issue-notices"' not in html  # every team has its notice
     assert 'data-testid="build-zip"' not in html  # ZIP export is for administrators
+
+
+def test_officer_page_offers_issue_while_notices_are_missing(db, client_for, officer):
+    setup = approved_run(teams=2)
+    html = client_for(officer).get(reverse("gpu_allocation:notice_list")).content.decode()
+    assert setup.allocations[0].consortium.name in html
+    assert html.count("Not issued yet") + html.count("미발급") == 2
+    assert 'data-testid="issue-notices"' in html
 
 
 def test_issue_button_issues_missing_notices(db, client_for, officer):

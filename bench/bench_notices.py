@@ -1,0 +1,154 @@
+"""Benchmark of award-notice rendering (SPEC §7).
+
+    .venv/bin/python bench/bench_notices.py                 # SQLite in memory
+    DATABASE_URL=postgres://... .venv/bin/python bench/bench_notices.py   # a test_ database on PostgreSQL
+    .venv/bin/python bench/bench_notices.py --png bench/results/notice_page1   # also writes page 1 as PNG
+
+It builds a throwaway test database with an approved run of five teams and prints:
+
+* **notice (warm)**: one notice rendered the way issuing does it — context read from the
+  database (allocation, grants, phase result), QR code, template, WeasyPrint — median of
+  several runs after a warm-up;
+* **issue (warm)**: the same plus SHA-256, storage write and the database rows;
+* **fixed text**: WeasyPrint alone on the same template filled with a fixed, prebuilt
+  context (no database, no QR generation) — the floor;
+* **ZIP of five**: a fresh run of five teams, no notice yet: the export service issues the
+  five notices and zips them (what the Celery task runs);
+* the PDF size, and the ratio notice / fixed text (the target is at most 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _median_time(fn, repeat: int) -> tuple[float, float]:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), min(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=7, help="timed runs per figure (median reported)")
+    parser.add_argument("--png", help="write page 1 of the sample notice to <prefix>-1.png (needs pdftoppm)")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")
+    media = tempfile.mkdtemp(prefix="bench-notices-")
+    os.environ["MEDIA_ROOT"] = media
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    settings.STORAGES["default"]["OPTIONS"]["location"] = media
+    settings.MEDIA_ROOT = media
+    setup_test_environment()
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        return _run(args, connection)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        shutil.rmtree(media, ignore_errors=True)
+
+
+def _run(args, connection) -> int:
+    from django.utils import timezone
+
+    from gpu_allocation import notices
+    from portal.pdf import render_pdf
+    from tests.factories import UserFactory
+    from tests.factories_notices import approved_run
+
+    setup = approved_run(teams=5)
+    allocation = notices._allocations_for_notices(setup.run)[0]
+    now = timezone.now()
+
+    def render_notice() -> bytes:
+        loaded = notices._allocations_for_notices(setup.run)[0]
+        return notices.notice_render(
+            allocation=loaded, number="IAFM-2025-AN-9999", code=notices.verification_code_new(), issued_at=now
+        )
+
+    # Warm-up: imports, font loading and template compilation happen once per process.
+    sample = render_notice()
+    fixed = notices.notice_context(
+        allocation=allocation, number="IAFM-2025-AN-9999", code="BENC-HMAR-KCOD-E000-0000", issued_at=now
+    )
+
+    notice_median, notice_best = _median_time(render_notice, args.repeat)
+    fixed_median, fixed_best = _median_time(
+        lambda: render_pdf(template_name=notices.NOTICE_TEMPLATE, context=fixed), args.repeat
+    )
+
+    issue_times = []
+    for _ in range(min(args.repeat, 5)):
+        run = approved_run(teams=1, programme=setup.programme).run
+        started = time.perf_counter()
+        notices.notice_issue_for_run(run=run, by=setup.officer)
+        issue_times.append(time.perf_counter() - started)
+
+    zip_run = approved_run(teams=5, programme=setup.programme).run
+    admin = UserFactory(role="admin")
+    started = time.perf_counter()
+    export = notices.notice_export_start(run=zip_run, by=admin)
+    export = notices.notice_export_build(export_id=export.pk)
+    zip_seconds = time.perf_counter() - started
+    assert export.status == "succeeded", export.error
+
+    figures = {
+        "database": connection.vendor,
+        "notice_render_warm_s": round(notice_median, 4),
+        "notice_render_best_s": round(notice_best, 4),
+        "fixed_text_render_s": round(fixed_median, 4),
+        "fixed_text_best_s": round(fixed_best, 4),
+        "ratio_notice_to_fixed": round(notice_median / fixed_median, 3),
+        "issue_one_warm_s": round(statistics.median(issue_times), 4),
+        "zip_of_five_s": round(zip_seconds, 4),
+        "zip_bytes": export.file.size,
+        "pdf_bytes": len(sample),
+    }
+    print(f"database               {figures['database']}")
+    print(f"notice render (warm)   {notice_median * 1000:8.1f} ms   (best {notice_best * 1000:.1f} ms)")
+    print(f"fixed-text render      {fixed_median * 1000:8.1f} ms   (best {fixed_best * 1000:.1f} ms)")
+    print(f"ratio notice / fixed   {figures['ratio_notice_to_fixed']:8.2f}     (target ≤ 2)")
+    print(f"issue one (warm)       {figures['issue_one_warm_s'] * 1000:8.1f} ms   (render + SHA-256 + storage + rows)")
+    print(
+        f"ZIP of five            {zip_seconds * 1000:8.1f} ms   (issue five notices + zip, {export.file.size:,} bytes)"
+    )
+    print(f"PDF size               {len(sample):8,d} bytes")
+
+    if args.png:
+        pdf_path = Path(args.png).with_suffix(".pdf")
+        pdf_path.parent.mkdir(parents=True, exist_ok=True)
+        pdf_path.write_bytes(sample)
+        if shutil.which("pdftoppm"):
+            subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", str(pdf_path), args.png], check=True)
+            print(f"page 1                 {args.png}-1.png")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return 0 if figures["ratio_notice_to_fixed"] <= 2 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
