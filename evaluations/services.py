@@ -670,7 +670,7 @@ def benchmark_result_submit(
     *, objective: Objective, application: Application, by: User, score, evidence: str
 ) -> BenchmarkResult:
     """A team's result on one objective, with evidence. Refused once the scoring window closes."""
-    phase = objective.phase
+    phase = Phase.objects.get(pk=objective.phase_id)  # fresh: the status decides
     if phase.status in PHASE_FROZEN_STATES or timezone.now() > phase.scoring_closes_at:
         raise DomainError(
             _("Benchmark results are frozen at the close of the phase (%(time)s).")
