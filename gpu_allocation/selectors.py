@@ -1,0 +1,159 @@
+"""Reads of the GPU pool and allocation runs, scoped to the user and shaped for pages and the API.
+
+Every list is a queryset the caller paginates; each owns its ``select_related`` so a page costs a
+constant number of queries whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Prefetch, QuerySet
+
+from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun, GpuCluster
+from portal.models import Programme
+
+
+def programme_for_allocation(*, programme_id: int | str | None = None) -> Programme | None:
+    """The programme a page is about: the one asked for, else the latest (the demo programme)."""
+    programmes = Programme.objects.order_by("-year", "-id")
+    if programme_id not in (None, ""):
+        try:
+            return programmes.filter(pk=int(programme_id)).first()
+        except (TypeError, ValueError):
+            return None
+    return programmes.first()
+
+
+def gpu_clusters_visible_to(user, *, programme: Programme | None = None) -> QuerySet[GpuCluster]:
+    """Clusters of the pool: officers and administrators see all, others none."""
+    if not (user.is_authenticated and user.is_officer):
+        return GpuCluster.objects.none()
+    clusters = GpuCluster.objects.select_related("programme").order_by("programme_id", "-period_start", "name", "id")
+    return clusters.filter(programme=programme) if programme is not None else clusters
+
+
+def allocation_runs_visible_to(user, *, programme: Programme | None = None) -> QuerySet[AllocationRun]:
+    """Runs, newest first: officers and administrators see all, others none."""
+    if not (user.is_authenticated and user.is_officer):
+        return AllocationRun.objects.none()
+    runs = AllocationRun.objects.select_related("programme", "created_by", "approved_by").order_by("-created_at", "-id")
+    return runs.filter(programme=programme) if programme is not None else runs
+
+
+def allocations_of_run(run: AllocationRun) -> list[Allocation]:
+    """The run's allocations in rank order with consortium, lead and grants (three queries)."""
+    return list(
+        Allocation.objects.filter(run=run)
+        .select_related("consortium__lead_organisation", "application")
+        .prefetch_related(
+            Prefetch("grants", queryset=AllocationGrant.objects.select_related("cluster").order_by("cluster_id"))
+        )
+        .order_by("rank", "id")
+    )
+
+
+def approved_run_in_force(*, programme: Programme) -> AllocationRun | None:
+    return AllocationRun.objects.filter(
+        programme=programme, approved_at__isnull=False, superseded_at__isnull=True
+    ).first()
+
+
+def allocation_run_baseline(run: AllocationRun) -> AllocationRun | None:
+    """The approved allocation to compare ``run`` with: for an approved run, the one it
+    superseded (the latest approved before it); otherwise the approved run in force."""
+    approved = AllocationRun.objects.filter(programme_id=run.programme_id, approved_at__isnull=False).exclude(pk=run.pk)
+    if run.approved_at is not None:
+        return approved.filter(approved_at__lt=run.approved_at).order_by("-approved_at").first()
+    return approved.filter(superseded_at__isnull=True).first()
+
+
+@dataclass
+class TeamChange:
+    consortium_id: int
+    name: str
+    gpus_before: int | None
+    gpus_after: int | None
+    budget_before: int | None
+    budget_after: int | None
+
+    @property
+    def gpus_delta(self) -> int:
+        return (self.gpus_after or 0) - (self.gpus_before or 0)
+
+    @property
+    def budget_delta(self) -> int:
+        return (self.budget_after or 0) - (self.budget_before or 0)
+
+    @property
+    def changed(self) -> bool:
+        return self.gpus_delta != 0 or self.budget_delta != 0 or (self.gpus_before is None) != (self.gpus_after is None)
+
+
+@dataclass
+class RunDiff:
+    baseline: AllocationRun
+    rows: list[TeamChange] = field(default_factory=list)
+
+    @property
+    def any_change(self) -> bool:
+        return any(row.changed for row in self.rows)
+
+
+def allocation_run_diff(run: AllocationRun, allocations: list[Allocation]) -> RunDiff | None:
+    """Per team, GPUs and budget before (baseline) → after (this run); teams that left or joined
+    have ``None`` on the missing side. ``None`` if there is no approved allocation to compare with."""
+    baseline = allocation_run_baseline(run)
+    if baseline is None:
+        return None
+    before = {
+        a.consortium_id: a
+        for a in Allocation.objects.filter(run=baseline).select_related("consortium").order_by("rank")
+    }
+    after = {a.consortium_id: a for a in allocations}
+    rows = []
+    for consortium_id in list(after) + [c for c in before if c not in after]:
+        b, a = before.get(consortium_id), after.get(consortium_id)
+        rows.append(
+            TeamChange(
+                consortium_id=consortium_id,
+                name=(a or b).consortium.name,
+                gpus_before=b.total_gpus if b else None,
+                gpus_after=a.total_gpus if a else None,
+                budget_before=b.budget if b else None,
+                budget_after=a.budget if a else None,
+            )
+        )
+    return RunDiff(baseline=baseline, rows=rows)
+
+
+def run_chart_config(allocations: list[Allocation], clusters: list[GpuCluster]) -> dict:
+    """Chart.js config: a stacked bar per team, one dataset (colour) per cluster."""
+    palette = ["#1f4e9c", "#e07b00", "#2a9d8f", "#8e44ad", "#c0392b", "#7f8c8d"]
+    labels = [a.consortium.name for a in allocations]
+    datasets = []
+    for i, cluster in enumerate(clusters):
+        data = []
+        for allocation in allocations:
+            data.append(sum(g.gpus for g in allocation.grants.all() if g.cluster_id == cluster.pk))
+        datasets.append(
+            {
+                "label": f"{cluster.name} ({cluster.gpu_model})",
+                "data": data,
+                "backgroundColor": palette[i % len(palette)],
+            }
+        )
+    return {
+        "type": "bar",
+        "data": {"labels": labels, "datasets": datasets},
+        "options": {
+            "scales": {"x": {"stacked": True}, "y": {"stacked": True, "beginAtZero": True}},
+            "plugins": {"legend": {"position": "bottom"}},
+        },
+    }
+
+
+def clusters_of_run(run: AllocationRun) -> list[GpuCluster]:
+    """The clusters named in the run's frozen inputs, in id order."""
+    ids = [c["id"] for c in (run.inputs or {}).get("clusters", [])]
+    return list(GpuCluster.objects.filter(pk__in=ids).order_by("pk"))

@@ -1,0 +1,603 @@
+"""Writes of the allocation part of ``gpu_allocation``: the GPU pool, allocation runs, approval.
+
+Every write is atomic and audited. The flow of a run (SPEC §6, docs/allocation-runs.md):
+
+1. :func:`allocation_run_start` snapshots the policy inputs from the database (active teams of
+   the latest finalised phase, the programme's active clusters, the programme's numbers), stores
+   them as canonical JSON with their SHA-256 and either *reuses* the result of an earlier
+   succeeded run with the same digest (a new succeeded run with ``reused_from``; no task) or
+   creates a *queued* run and enqueues :func:`gpu_allocation.tasks.allocation_run_execute_task`
+   on commit. The partial unique constraint ``run_one_active_per_programme`` guarantees at most
+   one queued or running run per programme; a second start is refused with a 409.
+2. :func:`allocation_run_execute` (in the worker) is idempotent: it locks the run row, returns at
+   once if the run is final, counts the attempt (failing the run after ``MAX_ATTEMPTS``), computes
+   the policy from the *stored* inputs, reports progress on the row, and writes every
+   ``Allocation``/``AllocationGrant`` row and the final state in one transaction that re-checks
+   the run's state and each cluster's capacity under row locks. A worker killed mid-run leaves the
+   run ``running`` with no result rows; the redelivered task recomputes the same result.
+3. :func:`allocation_run_approve` supersedes the approved run in force (history kept).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext_noop
+
+from consortia.models import Application
+from evaluations.selectors import active_teams_for_allocation
+from gpu_allocation import policy
+from gpu_allocation.enums import RUN_ACTIVE_STATES, RUN_FINAL_STATES, RunStatus
+from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun, GpuCluster
+from portal.audit import audit_record, model_snapshot
+from portal.errors import DomainError
+from portal.models import Programme
+
+logger = logging.getLogger(__name__)
+
+#: A run is failed (and never retried again) once this many executions have started.
+MAX_ATTEMPTS = 3
+#: Test and demonstration hook: seconds to sleep between progress steps, read by the worker from
+#: its environment, so that a test can kill a worker in the middle of a run. Unset in production.
+STEP_DELAY_ENV = "ALLOCATION_TEST_DELAY_SECONDS"
+#: A queued run not picked up after this long is re-enqueued by :func:`allocation_run_recover_stale`.
+QUEUED_STALE_AFTER = timedelta(minutes=2)
+
+CLUSTER_FIELDS = [
+    "name",
+    "gpu_model",
+    "nodes",
+    "gpus_per_node",
+    "equivalence",
+    "period_start",
+    "period_end",
+    "is_active",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# GPU pool
+# --------------------------------------------------------------------------------------------
+
+
+def _granted_nodes_in_force(*, cluster: GpuCluster) -> int:
+    """Nodes of ``cluster`` granted by the approved allocation in force of its programme."""
+    total = AllocationGrant.objects.filter(
+        cluster=cluster,
+        allocation__run__approved_at__isnull=False,
+        allocation__run__superseded_at__isnull=True,
+    ).aggregate(n=Sum("nodes"))["n"]
+    return total or 0
+
+
+@transaction.atomic
+def gpu_cluster_create(*, programme: Programme, by, data: dict[str, Any]) -> GpuCluster:
+    """Add a cluster to the programme's pool. Capacity is ``nodes × gpus_per_node``."""
+    cluster = GpuCluster(programme=programme, **data)
+    cluster.full_clean()
+    cluster.save()
+    audit_record(action="gpu_cluster.create", obj=cluster, actor=by, after=model_snapshot(cluster, CLUSTER_FIELDS))
+    return cluster
+
+
+@transaction.atomic
+def gpu_cluster_update(*, cluster: GpuCluster, by, data: dict[str, Any]) -> GpuCluster:
+    """Change a cluster. Under the cluster's row lock, refuses (409) to shrink it below the nodes
+    the approved allocation in force grants on it, or to change its node size while it has grants."""
+    cluster = GpuCluster.objects.select_for_update().get(pk=cluster.pk)
+    before = model_snapshot(cluster, CLUSTER_FIELDS)
+    for name, value in data.items():
+        setattr(cluster, name, value)
+    cluster.full_clean()
+    granted = _granted_nodes_in_force(cluster=cluster)
+    if granted and (cluster.nodes < granted or not cluster.is_active):
+        raise DomainError(
+            f"{cluster.name}: the approved allocation in force grants {granted} nodes on this cluster, so it cannot "
+            f"have fewer nodes or leave the pool. Approve a new allocation first."
+        )
+    if granted and cluster.gpus_per_node != before["gpus_per_node"]:
+        raise DomainError(
+            f"{cluster.name}: the approved allocation in force grants whole nodes of {before['gpus_per_node']} GPUs on "
+            "this cluster, so its node size cannot change. Approve a new allocation first."
+        )
+    cluster.save()
+    after = model_snapshot(cluster, CLUSTER_FIELDS)
+    changed = [k for k in after if after[k] != before[k]]
+    if changed:
+        audit_record(
+            action="gpu_cluster.update",
+            obj=cluster,
+            actor=by,
+            before={k: before[k] for k in changed},
+            after={k: after[k] for k in changed},
+        )
+    return cluster
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+
+
+def allocation_inputs_build(*, programme: Programme) -> tuple[dict[str, Any], str, int | None]:
+    """Snapshot the policy inputs of ``programme`` now: ``(inputs dict, sha256, phase id)``.
+
+    Teams are identified by their application id. Only clusters in the pool (``is_active``)
+    whose period contains today (Asia/Seoul) take part. Raises :class:`DomainError` when there is
+    nothing to allocate, with what to do about it.
+    """
+    active = active_teams_for_allocation(programme=programme)
+    if not active:
+        raise DomainError(
+            "There are no active teams to allocate to: finalise a selection or stage phase first.", code="no_teams"
+        )
+    today = timezone.localdate()
+    clusters = list(
+        GpuCluster.objects.filter(
+            programme=programme, is_active=True, period_start__lte=today, period_end__gte=today
+        ).order_by("id")
+    )
+    if not clusters:
+        raise DomainError(
+            "The GPU pool has no cluster in service today: add one or correct its period on the GPU pool page.",
+            code="empty_pool",
+        )
+    sizes = sorted({c.gpus_per_node for c in clusters})
+    if len(sizes) > 1:
+        raise DomainError(
+            "The clusters in service have different node sizes ("
+            + ", ".join(str(s) for s in sizes)
+            + " GPUs per node); requests are made in whole nodes of one size. Correct the pool first.",
+            code="mixed_node_sizes",
+        )
+    teams = [
+        policy.Team(
+            id=t.application_id,
+            rank=t.rank,
+            score=t.score,
+            requested_gpus=max(0, t.requested_gpus),
+            requested_budget=max(0, t.requested_budget),
+            gpu_supplier=t.gpu_supplier,
+        )
+        for t in active
+    ]
+    pool = [
+        policy.Cluster(
+            id=c.id,
+            name=c.name,
+            gpu_model=c.gpu_model,
+            nodes=c.nodes,
+            gpus_per_node=c.gpus_per_node,
+            equivalence=c.equivalence,
+        )
+        for c in clusters
+    ]
+    policy_settings = policy.PolicySettings(
+        budget_envelope=programme.budget_envelope,
+        per_team_gpu_cap=programme.gpu_cap_per_team,
+        budget_min=programme.budget_min,
+        budget_max=programme.budget_max,
+    )
+    inputs = policy.inputs_to_dict(teams, pool, policy_settings)
+    return inputs, policy.inputs_digest(teams, pool, policy_settings), active[0].phase_id
+
+
+# --------------------------------------------------------------------------------------------
+# Starting a run
+# --------------------------------------------------------------------------------------------
+
+
+def _active_run_error(run: AllocationRun | None) -> DomainError:
+    number = f" (run #{run.pk}, {run.status})" if run else ""
+    return DomainError(
+        f"An allocation run for this programme is already queued or running{number}. "
+        "Wait for it to finish, then start a new one if needed.",
+        code="run_active",
+        details={"active_run_id": run.pk} if run else {},
+    )
+
+
+def _copy_result_rows(*, source: AllocationRun, target: AllocationRun) -> None:
+    """Copy the Allocation/AllocationGrant rows of ``source`` to ``target`` (same values)."""
+    allocations = list(source.allocations.prefetch_related("grants").order_by("rank", "id"))
+    for allocation in allocations:
+        grants = list(allocation.grants.all())
+        allocation.pk = None
+        allocation.id = None
+        allocation.run = target
+        allocation.save(force_insert=True)
+        AllocationGrant.objects.bulk_create(
+            AllocationGrant(
+                allocation=allocation,
+                cluster_id=g.cluster_id,
+                nodes=g.nodes,
+                gpus_per_node=g.gpus_per_node,
+                gpus=g.gpus,
+            )
+            for g in grants
+        )
+
+
+def enqueue_run(run_id: int) -> bool:
+    """Hand the run to the broker; never blocks a request for long nor fails it.
+
+    If the broker cannot be reached the run stays queued and
+    :func:`allocation_run_recover_stale` (Celery beat) enqueues it again later.
+    """
+    from gpu_allocation.tasks import allocation_run_execute_task
+
+    try:
+        allocation_run_execute_task.apply_async(kwargs={"run_id": run_id}, retry=False)
+    except Exception:  # noqa: BLE001 -- any broker failure leaves the run queued for recovery
+        logger.exception("Could not enqueue allocation run %s; it stays queued for recovery.", run_id)
+        return False
+    return True
+
+
+@transaction.atomic
+def allocation_run_start(*, programme: Programme, by, enqueue: bool = True) -> AllocationRun:
+    """Start an allocation run of ``programme``; returns the run row.
+
+    Serialised per programme by locking the programme row. If a run is already queued or running,
+    raises :class:`DomainError` (409). If a succeeded run has the same ``inputs_sha256``, returns a
+    new *succeeded* run pointing at it (``reused_from``, result and rows copied) without executing
+    anything. Otherwise creates a *queued* run and enqueues the task when the transaction commits
+    (``enqueue=False`` leaves that to the caller, as the demo seeding does).
+    """
+    programme = Programme.objects.select_for_update().get(pk=programme.pk)
+    active = AllocationRun.objects.filter(programme=programme, status__in=RUN_ACTIVE_STATES).first()
+    if active is not None:
+        raise _active_run_error(active)
+    inputs, digest, phase_id = allocation_inputs_build(programme=programme)
+    earlier = (
+        AllocationRun.objects.filter(programme=programme, inputs_sha256=digest, status=RunStatus.SUCCEEDED)
+        .order_by("id")
+        .first()
+    )
+    now = timezone.now()
+    if earlier is not None:
+        run = AllocationRun.objects.create(
+            programme=programme,
+            phase_id_snapshot=phase_id,
+            status=RunStatus.SUCCEEDED,
+            progress=100,
+            progress_message=gettext_noop("Same inputs as an earlier run: its result is reused."),
+            inputs=inputs,
+            inputs_sha256=digest,
+            result=earlier.result,
+            reused_from=earlier,
+            created_by=by,
+            started_at=now,
+            finished_at=now,
+        )
+        _copy_result_rows(source=earlier, target=run)
+        audit_record(
+            action="allocation_run.reuse",
+            obj=run,
+            actor=by,
+            after={"status": run.status, "inputs_sha256": digest, "reused_from": earlier.pk},
+        )
+        return run
+    try:
+        with transaction.atomic():
+            run = AllocationRun.objects.create(
+                programme=programme,
+                phase_id_snapshot=phase_id,
+                status=RunStatus.QUEUED,
+                progress=0,
+                progress_message=gettext_noop("Queued"),
+                inputs=inputs,
+                inputs_sha256=digest,
+                created_by=by,
+            )
+    except IntegrityError as exc:
+        # NOTE: the programme lock makes this unreachable in practice; the constraint is the backstop.
+        raise _active_run_error(None) from exc
+    audit_record(
+        action="allocation_run.start", obj=run, actor=by, after={"status": run.status, "inputs_sha256": digest}
+    )
+    if enqueue:
+        transaction.on_commit(lambda: enqueue_run(run.pk))
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# Executing a run (worker side)
+# --------------------------------------------------------------------------------------------
+
+
+def _step_delay() -> float:
+    try:
+        return max(0.0, float(os.environ.get(STEP_DELAY_ENV, "0") or 0))
+    except ValueError:
+        return 0.0
+
+
+def _progress(run_id: int, percent: int, message: str) -> None:
+    """Record progress on the row at once (autocommit), where the page and the API read it."""
+    AllocationRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(progress=percent, progress_message=message)
+
+
+def _fail(run: AllocationRun, *, error: str, detail: dict[str, Any] | None = None) -> AllocationRun:
+    run.status = RunStatus.FAILED
+    run.error = error
+    run.result = {"error": detail} if detail else None
+    run.finished_at = timezone.now()
+    run.progress_message = gettext_noop("Failed")
+    run.save(update_fields=["status", "error", "result", "finished_at", "progress_message"])
+    audit_record(
+        action="allocation_run.fail",
+        obj=run,
+        after={"status": run.status, "error": error, "attempts": run.attempts},
+    )
+    return run
+
+
+@transaction.atomic
+def _allocation_run_begin(run_id: int) -> AllocationRun | None:
+    """Lock the run, count the attempt and mark it running; ``None`` if there is nothing to do."""
+    run = AllocationRun.objects.select_for_update().filter(pk=run_id).first()
+    if run is None or run.status in RUN_FINAL_STATES:
+        return None
+    if run.attempts >= MAX_ATTEMPTS:
+        _fail(
+            run,
+            error=f"The run was stopped after {run.attempts} attempts that did not finish (for example, workers that "
+            "were killed). Start a new run.",
+            detail={
+                "code": "attempts_exhausted",
+                "params": {"attempts": run.attempts},
+                "en": f"The run was stopped after {run.attempts} attempts that did not finish. Start a new run.",
+                "ko": f"완료되지 않은 시도가 {run.attempts}회에 이르러 실행을 중단했습니다. 새로 실행하십시오.",
+            },
+        )
+        return None
+    run.attempts += 1
+    run.status = RunStatus.RUNNING
+    run.started_at = timezone.now()
+    run.progress = 5
+    run.progress_message = gettext_noop("Started")
+    run.save(update_fields=["attempts", "status", "started_at", "progress", "progress_message"])
+    if run.attempts == 1:
+        audit_record(action="allocation_run.execute", obj=run, after={"status": run.status, "attempts": run.attempts})
+    else:
+        audit_record(action="allocation_run.retry", obj=run, after={"status": run.status, "attempts": run.attempts})
+    return run
+
+
+def _capacity_problems(*, grants_by_cluster: dict[int, int], clusters: dict[int, GpuCluster]) -> list[str]:
+    problems = []
+    for cluster_id, nodes in sorted(grants_by_cluster.items()):
+        cluster = clusters.get(cluster_id)
+        if cluster is None:
+            problems.append(f"cluster #{cluster_id} no longer exists")
+        elif nodes > cluster.nodes:
+            problems.append(f"{cluster.name} has {cluster.nodes} nodes but {nodes} would be granted")
+    return problems
+
+
+def _lock_clusters(cluster_ids) -> dict[int, GpuCluster]:
+    """Lock the clusters' rows in id order (a fixed order, so two writers never deadlock)."""
+    return {c.pk: c for c in GpuCluster.objects.select_for_update().filter(pk__in=sorted(cluster_ids)).order_by("pk")}
+
+
+@transaction.atomic
+def _allocation_run_write(run_id: int, result: policy.AllocationResult) -> AllocationRun:
+    """Write the whole result in one transaction, or nothing: re-checks the run is not final and
+    each cluster's capacity under row locks; the database checks the caps and budgets."""
+    run = AllocationRun.objects.select_for_update().get(pk=run_id)
+    if run.status in RUN_FINAL_STATES:
+        return run  # another execution finished first: never a second set of rows
+    grants_by_cluster: dict[int, int] = defaultdict(int)
+    for team in result.teams:
+        for grant in team.grants:
+            grants_by_cluster[grant.cluster_id] += grant.nodes
+    clusters = _lock_clusters(c["id"] for c in run.inputs["clusters"])
+    problems = _capacity_problems(grants_by_cluster=grants_by_cluster, clusters=clusters)
+    if problems:
+        text = "; ".join(problems)
+        return _fail(
+            run,
+            error=f"The GPU pool changed while the run was executing ({text}). Start a new run.",
+            detail={
+                "code": "pool_changed",
+                "params": {"problems": text},
+                "en": f"The GPU pool changed while the run was executing ({text}). Start a new run.",
+                "ko": f"실행 중에 GPU 풀이 변경되었습니다({text}). 배분을 새로 실행하십시오.",
+            },
+        )
+    teams = {t["id"]: t for t in run.inputs["teams"]}
+    settings_ = run.inputs["settings"]
+    consortium_of = dict(Application.objects.filter(pk__in=teams).values_list("pk", "consortium_id"))
+    for team in result.teams:
+        data = teams[team.team_id]
+        allocation = Allocation.objects.create(
+            run=run,
+            consortium_id=consortium_of[team.team_id],
+            application_id=team.team_id,
+            rank=team.rank,
+            total_gpus=team.total_gpus,
+            requested_gpus=data["requested_gpus"],
+            gpu_cap=settings_["per_team_gpu_cap"],
+            equivalents=team.total_equivalents,
+            budget=team.budget,
+            budget_min=settings_["budget_min"],
+            budget_max=settings_["budget_max"],
+            explanation_en=team.explanation_en,
+            explanation_ko=team.explanation_ko,
+        )
+        AllocationGrant.objects.bulk_create(
+            AllocationGrant(
+                allocation=allocation,
+                cluster_id=g.cluster_id,
+                nodes=g.nodes,
+                gpus_per_node=clusters[g.cluster_id].gpus_per_node,
+                gpus=g.gpus,
+            )
+            for g in team.grants
+        )
+    run.status = RunStatus.SUCCEEDED
+    run.result = result.to_dict()
+    run.progress = 100
+    run.progress_message = gettext_noop("Done")
+    run.finished_at = timezone.now()
+    run.error = ""
+    run.save(update_fields=["status", "result", "progress", "progress_message", "finished_at", "error"])
+    audit_record(
+        action="allocation_run.succeed",
+        obj=run,
+        after={
+            "status": run.status,
+            "attempts": run.attempts,
+            "teams": len(result.teams),
+            "gpus": sum(t.total_gpus for t in result.teams),
+            "budget_allocated": result.budget_allocated,
+        },
+    )
+    return run
+
+
+@transaction.atomic
+def _allocation_run_fail_infeasible(run_id: int, exc: policy.PolicyError) -> AllocationRun:
+    run = AllocationRun.objects.select_for_update().get(pk=run_id)
+    if run.status in RUN_FINAL_STATES:
+        return run
+    if isinstance(exc, policy.PolicyInfeasible):
+        return _fail(run, error=exc.message_en, detail=exc.to_dict())
+    text = str(exc)
+    return _fail(run, error=text, detail={"code": "invalid_inputs", "params": {}, "en": text, "ko": text})
+
+
+def allocation_run_execute(*, run_id: int, sleep: Callable[[float], None] = time.sleep) -> AllocationRun | None:
+    """Execute a queued (or interrupted) run; safe to call any number of times.
+
+    Effects: at most one set of result rows per run, written together with the final state.
+    A run that is already final is returned untouched. Progress goes to the row as it goes.
+    """
+    run = _allocation_run_begin(run_id)
+    if run is None:
+        return AllocationRun.objects.filter(pk=run_id).first()
+    delay = _step_delay()
+    teams, clusters, policy_settings = policy.inputs_from_dict(run.inputs)
+    _progress(run_id, 15, gettext_noop("Reading the frozen inputs"))
+    sleep(delay)
+    _progress(run_id, 30, gettext_noop("Checking the data-budget envelope"))
+    sleep(delay)
+    try:
+        result = policy.allocate(teams, clusters, policy_settings)
+    except policy.PolicyError as exc:
+        return _allocation_run_fail_infeasible(run_id, exc)
+    _progress(run_id, 55, gettext_noop("Sharing GPUs and budgets"))
+    sleep(delay)
+    _progress(run_id, 80, gettext_noop("Checking cluster capacity"))
+    sleep(delay)
+    return _allocation_run_write(run_id, result)
+
+
+def allocation_run_recover_stale(*, now=None) -> list[int]:
+    """Re-enqueue runs whose task was lost; returns their ids. Run by Celery beat.
+
+    * queued runs older than ``QUEUED_STALE_AFTER`` (the broker was down when they started);
+    * running runs that started longer ago than the hard task time limit plus a minute: no
+      worker can still be executing them, so their worker died.
+
+    Re-enqueueing a run that is in fact still in the broker is harmless: execution is idempotent.
+    """
+    now = now or timezone.now()
+    hard_limit = timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 900) + 60)
+    queued = AllocationRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=now - QUEUED_STALE_AFTER)
+    running = AllocationRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=now - hard_limit)
+    ids = sorted(set(queued.values_list("pk", flat=True)) | set(running.values_list("pk", flat=True)))
+    for run_id in ids:
+        enqueue_run(run_id)
+    return ids
+
+
+# --------------------------------------------------------------------------------------------
+# Approval
+# --------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def allocation_run_approve(*, run: AllocationRun, by, reason: str = "") -> AllocationRun:
+    """Approve a succeeded run: it becomes the allocation in force and the previous one is
+    superseded (kept, with ``superseded_at``). Refused (409) for a run that did not succeed, is
+    already approved, was computed for an earlier phase, or no longer fits the pool (checked under
+    the clusters' row locks)."""
+    from evaluations.selectors import phase_latest_finalised
+
+    programme = Programme.objects.select_for_update().get(pk=run.programme_id)
+    run = AllocationRun.objects.select_for_update().get(pk=run.pk)
+    if run.status != RunStatus.SUCCEEDED:
+        raise DomainError(f"Only a succeeded run can be approved; run #{run.pk} is {run.status}.", code="not_succeeded")
+    if run.approved_at is not None:
+        state = "was superseded" if run.superseded_at else "is already the approved allocation"
+        raise DomainError(f"Run #{run.pk} {state}; start a new run to change the allocation.", code="already_approved")
+    latest = phase_latest_finalised(programme=programme)
+    if latest is not None and run.phase_id_snapshot not in (None, latest.pk):
+        raise DomainError(
+            f"Run #{run.pk} was computed for an earlier phase; phase “{latest.name}” has been finalised since. "
+            "Start a new run.",
+            code="stale_phase",
+        )
+    grants = defaultdict(int)
+    for cluster_id, nodes in AllocationGrant.objects.filter(allocation__run=run).values_list("cluster_id", "nodes"):
+        grants[cluster_id] += nodes
+    clusters = _lock_clusters(grants)
+    problems = _capacity_problems(grants_by_cluster=grants, clusters=clusters)
+    if problems:
+        raise DomainError(
+            f"Run #{run.pk} no longer fits the GPU pool ({'; '.join(problems)}). Start a new run.", code="pool_changed"
+        )
+    now = timezone.now()
+    previous = (
+        AllocationRun.objects.select_for_update()
+        .filter(programme=programme, approved_at__isnull=False, superseded_at__isnull=True)
+        .first()
+    )
+    if previous is not None:
+        previous.superseded_at = now
+        previous.save(update_fields=["superseded_at"])
+        audit_record(
+            action="allocation_run.supersede",
+            obj=previous,
+            actor=by,
+            before={"superseded_at": None},
+            after={"superseded_at": now, "superseded_by_run": run.pk},
+            reason=reason,
+        )
+    run.approved_at = now
+    run.approved_by = by
+    run.save(update_fields=["approved_at", "approved_by"])
+    audit_record(
+        action="allocation_run.approve",
+        obj=run,
+        actor=by,
+        before={"approved_run_in_force": previous.pk if previous else None},
+        after={"approved_at": now, "inputs_sha256": run.inputs_sha256},
+        reason=reason,
+    )
+    return run
+
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "allocation_inputs_build",
+    "allocation_run_approve",
+    "allocation_run_execute",
+    "allocation_run_recover_stale",
+    "allocation_run_start",
+    "enqueue_run",
+    "gpu_cluster_create",
+    "gpu_cluster_update",
+]
