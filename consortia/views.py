@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from consortia import services
-from consortia.enums import ApplicationState, InvitationState
+from consortia.enums import ApplicationState, InvitationState, MemberRole
 from consortia.forms import (
     STEPS,
     AcceptInvitationForm,
@@ -137,6 +137,7 @@ class ConsortiumDetailView(LoginRequiredMixin, View):
             "is_lead": is_lead,
             "invitations": pending_invitations_of(consortium) if is_lead else [],
             "invite_form": invite_form,
+            "role_choices": [c for c in MemberRole.choices if c[0] != MemberRole.LEAD],
             "programme": consortium.programme,
             "application": getattr(consortium, "application", None),
             "closed": services.deadline_passed(consortium.programme),
@@ -179,7 +180,7 @@ class InvitationRevokeView(ConsortiumDetailView):
 
 
 class MemberActionView(ConsortiumDetailView):
-    """POST confirm (the member's contact) or remove (the lead contact)."""
+    """POST confirm (the member's contact), or role / remove (the lead contact)."""
 
     def post(self, request, pk, member_pk, verb):
         consortium = self.get_consortium(request, pk)
@@ -189,6 +190,10 @@ class MemberActionView(ConsortiumDetailView):
                 _deny_unless(request.user, "consortia.confirm_member", member)
                 services.member_confirm(member=member, by=request.user)
                 messages.success(request, _("Participation confirmed."))
+            elif verb == "role":
+                _deny_unless(request.user, "consortia.manage_consortium", consortium)
+                services.member_update(member=member, by=request.user, role=request.POST.get("role", ""))
+                messages.success(request, _("The member's role was changed; its contact must confirm again."))
             elif verb == "remove":
                 _deny_unless(request.user, "consortia.manage_consortium", consortium)
                 services.member_remove(member=member, by=request.user)

@@ -139,3 +139,42 @@ def test_organisation_cannot_join_two_consortia_of_one_programme(client_for, pro
     )
     assert response.status_code == 409
     assert not second.consortium.members.filter(organisation=taken.organisation).exists()
+
+
+def test_invitation_email_carries_the_expiring_link(client_for, db, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    application = ApplicationFactory()
+    client = client_for(application.consortium.lead_contact)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/consortia/{application.consortium_id}/invite/", {"email": "Partner@Lab.example.kr", "role": "supplier"}
+        )
+    assert response.status_code == 302
+    invitation = Invitation.objects.get()
+    assert (invitation.email, invitation.role, invitation.state) == ("partner@lab.example.kr", "supplier", "pending")
+    assert mail.outbox[0].to == ["partner@lab.example.kr"]
+    assert f"http://testserver/consortia/invitations/{invitation.token}/" in mail.outbox[0].body
+    assert 6 <= (invitation.expires_at - invitation.created_at).days <= 7
+
+
+def test_only_the_lead_contact_manages_membership(client_for, db):
+    application = ApplicationFactory()
+    member = application.consortium.members.exclude(role="lead").get()
+    url = f"/consortia/{application.consortium_id}/members/{member.pk}/"
+    assert client_for(member.contact).post(url + "role/", {"role": "demand"}).status_code == 404
+    assert (
+        client_for(member.contact)
+        .post(f"/consortia/{application.consortium_id}/invite/", {"email": "a@b.kr", "role": "member"})
+        .status_code
+        == 404
+    )
+    lead = client_for(application.consortium.lead_contact)
+    assert lead.post(url + "role/", {"role": "demand"}).status_code == 302
+    member.refresh_from_db()
+    assert (member.role, member.confirmed_at) == ("demand", None)
+    assert client_for(member.contact).post(url + "confirm/").status_code == 302
+    member.refresh_from_db()
+    assert member.confirmed_at is not None
+    assert lead.post(url + "remove/").status_code == 302
+    assert not application.consortium.members.filter(pk=member.pk).exists()
