@@ -17,6 +17,7 @@ NAV_ITEMS = [
     ("evaluations:phase_list", _("Evaluations"), (OFF, D)),
     ("gpu_allocation:pool", _("GPU pool"), (OFF, D)),
     ("gpu_allocation:run_list", _("Allocations"), (OFF, D)),
+    ("gpu_allocation:notice_list", _("Award notices"), (A, OFF, D)),
     ("portal:audit_log", _("Audit trail"), (D,)),
     ("admin:index", _("Administration"), (D,)),
 ]

@@ -9,6 +9,7 @@ English in Korean pages, no JavaScript error, and a screenshot kept as a test ar
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,25 @@ def browser_factory(chromium_browser, live_server, axe_report):
     yield make
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def task_worker(transactional_db, settings):
+    """A real Celery worker when a broker is configured; otherwise tasks run in-process."""
+    if not os.environ.get("REDIS_URL"):
+        yield None
+        return
+    from portal.celery import app
+    from tests.conftest import start_worker
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.task_always_eager = False
+    app.control.purge()
+    proc = start_worker()
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    app.conf.task_always_eager = True
