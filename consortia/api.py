@@ -77,6 +77,7 @@ class OrganisationViewSet(
 
     serializer_class = OrganisationSerializer
     permission_classes = [RulesPermission]
+    filterset_fields = ["kind"]
     permission_map = {"list": None, "retrieve": "consortia.view_organisation", "create": "consortia.add_organisation"}
 
     def get_queryset(self):
@@ -128,6 +129,7 @@ class ConsortiumViewSet(
 
     serializer_class = ConsortiumSerializer
     permission_classes = [RulesPermission]
+    filterset_fields = ["programme"]
     permission_map = {
         "list": None,
         "retrieve": "consortia.view_consortium",
@@ -290,6 +292,7 @@ class ApplicationViewSet(
 
     serializer_class = ApplicationSerializer
     permission_classes = [RulesPermission]
+    filterset_fields = ["programme", "state", "consortium"]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     http_method_names = ["get", "post", "patch", "head", "options"]
     permission_map = {

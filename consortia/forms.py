@@ -44,7 +44,10 @@ class OrganisationForm(forms.ModelForm):
 
     def __init__(self, *args, submit_label=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.helper = _helper(submit_label or _("Register organisation"), form_tag=submit_label is not False)
+        if submit_label is False:  # embedded in another form, which has its own button
+            self.helper = _helper(None, form_tag=False)
+        else:
+            self.helper = _helper(submit_label or _("Register organisation"))
 
     def clean_business_number(self):
         value = (self.cleaned_data.get("business_number") or "").strip()

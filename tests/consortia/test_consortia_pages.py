@@ -259,3 +259,10 @@ def test_list_pages_and_api_cost_constant_queries(client_for, api_for, officer, 
         assert lead_client.get("/consortia/").status_code == 200
     with django_assert_max_num_queries(8):
         assert lead_api.get("/api/v1/applications/").status_code == 200
+
+
+def test_api_filters_applications_by_state(api_for, officer, programme):
+    submitted = submitted_application(programme=programme)
+    ApplicationFactory(consortium__programme=programme)
+    rows = api_for(officer).get(f"/api/v1/applications/?programme={programme.pk}&state=submitted").json()["results"]
+    assert [row["id"] for row in rows] == [submitted.pk]
