@@ -148,6 +148,7 @@ def test_ranking_page_query_count_is_the_same_for_10_and_500_applications(office
     _ranking_queries(client, small)  # warm the session
     n_small, _ = _ranking_queries(client, small)
     n_large, response = _ranking_queries(client, large)
+    print("ranking page queries", n_small, n_large)
     assert n_small == n_large
     html = response.content.decode()
     assert "data-chart" in html and "cut-line" in html
