@@ -543,6 +543,7 @@ class OfficerApplicationDetailView(NotFoundPermissionMixin, View):
             "version_count": application.version_count,
             "attachments": attachments_of(application) if can_see else None,
             "unsealed": unsealed,
+            "not_unsealed": not unsealed,
         }
         return render(request, "consortia/officer_application_detail.html", context, status=status)
 

@@ -120,3 +120,23 @@ def test_submitted_version_records_attachment_digests(api_for, db):
     client.post(f"/api/v1/applications/{application.pk}/submit/")
     version = application.versions.get()
     assert [a["sha256"] for a in version.content["attachments"]] == [hashlib.sha256(content).hexdigest()]
+
+
+def test_officer_downloads_only_after_the_deadline(api_for, client_for, officer, db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from portal.models import Programme
+
+    application = ApplicationFactory()
+    content = pdf_bytes()
+    url = _upload(api_for(application.consortium.lead_contact), application, "plan.pdf", content).json()["download_url"]
+    client = client_for(officer)
+    assert client.get(url).status_code == 404
+    Programme.objects.filter(pk=application.programme_id).update(
+        opens_at=timezone.now() - timedelta(days=60), closes_at=timezone.now() - timedelta(seconds=1)
+    )
+    response = client.get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == content
