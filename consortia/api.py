@@ -20,6 +20,7 @@ from consortia.enums import MemberRole, OrganisationKind
 from consortia.models import Application, ApplicationVersion, Attachment, Consortium, ConsortiumMember, Organisation
 from consortia.rules_application import application_checklist
 from consortia.selectors import (
+    application_state_counts,
     applications_visible_to,
     attachments_of,
     consortia_visible_to,
@@ -305,6 +306,7 @@ class ApplicationViewSet(
         "attachments": "consortia.view_application_contents",
         "versions": "consortia.view_application_contents",
         "checklist": "consortia.view_application_contents",
+        "counts": None,
     }
 
     def get_queryset(self):
@@ -411,6 +413,31 @@ class ApplicationViewSet(
     def versions(self, request, pk=None):
         application = self.get_object()
         return Response(VersionSerializer(versions_of(application), many=True).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("programme", int, OpenApiParameter.QUERY, required=True)],
+        responses={
+            200: inline_serializer(
+                "StateCounts",
+                {
+                    "programme": serializers.IntegerField(),
+                    "total": serializers.IntegerField(),
+                    "counts": serializers.DictField(child=serializers.IntegerField()),
+                },
+            )
+        },
+    )
+    @action(detail=False, methods=["get"])
+    def counts(self, request):
+        """Officers: how many applications of a programme are in each state (visible while sealed)."""
+        if not request.user.is_officer:
+            raise Http404
+        programme_id = str(request.query_params.get("programme", ""))
+        if not programme_id.isdigit():
+            raise serializers.ValidationError({"programme": ["Programme: give the programme id."]})
+        programme = get_object_or_404(Programme, pk=programme_id)
+        counts = application_state_counts(programme=programme)
+        return Response({"programme": programme.pk, "total": sum(counts.values()), "counts": counts})
 
     @extend_schema(
         responses={

@@ -266,3 +266,23 @@ def test_api_filters_applications_by_state(api_for, officer, programme):
     ApplicationFactory(consortium__programme=programme)
     rows = api_for(officer).get(f"/api/v1/applications/?programme={programme.pk}&state=submitted").json()["results"]
     assert [row["id"] for row in rows] == [submitted.pk]
+
+
+def test_api_counts_for_officers_only(api_for, officer, applicant, programme):
+    submitted_application(programme=programme)
+    ApplicationFactory(consortium__programme=programme)
+    body = api_for(officer).get(f"/api/v1/applications/counts/?programme={programme.pk}").json()
+    assert body == {"programme": programme.pk, "total": 2, "counts": {"draft": 1, "submitted": 1}}
+    assert api_for(applicant).get(f"/api/v1/applications/counts/?programme={programme.pk}").status_code == 404
+
+
+def test_version_freezes_every_field_of_the_proposal(db):
+    from consortia.rules_application import CONTENT_FIELDS
+
+    application = submitted_application()
+    content = application.versions.get().content
+    assert set(content["fields"]) == set(CONTENT_FIELDS)
+    assert {"receipt_number", "submitted_at", "consortium", "attachments", "requested_gpus", "requested_budget"} <= set(
+        content
+    )
+    assert [m["kind"] for m in content["consortium"]["members"]] == ["startup", "university"]
