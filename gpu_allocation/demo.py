@@ -3,7 +3,7 @@
 The pool (see docs/allocation-runs.md for the equivalence figures):
 
 * ``AI-HUB-A``: 64 nodes × 8 H100 = 512 GPUs, 1 H100-equivalent per GPU;
-* ``AI-HUB-B``: 32 nodes × 8 H200 = 256 GPUs, 1.5 H100-equivalents per GPU.
+* ``AI-HUB-B``: 32 nodes × 8 H200 = 256 GPUs, 1.2 H100-equivalents per GPU.
 
 Both serve the current half-year. If the evaluations demo left active teams (the latest
 finalised phase), a run is executed in-process and approved by the demo officer, unless an
@@ -22,7 +22,7 @@ from gpu_allocation.selectors import approved_run_in_force
 
 DEMO_POOL = [
     {"name": "AI-HUB-A", "gpu_model": "H100", "nodes": 64, "gpus_per_node": 8, "equivalence": Decimal("1.00")},
-    {"name": "AI-HUB-B", "gpu_model": "H200", "nodes": 32, "gpus_per_node": 8, "equivalence": Decimal("1.50")},
+    {"name": "AI-HUB-B", "gpu_model": "H200", "nodes": 32, "gpus_per_node": 8, "equivalence": Decimal("1.20")},
 ]
 
 

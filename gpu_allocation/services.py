@@ -375,7 +375,10 @@ def _allocation_run_begin(run_id: int) -> AllocationRun | None:
     return run
 
 
-def _capacity_problems(*, grants_by_cluster: dict[int, int], clusters: dict[int, GpuCluster]) -> list[str]:
+def _capacity_problems(
+    *, grants_by_cluster: dict[int, int], clusters: dict[int, GpuCluster], node_sizes: dict[int, int] | None = None
+) -> list[str]:
+    """What stops these grants (nodes per cluster id) from fitting the locked cluster rows."""
     problems = []
     for cluster_id, nodes in sorted(grants_by_cluster.items()):
         cluster = clusters.get(cluster_id)
@@ -383,6 +386,10 @@ def _capacity_problems(*, grants_by_cluster: dict[int, int], clusters: dict[int,
             problems.append(f"cluster #{cluster_id} no longer exists")
         elif nodes > cluster.nodes:
             problems.append(f"{cluster.name} has {cluster.nodes} nodes but {nodes} would be granted")
+        elif node_sizes and node_sizes.get(cluster_id, cluster.gpus_per_node) != cluster.gpus_per_node:
+            problems.append(
+                f"{cluster.name} now has {cluster.gpus_per_node} GPUs per node, not {node_sizes[cluster_id]}"
+            )
     return problems
 
 
@@ -403,7 +410,8 @@ def _allocation_run_write(run_id: int, result: policy.AllocationResult) -> Alloc
         for grant in team.grants:
             grants_by_cluster[grant.cluster_id] += grant.nodes
     clusters = _lock_clusters(c["id"] for c in run.inputs["clusters"])
-    problems = _capacity_problems(grants_by_cluster=grants_by_cluster, clusters=clusters)
+    node_sizes = {c["id"]: c["gpus_per_node"] for c in run.inputs["clusters"]}
+    problems = _capacity_problems(grants_by_cluster=grants_by_cluster, clusters=clusters, node_sizes=node_sizes)
     if problems:
         text = "; ".join(problems)
         return _fail(
@@ -478,6 +486,24 @@ def _allocation_run_fail_infeasible(run_id: int, exc: policy.PolicyError) -> All
     return _fail(run, error=text, detail={"code": "invalid_inputs", "params": {}, "en": text, "ko": text})
 
 
+@transaction.atomic
+def _allocation_run_fail_refused(run_id: int, exc: IntegrityError) -> AllocationRun:
+    run = AllocationRun.objects.select_for_update().get(pk=run_id)
+    if run.status in RUN_FINAL_STATES:
+        return run
+    text = f"The database refused the result ({exc}). Correct the programme settings or the pool, then start a new run."
+    return _fail(
+        run,
+        error=text,
+        detail={
+            "code": "refused_by_database",
+            "params": {},
+            "en": text,
+            "ko": f"데이터베이스가 결과를 거부했습니다({exc}). 사업 설정이나 GPU 풀을 바로잡은 뒤 새로 실행하십시오.",
+        },
+    )
+
+
 def allocation_run_execute(*, run_id: int, sleep: Callable[[float], None] = time.sleep) -> AllocationRun | None:
     """Execute a queued (or interrupted) run; safe to call any number of times.
 
@@ -501,7 +527,12 @@ def allocation_run_execute(*, run_id: int, sleep: Callable[[float], None] = time
     sleep(delay)
     _progress(run_id, 80, gettext_noop("Checking cluster capacity"))
     sleep(delay)
-    return _allocation_run_write(run_id, result)
+    try:
+        return _allocation_run_write(run_id, result)
+    except IntegrityError as exc:
+        # A database constraint (team cap, request, budget range, whole nodes) refused the result:
+        # nothing was written; retrying would fail the same way, so the run fails with the reason.
+        return _allocation_run_fail_refused(run_id, exc)
 
 
 def allocation_run_recover_stale(*, now=None) -> list[int]:

@@ -41,10 +41,10 @@ class GpuClusterFactory(factory.django.DjangoModelFactory):
 
 
 def demo_pool(programme) -> list[GpuCluster]:
-    """The demo pool: 64 nodes of H100 ×8 and 32 nodes of H200 ×8 (1.5 H100-equivalents)."""
+    """The demo pool: 64 nodes of H100 ×8 and 32 nodes of H200 ×8 (1.2 H100-equivalents)."""
     return [
         GpuClusterFactory(programme=programme, name="AI-HUB-A", gpu_model="H100", nodes=64),
-        GpuClusterFactory(programme=programme, name="AI-HUB-B", gpu_model="H200", nodes=32, equivalence=Decimal("1.5")),
+        GpuClusterFactory(programme=programme, name="AI-HUB-B", gpu_model="H200", nodes=32, equivalence=Decimal("1.2")),
     ]
 
 

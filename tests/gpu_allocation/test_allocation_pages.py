@@ -94,7 +94,7 @@ def test_shrinking_a_cluster_under_the_approved_allocation_is_a_409(client_for, 
     setup = allocation_setup()
     allocation_run_approve(run=executed_run(setup, officer), by=officer)
     cluster = setup.clusters[1]
-    data = cluster_post(name=cluster.name, gpu_model=cluster.gpu_model, nodes="1", equivalence="1.5",
+    data = cluster_post(name=cluster.name, gpu_model=cluster.gpu_model, nodes="1", equivalence="1.2",
                         period_start=str(cluster.period_start), period_end=str(cluster.period_end))  # fmt: skip
     response = client_for(officer).post(f"/allocation/pool/{cluster.pk}/edit/", data)
     assert response.status_code == 409

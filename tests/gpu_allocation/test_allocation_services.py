@@ -52,7 +52,7 @@ def test_start_records_the_inputs_and_their_sha256(officer):
     assert [t.id for t in sorted(teams, key=lambda t: t.rank)] == [a.pk for a in setup.applications]
     assert {c.name: (c.nodes, c.gpus_per_node, str(c.equivalence)) for c in clusters} == {
         "AI-HUB-A": (64, 8, "1"),
-        "AI-HUB-B": (32, 8, "1.5"),
+        "AI-HUB-B": (32, 8, "1.2"),
     }
     assert (settings.budget_envelope, settings.per_team_gpu_cap) == (22_000_000_000, 1000)
     assert AuditEntry.objects.filter(action="allocation_run.start", object_id=str(run.pk)).count() == 1
@@ -265,3 +265,13 @@ def test_recovery_re_enqueues_queued_runs_left_behind(officer, eager_celery):
     ids = allocation_run_recover_stale(now=timezone.now() + timedelta(minutes=5))
     run.refresh_from_db()
     assert (ids, run.status) == ([run.pk], RunStatus.SUCCEEDED)
+
+
+def test_a_node_size_changed_during_the_run_fails_it_cleanly(officer):
+    setup = allocation_setup()
+    run = allocation_run_start(programme=setup.programme, by=officer, enqueue=False)
+    gpu_cluster_update(cluster=setup.clusters[0], by=officer, data={"gpus_per_node": 4})
+    done = allocation_run_execute(run_id=run.pk, sleep=lambda s: None)
+    assert (done.status, done.result["error"]["code"]) == (RunStatus.FAILED, "pool_changed")
+    assert "AI-HUB-A now has 4 GPUs per node, not 8" in done.error
+    assert Allocation.objects.filter(run=run).count() == 0
