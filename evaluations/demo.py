@@ -20,9 +20,10 @@ from django.utils import timezone
 from consortia.enums import ApplicationState
 from consortia.models import Affiliation, Application
 from evaluations import services
-from evaluations.enums import AssignmentStatus, CriterionSource, PhaseKind
+from evaluations.enums import AssignmentStatus, CriterionSource, PhaseKind, PhaseStatus
 from evaluations.models import Assignment, Phase
 from evaluations.selectors import phase_snapshot
+from portal.audit import audit_record
 
 REVIEWER_PASSWORD = "Demo-Reviewer-2025!"  # noqa: S105 -- a published demo login, printed by seed_demo
 REVIEWERS = [
@@ -110,7 +111,17 @@ def _seed_selection(context: dict, programme, applications: list[Application], p
         },
         criteria=SELECTION_CRITERIA,
     )
-    services.phase_open_scoring(phase=phase, by=officer)
+    # NOTE: the demo call's deadline lies ahead, so scoring is opened directly (the service
+    # would refuse before the deadline); the rest is played through the services.
+    Phase.objects.filter(pk=phase.pk).update(status=PhaseStatus.SCORING)
+    audit_record(
+        action="phase.scoring",
+        obj=phase,
+        actor=officer,
+        before={"status": PhaseStatus.SETUP},
+        after={"status": PhaseStatus.SCORING},
+        reason="demo data: evaluated as if the call had closed",
+    )
     services.phase_invite_reviewers(phase=phase, by=officer, reviewers=pool)
     services.phase_auto_assign(phase=phase, by=officer)
     rng = random.Random(2025)  # noqa: S311 -- fictional demo scores

@@ -139,6 +139,12 @@ def _check_ready_to_score(phase: Phase, criteria: list[Criterion]) -> None:
         raise DomainError(_("Tie-break criteria must be scored criteria of the phase: %(keys)s.") % {"keys": unknown})
     if any(c.source == CriterionSource.BENCHMARK for c in scored) and not phase.objectives.exists():
         raise DomainError(_("A benchmark criterion needs at least one objective."))
+    if phase.kind == PhaseKind.SELECTION and timezone.now() < phase.programme.closes_at:
+        # Submissions are sealed until the deadline: nobody reads a proposal before then.
+        raise DomainError(
+            _("The selection is scored after the application deadline (%(time)s).")
+            % {"time": _local(phase.programme.closes_at)}
+        )
     if phase.kind == PhaseKind.STAGE:
         previous = phase_previous(phase=phase)
         if previous is None or previous.status not in PHASE_FROZEN_STATES:
@@ -292,7 +298,28 @@ def phase_invite_reviewers(*, phase: Phase, by: User, reviewers: list[User]) -> 
         audit_record(
             action="phase.reviewers_invite", obj=phase, actor=by, after={"reviewer_ids": [p.reviewer_id for p in added]}
         )
+        emails = [r.email for r in reviewers if r.email and r.id in {p.reviewer_id for p in added}]
+        transaction.on_commit(lambda: _send_invitations(phase, emails))
     return added
+
+
+def _send_invitations(phase: Phase, emails: list[str]) -> None:
+    """One message per invited reviewer (sent after the commit, so a rollback sends nothing)."""
+    from django.core.mail import send_mail
+
+    for email in emails:
+        send_mail(
+            subject=f"[IAFM] 평가위원 위촉 안내 / Reviewer invitation: {phase.name}",
+            message=(
+                f"{phase.programme.name} — {phase.name}\n"
+                f"평가 기간 / Scoring window: {_local(phase.scoring_opens_at)} – {_local(phase.scoring_closes_at)}\n"
+                "배정된 신청서는 포털의 '내 평가'에서 이해충돌 신고 후 열람할 수 있습니다.\n"
+                "Declare any conflict of interest under 'My reviews' before opening an application."
+            ),
+            from_email=None,
+            recipient_list=[email],
+            fail_silently=True,
+        )
 
 
 @transaction.atomic

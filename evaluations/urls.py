@@ -24,6 +24,9 @@ urlpatterns = [
     path("reviews/", views.ReviewerQueueView.as_view(), name="reviewer_queue"),
     path("reviews/<int:pk>/declare/", views.DeclarationView.as_view(), name="assignment_declare"),
     path("reviews/<int:pk>/", views.ScoringView.as_view(), name="assignment_score"),
+    path(
+        "reviews/<int:pk>/attachments/<int:attachment>/", views.ReviewAttachmentView.as_view(), name="review_attachment"
+    ),
     # applicants
     path("results/", views.MyResultsView.as_view(), name="my_results"),
     path("results/<int:phase>/<int:application>/", views.ResultDetailView.as_view(), name="result_detail"),

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views import View
 
-from consortia.models import Application, ConsortiumMember
+from consortia.models import Application, Attachment, ConsortiumMember
 from evaluations import services
 from evaluations.enums import (
     ACTIVE_DECISIONS,
@@ -674,6 +674,29 @@ class ScoringView(AssignmentMixin, View):
         messages.success(request, _("Your review was submitted.") if submit else _("Draft saved."))
         return redirect(
             "evaluations:reviewer_queue" if submit else "evaluations:assignment_score", **({} if submit else {"pk": pk})
+        )
+
+
+class ReviewAttachmentView(AssignmentMixin, View):
+    """An attachment of the version under review, for its cleared reviewer only.
+
+    Only files listed in the frozen version (by id, with a matching SHA-256) are served,
+    so a file added to the draft later is never shown as part of the scored version.
+    """
+
+    permission_required = "evaluations.review_application"
+
+    def get(self, request, pk, attachment):
+        a = self.assignment
+        listed = {
+            item.get("id"): item.get("sha256")
+            for item in (a.version.content if a.version_id else {}).get("attachments", [])
+        }
+        file = get_object_or_404(Attachment, pk=attachment, application_id=a.application_id)
+        if listed.get(file.pk) != file.sha256:
+            raise Http404
+        return FileResponse(
+            file.file.open("rb"), as_attachment=True, filename=file.original_name, content_type="application/pdf"
         )
 
 

@@ -208,7 +208,8 @@ def test_appeal_create_and_decide_through_api(programme, officer, api_for):
     assert api_for(outsider_app.consortium.lead_contact).get("/api/v1/appeals/").json()["count"] == 0
 
 
-def test_phase_create_through_api(programme, officer, api_for):
+def test_phase_create_through_api(past_deadline_programme, officer, api_for):
+    programme = past_deadline_programme
     now = timezone.now()
     payload = {
         "programme": programme.id,

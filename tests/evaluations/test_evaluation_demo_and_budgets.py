@@ -72,9 +72,9 @@ def test_make_final_task_runs_for_due_phases(programme, officer):
         submit_scores(assign(phase, app, r), {"technology": 30, "capability": 25, "impact": 20})
     services.phase_finalise(phase=phase, by=officer)
     services.phase_publish(phase=phase, by=officer)
-    assert phases_make_final_due_task.delay().get() == 0
+    assert phases_make_final_due_task.apply().get() == 0
     Phase.objects.filter(pk=phase.pk).update(published_at=timezone.now() - timedelta(days=8))
-    assert phases_make_final_due_task.delay().get() == 1
+    assert phases_make_final_due_task.apply().get() == 1
     phase.refresh_from_db()
     assert phase.status == PhaseStatus.FINAL
 

@@ -202,7 +202,8 @@ def test_officer_pages_render(programme, officer, client_for):
     assert client.get(reverse("evaluations:appeal_list")).status_code == 200
 
 
-def test_phase_create_page_and_open_scoring(programme, officer, client_for):
+def test_phase_create_page_and_open_scoring(past_deadline_programme, officer, client_for):
+    programme = past_deadline_programme
     client = client_for(officer)
     now = timezone.localtime()
     data = {
@@ -271,3 +272,46 @@ def test_stage_assignment_of_previous_phase_and_benchmark_page(programme, office
     stranger = client_for(submitted_application(programme=programme).consortium.lead_contact)
     assert stranger.get(url).status_code == 404
     assert Assignment.objects.filter(phase=stage).count() == 0
+
+
+def test_reviewer_downloads_only_attachments_of_the_scored_version(programme, client_for):
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    from consortia.models import ApplicationVersion, Attachment
+
+    phase = selection_phase(programme=programme)
+    me, other = reviewers(2)
+    application = submitted_application(programme=programme)
+    body = b"%PDF-1.4\n% demo\n"
+    listed = Attachment(
+        application=application,
+        original_name="plan.pdf",
+        size=len(body),
+        sha256=hashlib.sha256(body).hexdigest(),
+        uploaded_by=application.consortium.lead_contact,
+    )
+    listed.file.save("plan.pdf", ContentFile(body), save=True)
+    later = Attachment(
+        application=application,
+        original_name="later.pdf",
+        size=len(body),
+        sha256=listed.sha256,
+        uploaded_by=application.consortium.lead_contact,
+    )
+    later.file.save("later.pdf", ContentFile(body), save=True)
+    ApplicationVersion.objects.create(
+        application=application, number=2, receipt_number=f"ATT-{application.pk}", submitted_at=timezone.now(),
+        submitted_by=application.consortium.lead_contact, sha256="1" * 64,
+        content={"title": "v2", "attachments": [{"id": listed.pk, "sha256": listed.sha256, "original_name": "plan.pdf", "title": "", "pages": 1}]},
+    )  # fmt: skip
+    mine = assign(phase, application, me)
+    assign(phase, application, other, declared=False)
+    url = reverse("evaluations:review_attachment", args=[mine.pk, listed.pk])
+
+    response = client_for(me).get(url)
+    assert response.status_code == 200 and b"".join(response.streaming_content) == body
+    assert "plan.pdf" in client_for(me).get(reverse("evaluations:assignment_score", args=[mine.pk])).content.decode()
+    assert client_for(me).get(reverse("evaluations:review_attachment", args=[mine.pk, later.pk])).status_code == 404
+    assert client_for(other).get(url).status_code == 404

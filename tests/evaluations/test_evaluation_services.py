@@ -323,3 +323,31 @@ def test_stage_phase_benchmark_panel_gate_end_to_end(programme, officer):
     assert str(result.score) == "86.29"  # 30 + 35.79 + 20.5
     assert (result.passed, result.decision, result.details["gate_failed"]) == (False, Decision.ELIMINATED, True)
     assert GateDecision.objects.count() == 1
+
+
+def test_selection_scoring_opens_only_after_the_deadline(programme, past_deadline_programme, officer):
+    data = {
+        "name": "선정",
+        "teams_to_keep": 5,
+        "scoring_opens_at": timezone.now(),
+        "scoring_closes_at": timezone.now() + timedelta(days=3),
+    }
+    criteria = [{"key": "all", "name": "종합", "max_points": 100}]
+    early = services.phase_create(programme=programme, by=officer, data=data, criteria=criteria)
+    with pytest.raises(DomainError, match="deadline"):
+        services.phase_open_scoring(phase=early, by=officer)
+    late = services.phase_create(programme=past_deadline_programme, by=officer, data=data, criteria=criteria)
+    assert services.phase_open_scoring(phase=late, by=officer).status == PhaseStatus.SCORING
+
+
+def test_invited_reviewers_get_an_email(programme, officer, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    phase = selection_phase(programme=programme)
+    pool = reviewers(2)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.phase_invite_reviewers(phase=phase, by=officer, reviewers=pool)
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(r.email for r in pool)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.phase_invite_reviewers(phase=phase, by=officer, reviewers=pool)  # already in the pool
+    assert len(mail.outbox) == 2
