@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import DecimalField, ExpressionWrapper, F, Prefetch, QuerySet, Sum
 
 from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun, GpuCluster
 from portal.models import Programme
@@ -25,12 +25,30 @@ def programme_for_allocation(*, programme_id: int | str | None = None) -> Progra
     return programmes.first()
 
 
+def programmes_for_switch(limit: int = 50) -> list[Programme]:
+    """The latest programmes (id and name), for the programme switch of the allocation pages."""
+    return list(Programme.objects.order_by("-year", "-id").only("id", "name")[:limit])
+
+
 def gpu_clusters_visible_to(user, *, programme: Programme | None = None) -> QuerySet[GpuCluster]:
     """Clusters of the pool: officers and administrators see all, others none."""
     if not (user.is_authenticated and user.is_officer):
         return GpuCluster.objects.none()
     clusters = GpuCluster.objects.select_related("programme").order_by("programme_id", "-period_start", "name", "id")
     return clusters.filter(programme=programme) if programme is not None else clusters
+
+
+def gpu_pool_totals(clusters: QuerySet[GpuCluster]) -> dict:
+    """Nodes, GPUs and H100-equivalents of the clusters in the pool (one query, all pages)."""
+    gpus = F("nodes") * F("gpus_per_node")
+    totals = clusters.filter(is_active=True).aggregate(
+        total_nodes=Sum("nodes"),
+        total_gpus=Sum(gpus),
+        total_equivalents=Sum(
+            ExpressionWrapper(gpus * F("equivalence"), output_field=DecimalField(max_digits=20, decimal_places=2))
+        ),
+    )
+    return {key.removeprefix("total_"): value or 0 for key, value in totals.items()}
 
 
 def allocation_runs_visible_to(user, *, programme: Programme | None = None) -> QuerySet[AllocationRun]:

@@ -43,15 +43,17 @@ class PoolView(NotFoundPermissionMixin, View):
         clusters = selectors.gpu_clusters_visible_to(request.user, programme=programme) if programme else None
         page = Paginator(clusters, PAGE_SIZE).get_page(request.GET.get("page")) if clusters is not None else None
         rows = list(page) if page else []
-        totals = {
-            "nodes": sum(c.nodes for c in rows if c.is_active),
-            "gpus": sum(c.capacity for c in rows if c.is_active),
-            "equivalents": sum(c.capacity * c.equivalence for c in rows if c.is_active),
-        }
+        totals = selectors.gpu_pool_totals(clusters) if clusters is not None else {}
         return render(
             request,
             "gpu_allocation/pool.html",
-            {"programme": programme, "page": page, "clusters": rows, "totals": totals},
+            {
+                "programme": programme,
+                "programmes": selectors.programmes_for_switch(),
+                "page": page,
+                "clusters": rows,
+                "totals": totals,
+            },
         )
 
 
@@ -118,7 +120,14 @@ class RunListView(NotFoundPermissionMixin, View):
             page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
             in_force = selectors.approved_run_in_force(programme=programme)
         return render(
-            request, "gpu_allocation/run_list.html", {"programme": programme, "page": page, "in_force": in_force}
+            request,
+            "gpu_allocation/run_list.html",
+            {
+                "programme": programme,
+                "programmes": selectors.programmes_for_switch(),
+                "page": page,
+                "in_force": in_force,
+            },
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -240,3 +241,19 @@ def test_run_detail_costs_a_constant_number_of_queries(client_for, officer, djan
     c = client_for(officer)
     with django_assert_max_num_queries(16):
         assert c.get(f"/allocation/runs/{second.pk}/").status_code == 200
+
+
+def test_pages_show_one_programme_at_a_time_with_a_switch(client_for, officer):
+    first = allocation_setup()
+    second = allocation_setup()
+    run = executed_run(first, officer)
+    c = client_for(officer)
+    other = c.get(f"/allocation/runs/?programme={second.programme.pk}")
+    assert list(other.context["page"]) == []
+    assert 'data-testid="programme-switch"' in other.content.decode()
+    mine = c.get(f"/allocation/runs/?programme={first.programme.pk}")
+    assert list(mine.context["page"]) == [run]
+    assert c.get("/allocation/runs/?programme=999999").status_code == 404
+    pool = c.get(f"/allocation/pool/?programme={second.programme.pk}")
+    assert [cl.pk for cl in pool.context["clusters"]] == sorted(cl.pk for cl in second.clusters)
+    assert pool.context["totals"] == {"nodes": 96, "gpus": 768, "equivalents": Decimal("819.20")}
