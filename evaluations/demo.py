@@ -208,6 +208,21 @@ def _seed_stage(context: dict, programme, pool: list) -> Phase:
                     score=(objective.reference_score * ratio).quantize(Decimal("0.01")),
                     evidence="공개 평가 스크립트 실행 로그와 모델 카드 (데모)",
                 )
+    # The user panel's scores are in; the originality gate is decided for all but one team.
+    rows = ["receipt_number,criterion,points"]
+    for application in teams.values():
+        version = application.versions.order_by("-number").first()
+        rows.append(f"{version.receipt_number},user,{Decimal(str(rng.uniform(16, 23))).quantize(Decimal('0.01'))}")
+    services.panel_scores_import(phase=phase, by=officer, csv_text="\n".join(rows) + "\n")
+    gate = phase.criteria.get(key="originality")
+    for application in list(teams.values())[:-1]:
+        services.gate_decide(
+            criterion=gate,
+            application=application,
+            by=officer,
+            passed=True,
+            reasons="학습 로그와 초기 체크포인트로 자체 초기화 가중치에서 학습했음을 확인 (데모)",
+        )
     return phase
 
 

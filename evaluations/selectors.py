@@ -420,6 +420,11 @@ class RankingRow:
         return self.decision in ACTIVE_DECISIONS
 
     @property
+    def complete(self) -> bool:
+        """All inputs are in (reviews, points, gate decisions); otherwise the decision is provisional."""
+        return not any(r["code"] in scoring.INCOMPLETE_CODES for r in self.reasons)
+
+    @property
     def objectives_met(self) -> int:
         return sum(1 for a in self.attainment if a["met"])
 

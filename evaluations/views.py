@@ -401,6 +401,7 @@ def _ranking_context(phase: Phase, rows, snapshot):
         "frozen": snapshot is None,
         "ready": snapshot.result.ready_to_finalise if snapshot is not None else True,
         "total": len(rows),
+        "criterion_names": {c.key: c.name for c in criteria},
     }
 
 
@@ -788,6 +789,7 @@ class ResultDetailView(NotFoundPermissionMixin, View):
             "result": result,
             "phase": phase,
             "details": result.details,
+            "criterion_names": {c["key"]: c["name"] for c in (result.details or {}).get("criteria", [])},
             "comments": anonymised_comments(phase=phase, application_id=result.application_id)
             if phase.show_comments_to_applicants
             else None,

@@ -33,8 +33,11 @@ def tie_label(value: str) -> str:
 
 
 @register.simple_tag
-def reason_label(reason: dict) -> str:
-    code, params = reason.get("code"), reason.get("params", {})
+def reason_label(reason: dict, names: dict | None = None) -> str:
+    """A failure reason in words; ``names`` maps criterion keys to their names."""
+    code, params = reason.get("code"), dict(reason.get("params", {}))
+    if names and params.get("criterion") in names:
+        params["criterion"] = names[params["criterion"]]
     texts = {
         "gate_failed": _("failed the gate %(criterion)s: %(reason)s"),
         "gate_undecided": _("gate %(criterion)s not decided yet"),
