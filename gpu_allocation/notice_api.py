@@ -86,8 +86,9 @@ class NoticeExportViewSet(viewsets.GenericViewSet):
 
     serializer_class = NoticeExportSerializer
     permission_classes = [RulesPermission]
-    permission_map = {"*": "gpu_allocation.export_awardnotice"}
-    detail_action_checks_object = False
+    # Scoping does the work: the selector returns no export to anyone but administrators, so
+    # every id answers 404 to them; starting an export checks the rule explicitly (404 too).
+    permission_map: dict = {}
 
     def get_queryset(self):
         return notices.notice_exports_visible_to(self.request.user).order_by("-created_at")
@@ -100,6 +101,8 @@ class NoticeExportViewSet(viewsets.GenericViewSet):
         return Response(self.get_serializer(self.get_object()).data)
 
     def create(self, request):
+        if not request.user.has_perm("gpu_allocation.export_awardnotice"):
+            raise Http404
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         export = notices.notice_export_start(run=serializer.validated_data["run"], by=request.user)

@@ -366,6 +366,8 @@ def _issue_one(*, allocation: Allocation, by, now: datetime) -> AwardNotice:
         sha256=digest,
         size=len(pdf),
     )
+    # NOTE: the file is written before the row commits; if the transaction rolls back the
+    # file stays behind unreferenced (harmless: nothing links to it, a re-issue writes anew).
     notice.pdf.save(f"{number}.pdf", ContentFile(pdf), save=False)
     notice.save()
     audit_record(

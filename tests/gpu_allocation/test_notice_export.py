@@ -112,7 +112,7 @@ def test_export_pages_for_admin_and_404_for_officer(db, client_for, admin_user, 
 
 def test_export_api_for_admin_only(db, api_for, admin_user, officer):
     setup = approved_run(teams=1)
-    assert api_for(officer).post("/api/v1/notice-exports/", {"run": setup.run.pk}).status_code in (403, 404)
+    assert api_for(officer).post("/api/v1/notice-exports/", {"run": setup.run.pk}).status_code == 404
     response = api_for(admin_user).post("/api/v1/notice-exports/", {"run": setup.run.pk})
     assert response.status_code == 202
     export_id = response.json()["id"]
@@ -120,6 +120,9 @@ def test_export_api_for_admin_only(db, api_for, admin_user, officer):
     status = api_for(admin_user).get(f"/api/v1/notice-exports/{export_id}/").json()
     assert (status["status"], status["progress"]) == ("succeeded", 100)
     assert api_for(admin_user).get(f"/api/v1/notice-exports/{export_id}/zip/").status_code == 200
+    assert api_for(officer).get(f"/api/v1/notice-exports/{export_id}/").status_code == 404
+    assert api_for(officer).get(f"/api/v1/notice-exports/{export_id}/zip/").status_code == 404
+    assert api_for(officer).get("/api/v1/notice-exports/").json()["results"] == []
 
 
 @pytest.mark.worker

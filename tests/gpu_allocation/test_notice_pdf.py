@@ -201,3 +201,14 @@ def test_injected_names_print_as_text_and_fetch_nothing():
     assert "<img src=file:///etc/passwd>악성 컨소시엄" in flat
     assert f"<link rel=stylesheet href=http://127.0.0.1:{server.server_port}/x.css>악성기관" in flat
     assert server.hits == []
+
+
+@pytest.mark.django_db
+def test_issue_task_issues_the_runs_notices():
+    from gpu_allocation.notice_tasks import notice_issue_for_run_task
+
+    setup = approved_run(teams=1)
+    result = notice_issue_for_run_task.apply(kwargs={"run_id": setup.run.pk, "by_id": setup.officer.pk})
+    notice = AwardNotice.objects.get()
+    assert result.get() == [notice.number]
+    assert notice.issued_by == setup.officer
