@@ -45,7 +45,7 @@ class PhaseForm(forms.ModelForm):
         self.helper.form_tag = False
         self.helper.layout = Layout(
             Fieldset(_("Phase"), "name", "name_en", "kind", "teams_to_keep"),
-            Fieldset(_("Scoring"), "pass_threshold", "reviewers_per_application", "aggregation_method", "tie_break_keys",
+            Fieldset(_("Scoring rules"), "pass_threshold", "reviewers_per_application", "aggregation_method", "tie_break_keys",
                      "scoring_opens_at", "scoring_closes_at"),
             Fieldset(_("Results and appeals"), "show_comments_to_applicants", "appeal_window_days", "appeal_scope"),
         )  # fmt: skip
@@ -59,14 +59,29 @@ class PhaseForm(forms.ModelForm):
         return data
 
 
-class CriterionForm(forms.ModelForm):
+class _CompactRowMixin:
+    """Formset rows rendered as table cells: Bootstrap classes on the widgets themselves."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput):
+                widget.attrs["class"] = "form-check-input"
+            elif isinstance(widget, forms.Select):
+                widget.attrs["class"] = "form-select form-select-sm"
+            else:
+                widget.attrs["class"] = "form-control form-control-sm"
+
+
+class CriterionForm(_CompactRowMixin, forms.ModelForm):
     class Meta:
         model = Criterion
         fields = ["key", "name", "name_en", "source", "max_points", "threshold", "is_gate", "rubric"]
         widgets = {"rubric": forms.Textarea(attrs={"rows": 2})}
 
 
-class ObjectiveForm(forms.ModelForm):
+class ObjectiveForm(_CompactRowMixin, forms.ModelForm):
     model_category = forms.ChoiceField(label=_("model category"), choices=ModelCategory.choices)
 
     class Meta:
@@ -76,6 +91,8 @@ class ObjectiveForm(forms.ModelForm):
 
 CriterionFormSet = forms.formset_factory(CriterionForm, extra=2, can_delete=True)
 ObjectiveFormSet = forms.formset_factory(ObjectiveForm, extra=1, can_delete=True)
+for _formset in (CriterionFormSet, ObjectiveFormSet):
+    _formset.deletion_widget = forms.CheckboxInput(attrs={"class": "form-check-input"})
 
 
 class DeclarationForm(forms.Form):

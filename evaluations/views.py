@@ -129,8 +129,13 @@ class PhaseEditView(NotFoundPermissionMixin, View):
                 {"key": "impact", "name": "파급 효과", "name_en": "Impact", "source": CriterionSource.EXPERT, "max_points": 30},
             ]  # fmt: skip
             objectives = []
+        initial = {}
+        if phase is None:
+            programme_id = self.request.GET.get("programme")
+            has_selection = Phase.objects.filter(programme_id=programme_id, kind=PhaseKind.SELECTION).exists()
+            initial = {"kind": PhaseKind.STAGE if has_selection else PhaseKind.SELECTION}
         return (
-            PhaseForm(data, instance=phase),
+            PhaseForm(data, instance=phase, initial=initial),
             CriterionFormSet(data, initial=None if data else criteria, prefix="criteria"),
             ObjectiveFormSet(data, initial=None if data else objectives, prefix="objectives"),
         )
