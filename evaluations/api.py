@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from consortia.models import Application
 from evaluations import services
-from evaluations.enums import AppealGrounds
+from evaluations.enums import AppealGrounds, AssignmentStatus
 from evaluations.models import Appeal, Assignment, Criterion, Objective, Phase
 from evaluations.selectors import appeals_visible_to, assignments_visible_to, phase_ranking_rows, phases_visible_to
 from portal.api import RulesPermission
@@ -69,7 +69,7 @@ class AssignmentScoreSerializer(serializers.Serializer):
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
-    application_title = serializers.CharField(source="application.title", read_only=True)
+    application_title = serializers.SerializerMethodField()
     consortium = serializers.CharField(source="application.consortium.name", read_only=True)
     reviewer_name = serializers.CharField(source="reviewer.__str__", read_only=True)
     receipt_number = serializers.SerializerMethodField()
@@ -81,6 +81,10 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "id", "phase", "application", "application_title", "consortium", "receipt_number", "reviewer",
             "reviewer_name", "status", "assigned_at", "submitted_at", "comment", "scores",
         ]  # fmt: skip
+
+    def get_application_title(self, obj) -> str:
+        """Hidden until the reviewer has declared no conflict (the proposal stays closed)."""
+        return "" if obj.status == AssignmentStatus.AWAITING_DECLARATION else obj.application.title
 
     def get_receipt_number(self, obj) -> str:
         return obj.version.receipt_number if obj.version_id else ""

@@ -272,7 +272,10 @@ def phase_rules(*, phase: Phase, criteria: list[Criterion]) -> scoring.PhaseRule
         teams_to_keep=phase.teams_to_keep,
         pass_threshold=phase.pass_threshold,
         method=phase.aggregation_method,
-        tie_break_keys=tuple(phase.tie_break_criteria or ()),
+        # NOTE: opening scoring refuses unknown keys; during set-up they are simply ignored.
+        tie_break_keys=tuple(
+            dict.fromkeys(k for k in phase.tie_break_criteria or () if k in {c.key for c in criteria if not c.is_gate})
+        ),
         is_selection=phase.kind == PhaseKind.SELECTION,
     )
 

@@ -121,6 +121,8 @@ def _check_criteria(criteria: list[dict]) -> None:
         if not 0 <= max_points <= HUNDRED:
             raise InvalidInput(_("Maximum points lie between 0 and 100."))
         threshold = c.get("threshold")
+        if threshold is not None and c.get("is_gate"):
+            raise InvalidInput(_("A gate criterion is pass/fail and has no points threshold."))
         if threshold is not None and not 0 <= Decimal(threshold) <= max_points:
             raise InvalidInput(_("A criterion's threshold lies between 0 and its maximum."))
 
