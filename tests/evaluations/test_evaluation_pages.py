@@ -315,3 +315,20 @@ def test_reviewer_downloads_only_attachments_of_the_scored_version(programme, cl
     assert "plan.pdf" in client_for(me).get(reverse("evaluations:assignment_score", args=[mine.pk])).content.decode()
     assert client_for(me).get(reverse("evaluations:review_attachment", args=[mine.pk, later.pk])).status_code == 404
     assert client_for(other).get(url).status_code == 404
+
+
+def test_scoring_page_after_finalisation_shows_message(programme, officer, client_for):
+    phase = selection_phase(programme=programme)
+    me, other = reviewers(2)
+    application = submitted_application(programme=programme)
+    mine = assign(phase, application, me)
+    submit_scores(mine, {"technology": 30, "capability": 25, "impact": 20})
+    submit_scores(assign(phase, application, other), {"technology": 30, "capability": 25, "impact": 20})
+    services.phase_finalise(phase=phase, by=officer)
+    Assignment.objects.filter(pk=mine.pk).update(status=AssignmentStatus.ACTIVE)  # as if re-opened by mistake
+    response = client_for(me).post(
+        reverse("evaluations:assignment_score", args=[mine.pk]), {"score_technology": "10", "save": "1"}
+    )
+    assert response.status_code == 409
+    assert "확정" in response.content.decode()
+    assert sorted(str(s.value) for s in mine.scores.all()) == ["20.0", "25.0", "30.0"]
