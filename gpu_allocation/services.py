@@ -32,6 +32,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from consortia.models import Application
@@ -102,13 +103,21 @@ def gpu_cluster_update(*, cluster: GpuCluster, by, data: dict[str, Any]) -> GpuC
     granted = _granted_nodes_in_force(cluster=cluster)
     if granted and (cluster.nodes < granted or not cluster.is_active):
         raise DomainError(
-            f"{cluster.name}: the approved allocation in force grants {granted} nodes on this cluster, so it cannot "
-            f"have fewer nodes or leave the pool. Approve a new allocation first."
+            _(
+                "%(cluster)s: the approved allocation in force grants %(nodes)s nodes on this cluster, so it cannot "
+                "have fewer nodes or leave the pool. Approve a new allocation first."
+            )
+            % {"cluster": cluster.name, "nodes": granted},
+            code="cluster_in_use",
         )
     if granted and cluster.gpus_per_node != before["gpus_per_node"]:
         raise DomainError(
-            f"{cluster.name}: the approved allocation in force grants whole nodes of {before['gpus_per_node']} GPUs on "
-            "this cluster, so its node size cannot change. Approve a new allocation first."
+            _(
+                "%(cluster)s: the approved allocation in force grants whole nodes of %(size)s GPUs on this cluster, "
+                "so its node size cannot change. Approve a new allocation first."
+            )
+            % {"cluster": cluster.name, "size": before["gpus_per_node"]},
+            code="cluster_in_use",
         )
     cluster.save()
     after = model_snapshot(cluster, CLUSTER_FIELDS)
@@ -139,7 +148,7 @@ def allocation_inputs_build(*, programme: Programme) -> tuple[dict[str, Any], st
     active = active_teams_for_allocation(programme=programme)
     if not active:
         raise DomainError(
-            "There are no active teams to allocate to: finalise a selection or stage phase first.", code="no_teams"
+            _("There are no active teams to allocate to: finalise a selection or stage phase first."), code="no_teams"
         )
     today = timezone.localdate()
     clusters = list(
@@ -149,15 +158,17 @@ def allocation_inputs_build(*, programme: Programme) -> tuple[dict[str, Any], st
     )
     if not clusters:
         raise DomainError(
-            "The GPU pool has no cluster in service today: add one or correct its period on the GPU pool page.",
+            _("The GPU pool has no cluster in service today: add one or correct its period on the GPU pool page."),
             code="empty_pool",
         )
     sizes = sorted({c.gpus_per_node for c in clusters})
     if len(sizes) > 1:
         raise DomainError(
-            "The clusters in service have different node sizes ("
-            + ", ".join(str(s) for s in sizes)
-            + " GPUs per node); requests are made in whole nodes of one size. Correct the pool first.",
+            _(
+                "The clusters in service have different node sizes (%(sizes)s GPUs per node); requests are made in "
+                "whole nodes of one size. Correct the pool first."
+            )
+            % {"sizes": ", ".join(str(s) for s in sizes)},
             code="mixed_node_sizes",
         )
     teams = [
@@ -198,10 +209,18 @@ def allocation_inputs_build(*, programme: Programme) -> tuple[dict[str, Any], st
 
 
 def _active_run_error(run: AllocationRun | None) -> DomainError:
-    number = f" (run #{run.pk}, {run.status})" if run else ""
+    if run is None:
+        message = _(
+            "An allocation run for this programme is already queued or running. "
+            "Wait for it to finish, then start a new one if needed."
+        )
+    else:
+        message = _(
+            "An allocation run for this programme is already queued or running (run #%(id)s, %(status)s). "
+            "Wait for it to finish, then start a new one if needed."
+        ) % {"id": run.pk, "status": run.get_status_display()}
     return DomainError(
-        f"An allocation run for this programme is already queued or running{number}. "
-        "Wait for it to finish, then start a new one if needed.",
+        message,
         code="run_active",
         details={"active_run_id": run.pk} if run else {},
     )
@@ -570,15 +589,24 @@ def allocation_run_approve(*, run: AllocationRun, by, reason: str = "") -> Alloc
     programme = Programme.objects.select_for_update().get(pk=run.programme_id)
     run = AllocationRun.objects.select_for_update().get(pk=run.pk)
     if run.status != RunStatus.SUCCEEDED:
-        raise DomainError(f"Only a succeeded run can be approved; run #{run.pk} is {run.status}.", code="not_succeeded")
+        raise DomainError(
+            _("Only a succeeded run can be approved; run #%(id)s is %(status)s.")
+            % {"id": run.pk, "status": run.get_status_display()},
+            code="not_succeeded",
+        )
     if run.approved_at is not None:
-        state = "was superseded" if run.superseded_at else "is already the approved allocation"
-        raise DomainError(f"Run #{run.pk} {state}; start a new run to change the allocation.", code="already_approved")
+        if run.superseded_at:
+            message = _("Run #%(id)s was superseded; start a new run to change the allocation.")
+        else:
+            message = _("Run #%(id)s is already the approved allocation; start a new run to change the allocation.")
+        raise DomainError(message % {"id": run.pk}, code="already_approved")
     latest = phase_latest_finalised(programme=programme)
     if latest is not None and run.phase_id_snapshot not in (None, latest.pk):
         raise DomainError(
-            f"Run #{run.pk} was computed for an earlier phase; phase “{latest.name}” has been finalised since. "
-            "Start a new run.",
+            _(
+                "Run #%(id)s was computed for an earlier phase; phase “%(phase)s” has been finalised since. Start a new run."
+            )
+            % {"id": run.pk, "phase": latest.name},
             code="stale_phase",
         )
     grants = defaultdict(int)
@@ -588,7 +616,9 @@ def allocation_run_approve(*, run: AllocationRun, by, reason: str = "") -> Alloc
     problems = _capacity_problems(grants_by_cluster=grants, clusters=clusters)
     if problems:
         raise DomainError(
-            f"Run #{run.pk} no longer fits the GPU pool ({'; '.join(problems)}). Start a new run.", code="pool_changed"
+            _("Run #%(id)s no longer fits the GPU pool (%(problems)s). Start a new run.")
+            % {"id": run.pk, "problems": "; ".join(problems)},
+            code="pool_changed",
         )
     now = timezone.now()
     previous = (

@@ -30,7 +30,12 @@ def test_start_answers_202_with_the_run_id_and_a_second_start_409(api_for, offic
     second = api.post(url)
     assert second.status_code == 409
     assert second.json()["detail"] == (
-        f"An allocation run for this programme is already queued or running (run #{run.pk}, queued). "
+        f"이 사업의 배분 실행이 이미 대기 중이거나 진행 중입니다(실행 #{run.pk}, 대기 중). "
+        "끝날 때까지 기다린 뒤 필요하면 새로 실행하십시오."
+    )
+    english = api.post(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert english.json()["detail"] == (
+        f"An allocation run for this programme is already queued or running (run #{run.pk}, Queued). "
         "Wait for it to finish, then start a new one if needed."
     )
     assert second.json()["active_run_id"] == run.pk
@@ -40,7 +45,7 @@ def test_start_answers_202_with_the_run_id_and_a_second_start_409(api_for, offic
 def test_start_without_active_teams_is_a_clear_409(api_for, officer, programme):
     response = api_for(officer).post(f"/api/v1/programmes/{programme.pk}/allocation-runs/")
     assert (response.status_code, response.json()["code"]) == (409, "no_teams")
-    assert "finalise a selection or stage phase first" in response.json()["detail"]
+    assert response.json()["detail"] == "배분할 활동 팀이 없습니다. 먼저 선정 평가나 단계 평가를 확정하십시오."
 
 
 def test_status_progress_and_result_are_read_back(api_for, officer):
@@ -71,7 +76,10 @@ def test_approve_through_the_api_and_audit(api_for, officer):
     assert (entry.actor_id, entry.reason) == (officer.pk, "검토 완료")
     again = api.post(f"/api/v1/allocation-runs/{run.pk}/approve/", {}, format="json")
     assert again.status_code == 409
-    assert "already the approved allocation" in again.json()["detail"]
+    assert (again.json()["code"], again.json()["detail"]) == (
+        "already_approved",
+        f"실행 #{run.pk}은(는) 이미 승인된 배분입니다. 배분을 바꾸려면 새로 실행하십시오.",
+    )
 
 
 def test_approving_a_queued_run_is_409_and_changes_nothing(api_for, officer):

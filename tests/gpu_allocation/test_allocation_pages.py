@@ -20,6 +20,15 @@ from tests.factories_allocation import GpuClusterFactory, allocation_setup, stag
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """Messages in English, as the assertions are written (Korean is the portal's default)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 def executed_run(setup, officer) -> AllocationRun:
     run = allocation_run_start(programme=setup.programme, by=officer, enqueue=False)
     return allocation_run_execute(run_id=run.pk, sleep=lambda s: None)
@@ -99,7 +108,7 @@ def test_shrinking_a_cluster_under_the_approved_allocation_is_a_409(client_for, 
                         period_start=str(cluster.period_start), period_end=str(cluster.period_end))  # fmt: skip
     response = client_for(officer).post(f"/allocation/pool/{cluster.pk}/edit/", data)
     assert response.status_code == 409
-    assert "cannot have fewer nodes" in response.content.decode()
+    assert "노드 수를 줄이거나 풀에서 뺄 수 없습니다" in response.content.decode()  # Korean, the default language
     cluster.refresh_from_db()
     assert cluster.nodes == 32
 
@@ -115,7 +124,7 @@ def test_starting_a_run_from_the_page_redirects_to_its_progress(client_for, offi
     assert 'hx-trigger="every 1s"' in page
     assert 'aria-valuenow="0"' in page
     again = c.post(f"/allocation/programmes/{setup.programme.pk}/runs/start/", follow=True)
-    assert "already queued or running" in again.content.decode()
+    assert f"이미 대기 중이거나 진행 중입니다(실행 #{run.pk}, 대기 중)" in again.content.decode()
     assert AllocationRun.objects.count() == 1
 
 

@@ -22,6 +22,15 @@ from tests.factories_allocation import allocation_setup, stage_phase_eliminating
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """Messages in English, as the assertions are written (Korean is the portal's default)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 def rows_of(run: AllocationRun) -> list[tuple]:
     """The run's result rows as plain values: (application, GPUs, budget, ((cluster, nodes, gpus), ...))."""
     return [
@@ -112,7 +121,7 @@ def test_a_second_start_while_one_is_queued_is_refused_with_a_clear_message(offi
     with pytest.raises(DomainError) as refused:
         allocation_run_start(programme=setup.programme, by=officer, enqueue=False)
     assert refused.value.status_code == 409
-    assert f"already queued or running (run #{first.pk}, queued)" in refused.value.message
+    assert f"already queued or running (run #{first.pk}, Queued)" in refused.value.message
     assert AllocationRun.objects.filter(programme=setup.programme).count() == 1
 
 

@@ -139,7 +139,7 @@ def test_two_runs_started_at_once_lead_to_one_execution(broker):
     started = [o for o in outcomes if isinstance(o, int)]
     refused = [o for o in outcomes if isinstance(o, DomainError)]
     assert (len(started), len(refused)) == (1, 1)
-    assert refused[0].status_code == 409 and "already queued or running" in refused[0].message
+    assert (refused[0].status_code, refused[0].code) == (409, "run_active")
     done = wait_for(
         lambda: (r := run_state(started[0])).status == RunStatus.SUCCEEDED and r, timeout=60, what="the run"
     )
