@@ -51,6 +51,16 @@ _AXE_RUN = """async () => {
 }"""
 
 
+# Whether the focused element shows where the focus is (WCAG 2.4.7): an outline or a focus ring.
+_FOCUS_STYLE = """() => {
+  const style = getComputedStyle(document.activeElement);
+  return {
+    outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0,
+    shadow: style.boxShadow !== "none",
+  };
+}"""
+
+
 def _parse_po(path: Path) -> list[tuple[str, str]]:
     """(msgid, msgstr) pairs of a .po file (singular forms; plural msgids counted as msgids)."""
     pairs: list[tuple[str, str]] = []
@@ -228,6 +238,8 @@ class Visitor:
         for _ in range(max_presses):
             self.page.keyboard.press("Tab")
             if self.page.evaluate("(s) => !!document.activeElement && document.activeElement.matches(s)", selector):
+                style = self.page.evaluate(_FOCUS_STYLE)
+                assert style["outline"] or style["shadow"], f"{selector} shows no focus indicator on {self.page.url}"
                 return
         raise AssertionError(f"{selector} cannot be reached with the Tab key on {self.page.url}")
 

@@ -185,3 +185,11 @@ def test_applicant_journey(browser_factory):
     assert refusal.count() == 1
     lead.check("refused-after-deadline")
     assert page.locator("form[action$='/submit/']").count() == 0  # read-only now
+
+    # The version history and the list of applications, read-only now.
+    page.locator("a[href$='/versions/']").first.click()
+    page.wait_for_url("**/versions/")
+    lead.check("version-history")
+    page.locator("[data-nav='consortia:my_applications']").click()
+    page.wait_for_url("**/consortia/applications/")
+    lead.check("my-applications")

@@ -120,6 +120,14 @@ def test_officer_journey(browser_factory, task_worker):
     visitor.check("published")
     visitor.switch_language()
 
+    # The applications list (contents stay sealed to officers) and the GPU pool.
+    page.locator("[data-nav='consortia:officer_applications']").click()
+    page.wait_for_url("**/officer/applications/**")
+    visitor.check("applications")
+    page.locator("[data-nav='gpu_allocation:pool']").click()
+    page.wait_for_url("**/allocation/pool/**")
+    visitor.check("gpu-pool")
+
     # An allocation run: start it, watch the bar reach 100 %, approve it.
     page.locator("[data-nav='gpu_allocation:run_list']").click()
     page.wait_for_url("**/allocation/runs/**")

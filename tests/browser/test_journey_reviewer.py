@@ -65,12 +65,17 @@ def test_reviewer_journey(browser_factory):
     visitor.check("queue-after-conflict")
     assert Assignment.objects.get(pk=to_decline.pk).status == AssignmentStatus.CONFLICTED
 
-    # No conflict on the other: the application and the scoring form open, rubric beside each criterion.
-    page.locator(f"a[href$='/reviews/{to_score.pk}/declare/']").click()
-    page.wait_for_url(f"**/reviews/{to_score.pk}/declare/")
-    page.check("input[name=has_conflict][value='0']")
+    # No conflict on the other, declared with the keyboard alone (link, radio button, submit):
+    # the application and the scoring form open, the rubric beside each criterion.
     with page.expect_navigation():
-        page.locator("main form [type=submit]").click()
+        visitor.tab_to(f"a[href$='/reviews/{to_score.pk}/declare/']")
+        page.keyboard.press("Enter")
+    visitor.tab_to("input[name=has_conflict][value='0']")
+    page.keyboard.press("Space")
+    assert page.locator("input[name=has_conflict][value='0']").is_checked()
+    with page.expect_navigation():
+        visitor.tab_to("main form [type=submit]")
+        page.keyboard.press("Enter")
     page.wait_for_url(f"**/reviews/{to_score.pk}/")
     for criterion in phase.criteria.all():
         assert page.locator(f"#rubric-{criterion.key}").inner_text().strip() == criterion.rubric
