@@ -635,6 +635,21 @@ class ScoringView(AssignmentMixin, View):
             rows.append(row)
         content = a.version.content if a.version_id else {}
         fields = [(label, content.get(key) or getattr(a.application, key, "")) for key, label in CONTENT_FIELDS]
+        proposal = {
+            "title": content.get("title") or a.application.title,
+            "categories": content.get("model_categories") or [],
+            "gpus": content.get("requested_gpus"),
+            "attachments": [
+                {
+                    "id": f.get("id"),
+                    "name": f.get("title") or f.get("original_name") or _("Attachment"),
+                    "pages": f.get("pages") or "",
+                    "sha256": f.get("sha256") or "",
+                }
+                for f in content.get("attachments") or []
+                if isinstance(f, dict)
+            ],
+        }
         refusal = (
             None
             if a.status != AssignmentStatus.ACTIVE
@@ -646,7 +661,7 @@ class ScoringView(AssignmentMixin, View):
             "rows": rows,
             "other_criteria": other,
             "fields": fields,
-            "content": content,
+            "proposal": proposal,
             "refusal": refusal,
             "editable": a.status == AssignmentStatus.ACTIVE and refusal is None,
             "errors": errors or [],
