@@ -37,7 +37,10 @@ ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main
+# thread while it is started; stopping it after each journey file leaves the tests that run
+# later in the same session (asyncio.run, async_to_sync) with no loop in their way.
+@pytest.fixture(scope="module")
 def playwright_instance():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (make system-test installs it)")
@@ -47,7 +50,7 @@ def playwright_instance():
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser(playwright_instance):
     browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
     yield browser
