@@ -332,3 +332,30 @@ def test_scoring_page_after_finalisation_shows_message(programme, officer, clien
     assert response.status_code == 409
     assert "확정" in response.content.decode()
     assert sorted(str(s.value) for s in mine.scores.all()) == ["20.0", "25.0", "30.0"]
+
+
+def test_officer_decides_appeal_on_its_page_and_upheld_reopens_review(programme, officer, client_for):
+    phase = selection_phase(programme=programme, teams_to_keep=1)
+    app = submitted_application(programme=programme)
+    (first, second) = reviewers(2)
+    for r in (first, second):
+        submit_scores(assign(phase, app, r), {"technology": 30, "capability": 25, "impact": 20})
+    services.phase_finalise(phase=phase, by=officer)
+    services.phase_publish(phase=phase, by=officer)
+    appeal = services.appeal_file(
+        phase=phase, application=app, by=app.consortium.lead_contact, grounds="misreading", text="오독"
+    )
+    url = reverse("evaluations:appeal_decide", args=[appeal.pk])
+    assert client_for(first).get(url).status_code == 404
+    assert client_for(app.consortium.lead_contact).get(url).status_code == 404
+    assert client_for(officer).post(url, {"upheld": "1", "reasons": ""}).status_code == 400
+
+    response = client_for(officer).post(url, {"upheld": "1", "reasons": "평가 오류 확인"})
+
+    assert response.status_code == 302
+    appeal.refresh_from_db()
+    assert appeal.status == "upheld" and appeal.rescore_until is not None
+    reopened = Assignment.objects.get(phase=phase, reviewer=first)
+    assert reopened.status == AssignmentStatus.ACTIVE
+    page = client_for(first).get(reverse("evaluations:assignment_score", args=[reopened.pk]))
+    assert page.status_code == 200 and 'name="submit"' in page.content.decode()
