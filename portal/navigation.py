@@ -11,6 +11,7 @@ NAV_ITEMS = [
     ("portal:home", _("Home"), (A, R, OFF, D)),
     ("consortia:my_consortia", _("My consortium"), (A,)),
     ("consortia:my_applications", _("My application"), (A,)),
+    ("evaluations:my_results", _("My results"), (A,)),
     ("evaluations:reviewer_queue", _("My reviews"), (R,)),
     ("portal:programme_list", _("Programmes"), (OFF, D)),
     ("consortia:officer_applications", _("Applications"), (OFF, D)),

@@ -264,4 +264,8 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = env.bool("WHITENOISE_AUTOREFRESH", default=True)
 
 # Periodic jobs (celery beat): drain the outbox of anything published while the broker was down.
-CELERY_BEAT_SCHEDULE = {"outbox-drain": {"task": "portal.outbox_drain", "schedule": 30.0}}
+# ...and make a published phase's results final once its appeal window has closed.
+CELERY_BEAT_SCHEDULE = {
+    "outbox-drain": {"task": "portal.outbox_drain", "schedule": 30.0},
+    "phases-make-final": {"task": "evaluations.make_final_due", "schedule": 15 * 60.0},
+}
