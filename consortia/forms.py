@@ -127,6 +127,9 @@ class DraftForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        for name, value in data.items():
+            if isinstance(value, str):
+                data[name] = value.replace("\r\n", "\n")  # browsers send textarea lines with CRLF
         values = {name: data.get(name) for name in self.fields_in_step if name in data}
         for name, message in field_errors(self.programme, values).items():
             self.add_error(name, message)
