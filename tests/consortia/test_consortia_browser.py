@@ -22,11 +22,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "Correct-Horse-42!"  # the password tests.factories.UserFactory sets
 
 
-def _page_for(browser_factory, user):
-    """A page of a new browser context, signed in through the log-in form."""
-    visitor = browser_factory("ko", name="consortia")
+def _visitor_for(browser_factory, user, name):
+    """A new browser context, signed in through the log-in form."""
+    visitor = browser_factory("ko", name=name)
     log_in(visitor, username=user.username, password=PASSWORD, check=False)
-    return visitor.page
+    return visitor
 
 
 def test_two_members_saving_the_same_step_never_overwrite_each_other(browser_factory, live_server):
@@ -34,10 +34,9 @@ def test_two_members_saving_the_same_step_never_overwrite_each_other(browser_fac
     lead = application.consortium.lead_contact
     partner = application.consortium.members.exclude(role="lead").get().contact
     url = f"{live_server.url}/consortia/applications/{application.pk}/step/2/"
-    lead_page, partner_page = (
-        _page_for(browser_factory, lead),
-        _page_for(browser_factory, partner),
-    )
+    partner_visitor = _visitor_for(browser_factory, partner, "consortia-partner")
+    lead_page = _visitor_for(browser_factory, lead, "consortia-lead").page
+    partner_page = partner_visitor.page
     lead_page.goto(url)
     partner_page.goto(url)
 
@@ -53,6 +52,7 @@ def test_two_members_saving_the_same_step_never_overwrite_each_other(browser_fac
     conflict.wait_for()
     assert "리드가 쓴 방법" in conflict.inner_text() and "파트너가 쓴 방법" in conflict.inner_text()
     assert partner_page.input_value("[name=technical_approach]") == "파트너가 쓴 방법"
+    partner_visitor.check("conflict")  # accessibility, translation and a screenshot
     assert Application.objects.get(pk=application.pk).technical_approach == "리드가 쓴 방법"
 
     # The partner merges both texts and saves again: accepted on the current revision.
@@ -65,7 +65,8 @@ def test_two_members_saving_the_same_step_never_overwrite_each_other(browser_fac
 
 def test_deadline_countdown_ticks_in_kst(browser_factory, live_server):
     application = ApplicationFactory()
-    page = _page_for(browser_factory, application.consortium.lead_contact)
+    visitor = _visitor_for(browser_factory, application.consortium.lead_contact, "consortia-countdown")
+    page = visitor.page
     page.goto(f"{live_server.url}/consortia/applications/{application.pk}/review/")
     deadline = page.locator("[data-testid=deadline]")
     assert "KST" in deadline.inner_text()
@@ -75,3 +76,4 @@ def test_deadline_countdown_ticks_in_kst(browser_factory, live_server):
     second = countdown.inner_text()
     assert re.fullmatch(r"\d+일 \d\d:\d\d:\d\d", first), first
     assert first != second
+    visitor.check("review")
