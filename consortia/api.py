@@ -136,6 +136,7 @@ class ConsortiumViewSet(
         "retrieve": "consortia.view_consortium",
         "create": "consortia.add_consortium",
         "invite": "consortia.manage_consortium",
+        "member": "consortia.manage_consortium",
         "confirm": "consortia.view_consortium",
     }
 
@@ -174,6 +175,23 @@ class ConsortiumViewSet(
             base_url=request.build_absolute_uri("/"),
         )  # fmt: skip
         return Response({"id": invitation.pk, "expires_at": invitation.expires_at}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=inline_serializer(
+            "MemberChange", {"role": serializers.ChoiceField(choices=MemberRole.choices, required=False)}
+        ),
+        responses={200: MemberSerializer, 204: None},
+    )
+    @action(detail=True, methods=["patch", "delete"], url_path=r"members/(?P<member_id>\d+)")
+    def member(self, request, pk=None, member_id=None):
+        """The lead contact changes a member's role (its contact must confirm again) or removes it."""
+        consortium = self.get_object()
+        member = get_object_or_404(ConsortiumMember, pk=member_id, consortium=consortium)
+        if request.method == "DELETE":
+            services.member_remove(member=member, by=request.user)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        member = services.member_update(member=member, by=request.user, role=request.data.get("role"))
+        return Response(MemberSerializer(member).data)
 
     @extend_schema(request=None, responses={200: MemberSerializer(many=True)})
     @action(detail=True, methods=["post"])
@@ -295,7 +313,7 @@ class ApplicationViewSet(
     permission_classes = [RulesPermission]
     filterset_fields = ["programme", "state", "consortium"]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     permission_map = {
         "list": None,
         "retrieve": "consortia.view_application",
@@ -304,6 +322,7 @@ class ApplicationViewSet(
         "submit": "consortia.submit_application",
         "withdraw": "consortia.withdraw_application",
         "attachments": "consortia.view_application_contents",
+        "remove_attachment": "consortia.change_application",
         "versions": "consortia.view_application_contents",
         "checklist": "consortia.view_application_contents",
         "counts": None,
@@ -407,6 +426,15 @@ class ApplicationViewSet(
             title=data.validated_data.get("title", ""),
         )
         return Response(AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"attachments/(?P<attachment_id>\d+)")
+    def remove_attachment(self, request, pk=None, attachment_id=None):
+        """Remove an attachment from the draft (earlier versions keep referring to it)."""
+        application = self.get_object()
+        attachment = get_object_or_404(Attachment, pk=attachment_id, application=application)
+        services.attachment_remove(attachment=attachment, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses={200: VersionSerializer(many=True)})
     @action(detail=True, methods=["get"])

@@ -178,3 +178,41 @@ def test_only_the_lead_contact_manages_membership(client_for, db):
     assert member.confirmed_at is not None
     assert lead.post(url + "remove/").status_code == 302
     assert not application.consortium.members.filter(pk=member.pk).exists()
+
+
+def test_api_membership_is_managed_by_the_lead_contact_only(api_for, db):
+    application = ApplicationFactory()
+    consortium = application.consortium
+    member = consortium.members.exclude(role="lead").get()
+    url = f"/api/v1/consortia/{consortium.pk}/members/{member.pk}/"
+    assert api_for(member.contact).patch(url, {"role": "demand"}, format="json").status_code == 404
+    response = api_for(consortium.lead_contact).patch(url, {"role": "demand"}, format="json")
+    assert response.status_code == 200
+    assert (response.json()["role"], response.json()["confirmed_at"]) == ("demand", None)
+    lead_member = consortium.members.get(role="lead")
+    assert (
+        api_for(consortium.lead_contact)
+        .delete(f"/api/v1/consortia/{consortium.pk}/members/{lead_member.pk}/")
+        .status_code
+        == 409
+    )
+    assert api_for(consortium.lead_contact).delete(url).status_code == 204
+    assert not consortium.members.filter(pk=member.pk).exists()
+
+
+def test_api_attachment_removal_keeps_the_file_for_versions(api_for, db):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from consortia.models import Attachment
+    from consortia.services import attachment_add
+
+    application = ApplicationFactory()
+    lead = application.consortium.lead_contact
+    attachment = attachment_add(application=application, by=lead, uploaded=SimpleUploadedFile("p.pdf", pdf_bytes()))
+    url = f"/api/v1/applications/{application.pk}/attachments/{attachment.pk}/"
+    other = ApplicationFactory().consortium.lead_contact
+    assert api_for(other).delete(url).status_code == 404
+    assert api_for(lead).delete(url).status_code == 204
+    attachment = Attachment.objects.get(pk=attachment.pk)
+    assert attachment.removed_at is not None and attachment.file.storage.exists(attachment.file.name)
+    assert api_for(lead).get(f"/api/v1/applications/{application.pk}/attachments/").json() == []
