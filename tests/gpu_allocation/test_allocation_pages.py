@@ -266,3 +266,16 @@ def test_pages_show_one_programme_at_a_time_with_a_switch(client_for, officer):
     pool = c.get(f"/allocation/pool/?programme={second.programme.pk}")
     assert [cl.pk for cl in pool.context["clusters"]] == sorted(cl.pk for cl in second.clusters)
     assert pool.context["totals"] == {"nodes": 96, "gpus": 768, "equivalents": Decimal("819.20")}
+
+
+def test_the_django_admin_shows_runs_read_only(client_for, officer, admin_user):
+    setup = allocation_setup()
+    run = executed_run(setup, officer)
+    c = client_for(admin_user)
+    assert c.get("/admin/gpu_allocation/allocationrun/").status_code == 200
+    assert c.get("/admin/gpu_allocation/gpucluster/").status_code == 200
+    allocation = run.allocations.order_by("rank").first()
+    page = c.get(f"/admin/gpu_allocation/allocation/{allocation.pk}/change/")
+    assert page.status_code == 200
+    assert c.post(f"/admin/gpu_allocation/allocationrun/{run.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert AllocationRun.objects.filter(pk=run.pk).exists()
