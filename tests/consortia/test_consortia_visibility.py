@@ -216,3 +216,33 @@ def test_api_attachment_removal_keeps_the_file_for_versions(api_for, db):
     attachment = Attachment.objects.get(pk=attachment.pk)
     assert attachment.removed_at is not None and attachment.file.storage.exists(attachment.file.name)
     assert api_for(lead).get(f"/api/v1/applications/{application.pk}/attachments/").json() == []
+
+
+def test_api_invitation_cannot_make_a_second_lead(api_for, db):
+    application = ApplicationFactory()
+    client = api_for(application.consortium.lead_contact)
+    response = client.post(
+        f"/api/v1/consortia/{application.consortium_id}/invite/",
+        {"email": "x@lab.example.kr", "role": "lead"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["role"]
+    assert not Invitation.objects.exists()
+    ok = client.post(
+        f"/api/v1/consortia/{application.consortium_id}/invite/", {"email": "x@lab.example.kr"}, format="json"
+    )
+    assert ok.status_code == 201
+    assert Invitation.objects.get().role == "member"
+
+
+def test_api_schema_has_no_warnings_for_consortia():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "spectacular", "--file", "/dev/null", "--fail-on-warn"],
+        capture_output=True, text=True, timeout=120, cwd=__import__("pathlib").Path(__file__).resolve().parents[2],
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test"},
+    )  # fmt: skip
+    assert "consortia" not in result.stderr and "role" not in result.stderr, result.stderr
