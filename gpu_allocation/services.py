@@ -43,6 +43,7 @@ from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun, Gp
 from portal.audit import audit_record, model_snapshot
 from portal.errors import DomainError
 from portal.models import Programme
+from portal.outbox import outbox_publish
 
 logger = logging.getLogger(__name__)
 
@@ -647,6 +648,13 @@ def allocation_run_approve(*, run: AllocationRun, by, reason: str = "") -> Alloc
         before={"approved_run_in_force": previous.pk if previous else None},
         after={"approved_at": now, "inputs_sha256": run.inputs_sha256},
         reason=reason,
+    )
+    # The award notices of the approved allocation are issued in the background, through
+    # the outbox so that approval never waits on the broker (idempotent per run).
+    outbox_publish(
+        task_name="gpu_allocation.notice_issue_for_run",
+        kwargs={"run_id": run.pk, "by_id": getattr(by, "pk", None)},
+        dedupe_key=f"notices:run:{run.pk}",
     )
     return run
 
