@@ -11,11 +11,15 @@ from tests.browser import conftest as shared
 from tests.browser.journey_steps import log_in
 from tests.factories_consortia import ApplicationFactory
 
-# The browser fixtures of the journey tests (one Chromium, fresh contexts, the live server).
-playwright_instance = shared.playwright_instance
-chromium_browser = shared.chromium_browser
-axe_report = shared.axe_report
-browser_factory = shared.browser_factory
+# The browser fixtures of the journey tests (Chromium, fresh contexts, the live server), all
+# of them, so that this module follows that conftest as it evolves.
+for _name, _value in vars(shared).items():
+    if type(_value).__name__ in ("FixtureFunctionDefinition", "FixtureFunctionMarker") or hasattr(
+        _value, "_pytestfixturefunction"
+    ):
+        globals()[_name] = _value
+if "browser_factory" not in globals():
+    pytest.skip("the shared browser fixtures are not available", allow_module_level=True)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
