@@ -107,7 +107,17 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Application
-        django_get_or_create = ("consortium",)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        # A consortium made by ``consortium_create`` already has its (empty) draft: fill that one.
+        existing = model_class.objects.filter(consortium=kwargs["consortium"]).first()
+        if existing is None:
+            return super()._create(model_class, *args, **kwargs)
+        for name, value in kwargs.items():
+            setattr(existing, name, value)
+        existing.save()
+        return existing
 
     consortium = factory.SubFactory(ConsortiumFactory)
     programme = factory.LazyAttribute(lambda o: o.consortium.programme)
@@ -146,10 +156,6 @@ def submitted_application(*, programme=None, consortium=None, request_key: str =
     if consortium is None:
         consortium = ConsortiumFactory(programme=programme)
     application = ApplicationFactory(consortium=consortium, **fields)
-    for name, value in fields.items():
-        setattr(application, name, value)
-    if fields:
-        application.save()
     application_submit(application=application, by=consortium.lead_contact, request_key=request_key)
     application.refresh_from_db()
     return application

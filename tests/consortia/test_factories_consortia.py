@@ -22,3 +22,16 @@ def test_consortium_factory_has_lead_and_university(db):
     consortium = ConsortiumFactory()
     kinds = sorted(consortium.members.values_list("organisation__kind", flat=True))
     assert kinds == ["startup", "university"]
+
+
+def test_application_factory_fills_the_draft_made_by_the_service(programme):
+    from consortia.services import consortium_create
+    from tests.factories_consortia import OrganisationFactory
+
+    lead = ConsortiumFactory(programme=programme).lead_contact
+    org = OrganisationFactory()
+    org.affiliations.create(user=lead)
+    consortium = consortium_create(by=lead, programme=programme, name="새 컨소시엄", lead_organisation=org)
+    application = ApplicationFactory(consortium=consortium, requested_gpus=64)
+    assert application.pk == consortium.application.pk
+    assert (application.title != "", application.requested_gpus) == (True, 64)
