@@ -6,6 +6,8 @@ Writes go through the services; domain errors become 409/400 via the portal hand
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -247,6 +249,15 @@ class ApplicationSerializer(serializers.ModelSerializer):
         return data
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """A whole number in ASCII digits: "1e3", "8.5" and full-width "１０００" are refused (400)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not re.fullmatch(r"\s*[-+]?[0-9]+\s*", data, re.ASCII):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ApplicationPatchSerializer(serializers.Serializer):
     """A draft save: any subset of the fields plus the revision it was edited from."""
 
@@ -257,8 +268,8 @@ class ApplicationPatchSerializer(serializers.Serializer):
     technical_approach = serializers.CharField(required=False, allow_blank=True)
     data_strategy = serializers.CharField(required=False, allow_blank=True)
     compute_plan = serializers.CharField(required=False, allow_blank=True)
-    requested_gpus = serializers.IntegerField(required=False, allow_null=True)
-    requested_budget = serializers.IntegerField(required=False, allow_null=True)
+    requested_gpus = StrictIntegerField(required=False, allow_null=True)
+    requested_budget = StrictIntegerField(required=False, allow_null=True)
     team_plan = serializers.CharField(required=False, allow_blank=True)
     open_source_plan = serializers.CharField(required=False, allow_blank=True)
     milestones = serializers.ListField(child=serializers.DictField(), required=False)

@@ -34,12 +34,19 @@ from consortia.models import (
     Invitation,
     Organisation,
 )
-from consortia.rules_application import CONTENT_FIELDS, application_checklist, checklist_passes, field_errors
+from consortia.rules_application import (
+    CONTENT_FIELDS,
+    TEXT_FIELDS,
+    application_checklist,
+    checklist_passes,
+    field_errors,
+)
 from consortia.validators import check_pdf, normalise_business_number
 from consortia.workflow import application_transition
 from portal.audit import audit_record, model_snapshot
 from portal.errors import DomainError, InvalidInput
 from portal.models import Programme
+from portal.validators import clean_text
 
 SEOUL = ZoneInfo("Asia/Seoul")
 INVITATION_DAYS = 7
@@ -71,6 +78,18 @@ def _validation(exc: ValidationError, field: str) -> InvalidInput:
     )
 
 
+def _clean_texts(data: dict, fields, *, single_line=("title", "name", "name_en", "name_ko")) -> dict:
+    """``data`` with each present text field NFC-normalised; control and direction-override
+    characters are refused with a 400 naming the field (``portal.validators.clean_text``)."""
+    for field in fields:
+        if field in data:
+            try:
+                data[field] = clean_text(data[field], label=field, multiline=field not in single_line)
+            except ValidationError as exc:
+                raise _validation(exc, field) from exc
+    return data
+
+
 # ---------------------------------------------------------------------------------------
 # Organisations
 # ---------------------------------------------------------------------------------------
@@ -83,7 +102,7 @@ def organisation_create(*, by, data: dict) -> Organisation:
     Companies must carry a valid business registration number (stored as ten digits);
     other kinds carry none. A number already registered is refused.
     """
-    data = {k: v for k, v in data.items() if k in ORGANISATION_FIELDS}
+    data = _clean_texts({k: v for k, v in data.items() if k in ORGANISATION_FIELDS}, ("name_ko", "name_en"))
     number = (data.get("business_number") or "").strip()
     if data.get("kind") in COMPANY_KINDS:
         if not number:
@@ -172,6 +191,8 @@ def consortium_create(
         )
     if not (name or "").strip():
         raise InvalidInput(_("Consortium name: enter a name."), details={"errors": {"name": ["required"]}})
+    cleaned = _clean_texts({"name": name, "name_en": name_en or ""}, ("name", "name_en"))
+    name, name_en = cleaned["name"], cleaned["name_en"]
     _ensure_free_in_programme(programme, lead_organisation)
     now = timezone.now()
     consortium = Consortium.objects.create(
@@ -411,7 +432,7 @@ def application_save(*, application: Application, by, data: dict, revision: int 
             % {"deadline": kst(programme.closes_at)},
             code="deadline_passed",
         )
-    data = {k: v for k, v in data.items() if k in CONTENT_FIELDS}
+    data = _clean_texts({k: v for k, v in data.items() if k in CONTENT_FIELDS}, TEXT_FIELDS)
     if revision is None:
         raise InvalidInput(
             _("Revision: say which revision you edited (field revision or If-Match)."),

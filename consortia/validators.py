@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 # 사업자등록번호: the first nine digits are weighted; the tenth is the check digit.
 _BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
-_BRN_FORMAT = re.compile(r"^(\d{3})-?(\d{2})-?(\d{5})$")
+_BRN_FORMAT = re.compile(r"^(\d{3})-?(\d{2})-?(\d{5})$", re.ASCII)  # ASCII digits only
 
 
 def business_number_check_digit(first_nine: str) -> int:

@@ -35,6 +35,19 @@ def is_cleared(user, assignment) -> bool:
     )
 
 
+@rules.predicate
+def is_affiliated_with_team(user, assignment) -> bool:
+    """The reviewer belongs to an organisation of the application's consortium (conflicted
+    automatically, whatever was declared)."""
+    if assignment is None:
+        return False
+    consortium = assignment.application.consortium
+    organisation_ids = ConsortiumMember.objects.filter(consortium_id=consortium.id).values("organisation_id")
+    return Affiliation.objects.filter(user_id=user.id, organisation_id__in=organisation_ids).exists() or (
+        Affiliation.objects.filter(user_id=user.id, organisation_id=consortium.lead_organisation_id).exists()
+    )
+
+
 def application_member_ids(application) -> set[int]:
     """Users who speak for the application: the lead contact and each member organisation's contact."""
     consortium = application.consortium
@@ -59,10 +72,17 @@ rules.add_perm("evaluations.add_phase", is_officer)
 
 # Assignments. A reviewer sees only their own; a conflicted one is gone for them.
 rules.add_perm("evaluations.list_assignments", is_officer | is_reviewer)
-rules.add_perm("evaluations.view_assignment", is_officer | (is_reviewer & is_own_assignment & is_awaiting_or_cleared))
+rules.add_perm(
+    "evaluations.view_assignment",
+    is_officer | (is_reviewer & is_own_assignment & is_awaiting_or_cleared & ~is_affiliated_with_team),
+)
 rules.add_perm("evaluations.declare_conflict", is_reviewer & is_own_assignment & is_awaiting_or_cleared)
 # Scoring is reachable for an undeclared assignment too, so the service can say "declare first" (409).
-rules.add_perm("evaluations.score_assignment", is_reviewer & is_own_assignment & is_awaiting_or_cleared)
+# An affiliated reviewer is conflicted automatically: they can neither see nor score (SPEC §5).
+rules.add_perm(
+    "evaluations.score_assignment",
+    is_reviewer & is_own_assignment & is_awaiting_or_cleared & ~is_affiliated_with_team,
+)
 # Reading the application itself needs a "no conflict" declaration and no affiliation.
 rules.add_perm("evaluations.review_application", is_reviewer & is_own_assignment & is_cleared)
 

@@ -20,7 +20,7 @@ class AwardNoticeSerializer(serializers.ModelSerializer):
     run = serializers.IntegerField(source="allocation.run_id")
     current = serializers.SerializerMethodField()
     verification_url = serializers.SerializerMethodField()
-    superseded_by = serializers.CharField(source="superseded_by.number", default=None)
+    superseded_by = serializers.CharField(source="superseded_by.number", default=None, allow_null=True)
 
     class Meta:
         model = AwardNotice

@@ -44,6 +44,18 @@ class RulesPermission(permissions.BasePermission):
         return True
 
 
+def _clean(value, label: str):
+    """Names through the shared text check (NFC; no control or direction-override characters)."""
+    from django.core.exceptions import ValidationError
+
+    from portal.validators import clean_text
+
+    try:
+        return clean_text(value, label=label)
+    except ValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from exc
+
+
 class ProgrammeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Programme
@@ -54,7 +66,21 @@ class ProgrammeSerializer(serializers.ModelSerializer):
             "one_consortium_per_organisation", "require_university", "appeal_window_days",
         ]  # fmt: skip
 
+    def validate_year(self, value):
+        if not 2000 <= value <= 2100:
+            raise serializers.ValidationError("Year: give a year between 2000 and 2100.")
+        return value
+
+    def validate_name(self, value):
+        return _clean(value, "name")
+
+    def validate_name_en(self, value):
+        return _clean(value, "name_en")
+
     def validate(self, attrs):
+        for name in ("opens_at", "closes_at"):
+            if attrs.get(name) is not None and not 2000 <= attrs[name].year <= 2100:
+                raise serializers.ValidationError({name: "Give a date and time between 2000 and 2100."})
         opens = attrs.get("opens_at", getattr(self.instance, "opens_at", None))
         closes = attrs.get("closes_at", getattr(self.instance, "closes_at", None))
         if opens and closes and closes <= opens:
@@ -95,3 +121,36 @@ class ProgrammeViewSet(viewsets.ModelViewSet):
         serializer.instance = programme_update(
             programme=serializer.instance, by=self.request.user, data=serializer.validated_data
         )
+
+
+ERROR_RESPONSES = {
+    "400": "Bad input: the fields and messages that need fixing.",
+    "401": "Not signed in (no or an invalid token).",
+    "403": "Not allowed for this role (for example a missing CSRF token on a session-authenticated write).",
+    "404": "Not found, or not visible to the caller (ids cannot be probed).",
+    "409": "Not possible now (deadline passed, window closed, a run already in progress): `detail` says why.",
+}
+
+
+def document_error_responses(result, generator, request, public):
+    """drf-spectacular post-processing hook: every operation may answer the portal's errors
+    (400, 401, 403, 404, 409) with a JSON object (``detail`` and, for 400, the fields)."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = {
+        "type": "object",
+        "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
+        "additionalProperties": True,
+    }
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            for status_code, description in ERROR_RESPONSES.items():
+                operation["responses"].setdefault(
+                    status_code,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
+    return result

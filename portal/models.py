@@ -48,6 +48,17 @@ class User(AbstractUser):
     def needs_second_factor(self) -> bool:
         return self.role in STAFF_ROLES
 
+    def has_perm(self, perm, obj=None) -> bool:
+        """Portal permissions (those defined in the apps' ``rules.py``) are decided by their
+        rules for everybody: a superuser does not bypass them (an administrator neither scores
+        as a reviewer, edits a team's draft nor reads sealed submissions). Other permissions
+        (the Django admin's own) keep Django's meaning."""
+        import rules
+
+        if rules.perm_exists(perm):
+            return self.is_active and rules.has_perm(perm, self, obj)
+        return super().has_perm(perm, obj)
+
 
 def default_categories() -> list[str]:
     return [c.value for c in ModelCategory]

@@ -185,6 +185,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation documents the portal's error answers (400/401/403/404/409).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.document_error_responses",
+    ],
     # Several models have a "status"/"state" field with their own choices; name each set.
     "ENUM_NAME_OVERRIDES": {
         "ApplicationStateEnum": "consortia.enums.ApplicationState",
