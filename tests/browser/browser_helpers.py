@@ -38,7 +38,7 @@ TRANSLATION_EXEMPT = {
     "Swagger UI",
 }
 
-_PLACEHOLDER = re.compile(r"%\(\w+\)[sdfi]|%[sdfi]|\{[\w.]*\}|<[^>]+>")
+_PLACEHOLDER = re.compile(r"%(?:\(\w+\))?[-+ #0]*\d*(?:\.\d+)?[sdfirxXeEgGc%]|\{[\w.]*\}|<[^>]+>")
 _LETTER = re.compile(r"[A-Za-z]")
 
 # Run axe-core and keep what a report needs (the full result is large).

@@ -1,7 +1,7 @@
 """Browser fixtures: Debian's Chromium driven by Playwright against pytest-django's live server.
 
 Each journey test gets a fresh browser context (cookies, storage) from one Chromium
-process shared by the whole session. The helpers in ``browser_helpers.py`` check every
+process per test file. The helpers in ``browser_helpers.py`` check every
 page a journey visits: axe-core (no serious or critical violation), no untranslated
 English in Korean pages, no JavaScript error, and a screenshot kept as a test artefact.
 """
@@ -10,17 +10,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
-# Playwright's sync API runs an asyncio event loop in the main thread. Django sees that
-# loop and refuses ORM calls made from the test body ("SynchronousOnlyOperation"), even
-# though the test itself is plain synchronous code that never awaits. The live server
-# answers in its own thread; the flag only lifts Django's guard for this test process.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-# The journeys run against 127.0.0.1 (an address in ALLOWED_HOSTS), not "localhost".
-os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,8 +39,32 @@ def playwright_instance():
         pytest.skip(f"{CHROMIUM} is not installed (make system-test installs it)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
+    with _browser_test_environment(), sync_playwright() as pw:
         yield pw
+
+
+@contextmanager
+def _browser_test_environment():
+    """Environment for the browser tests only, restored afterwards (``manage.py check --deploy``
+    run by a later test in a subprocess must not inherit it).
+
+    * Playwright's sync API runs an asyncio event loop in the main thread. Django sees that
+      loop and refuses ORM calls made from the test body ("SynchronousOnlyOperation"), even
+      though the test itself is plain synchronous code that never awaits; the live server
+      answers in its own thread. ``DJANGO_ALLOW_ASYNC_UNSAFE`` lifts that guard.
+    * The journeys run against 127.0.0.1 (an address in ALLOWED_HOSTS), not "localhost".
+    """
+    values = {"DJANGO_ALLOW_ASYNC_UNSAFE": "true", "DJANGO_LIVE_TEST_SERVER_ADDRESS": "127.0.0.1"}
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +130,12 @@ def browser_factory(chromium_browser, live_server, axe_report):
     yield make
     for context in contexts:
         context.close()
+    # While Playwright's loop runs in this thread, Django keys database connections by the
+    # loop's context: the test body's ORM calls opened their own connection. Close it in the
+    # same context, or it would outlive the test database.
+    from django.db import connections
+
+    connections.close_all()
 
 
 @pytest.fixture
