@@ -10,3 +10,6 @@ STORAGES["default"]["OPTIONS"]["location"] = str(MEDIA_ROOT)  # noqa: F405
 ACCOUNT_RATE_LIMITS = {**ACCOUNT_RATE_LIMITS, "login_failed": "10/m/ip,5/5m/key"}  # noqa: F405
 if not REDIS_URL:  # noqa: F405
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Tasks run in-process in tests, with or without REDIS_URL; tests that need a real
+# worker start one and switch this off for their duration (tests/conftest.py).
+CELERY_TASK_ALWAYS_EAGER = True

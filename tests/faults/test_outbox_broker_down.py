@@ -61,9 +61,12 @@ def point_celery_at(url: str) -> None:
     app.conf.broker_url = url
     app.conf.result_backend = url
     app.conf.task_always_eager = False
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    # NOTE: kombu keeps connection pools in a global registry keyed by broker; reset it so
+    # neither broker's pool is reused closed, then let Celery build fresh pools lazily.
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
     app.__dict__.pop("backend", None)
     app._local.__dict__.clear()

@@ -45,9 +45,10 @@ PASSWORD = "Scale-Bench-2025!"  # noqa: S105 -- fictional benchmark accounts, pr
 
 
 def business_number(serial: int) -> str:
-    """A syntactically valid (fictional) business registration number."""
-    digits = [int(c) for c in f"{(serial * 7919) % 10**9:09d}"]
-    digits[3], digits[4] = 8, 1  # the middle group: a corporation's code range
+    """A syntactically valid (fictional) business registration number, distinct for
+    each serial below 10**7 (three digits, the corporate code 81, four digits)."""
+    head = f"{serial % 10**7:07d}"
+    digits = [int(c) for c in head[:3] + "81" + head[3:]]
     total = sum(d * w for d, w in zip(digits, WEIGHTS, strict=True)) + (digits[8] * 5) // 10
     return "".join(map(str, digits)) + str((10 - total % 10) % 10)
 
@@ -86,7 +87,7 @@ def seed_scale(*, n: int, r: int, seed: int = 2025) -> dict:
     leads, reviewers = users[:n], users[n:]
     orgs = Organisation.objects.bulk_create(
         [Organisation(name_ko=f"가상기업 {tag}-{i}", name_en=f"Fictional Co {tag}-{i}", kind=OrganisationKind.STARTUP,
-                      business_number=business_number(hash((tag, i)) % 10**8 + i)) for i in range(n)]
+                      business_number=business_number(programme.id * 100_000 + i)) for i in range(n)]
         + [Organisation(name_ko=f"가상대학교 {tag}-{i}", name_en=f"Fictional University {tag}-{i}",
                         kind=OrganisationKind.UNIVERSITY) for i in range(n)],
         batch_size=BATCH,

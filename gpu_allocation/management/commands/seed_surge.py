@@ -48,7 +48,7 @@ class Command(BaseCommand):
         leads, members = users[:n], users[n:]
         orgs = Organisation.objects.bulk_create(
             [Organisation(name_ko=f"부하기업 {tag}-{i}", name_en=f"Surge Co {i}", kind=OrganisationKind.SME,
-                          business_number=business_number(700_000 + i + n * int(tag, 16) % 97)) for i in range(n)]
+                          business_number=business_number(programme.id * 100_000 + i)) for i in range(n)]
             + [Organisation(name_ko=f"부하대학 {tag}-{i}", name_en=f"Surge Univ {i}", kind=OrganisationKind.UNIVERSITY) for i in range(n)]
         )  # fmt: skip
         consortia = Consortium.objects.bulk_create(
