@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Field, Layout, Submit
 from django import forms
@@ -163,10 +165,19 @@ class ApproachForm(DraftForm):
     fields_in_step = ("technical_approach", "data_strategy")
 
 
+class WholeNumberField(forms.IntegerField):
+    """A whole number in ASCII digits: "1e3", "8.5" and full-width "１０００" are refused."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.strip() and not re.fullmatch(r"\s*[0-9]+\s*", value, re.ASCII):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
 class ComputeForm(DraftForm):
     compute_plan = forms.CharField(label=_("Compute plan"), widget=forms.Textarea(attrs={"rows": 6}), required=False)
-    requested_gpus = forms.IntegerField(label=_("Requested GPUs"), required=False, min_value=0)
-    requested_budget = forms.IntegerField(label=_("Requested data budget (KRW)"), required=False, min_value=0)
+    requested_gpus = WholeNumberField(label=_("Requested GPUs"), required=False, min_value=0)
+    requested_budget = WholeNumberField(label=_("Requested data budget (KRW)"), required=False, min_value=0)
     fields_in_step = ("compute_plan", "requested_gpus", "requested_budget")
 
     def __init__(self, *args, programme, **kwargs):

@@ -522,12 +522,29 @@ def test_probe_count():
 
     module = sys.modules[__name__]
     count = (
-        len(IDOR) + len(UPLOADS) + len(BAD_NUMBERS) + len(BAD_NUMBERS_BRN) + 5 + 4
+        len(IDOR) + len(UPLOADS) + len(BAD_NUMBERS) + len(BAD_NUMBERS_BRN) + 5 + 4 + 5
         + sum(1 for name in dir(module) if name.startswith("test_") and name not in {
             "test_idor_write_on_others_object", "test_malformed_upload_is_refused",
             "test_out_of_range_or_odd_number_is_refused", "test_bad_business_registration_number",
             "test_control_and_bidi_characters_in_organisation_names", "test_score_out_of_range_is_400",
-            "test_probe_count"})
+            "test_odd_gpu_count_in_the_draft_form_is_400", "test_probe_count"})
     )  # fmt: skip
     print(f"\nbad-input probes: {count}")
     assert count >= 50
+
+
+@pytest.mark.parametrize("value", ["１０００", "1e3", "8.5", "-8", "1001"])
+def test_odd_gpu_count_in_the_draft_form_is_400(world, as_actor, value):
+    """The web form refuses what the API refuses (full-width digits included)."""
+    client = as_actor("a_owner")
+    before = world_snapshot()
+    response = client.post(
+        f"/consortia/applications/{world.app_sealed.pk}/step/3/",
+        {
+            "compute_plan": "계획",
+            "requested_gpus": value,
+            "requested_budget": "4000000000",
+            "revision": _revision(world),
+        },
+    )
+    refused(response, 400, before)
