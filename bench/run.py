@@ -6,10 +6,16 @@ one, SQLite otherwise), seeds it with ``seed_scale``, serves the portal with gun
 (2 workers) on 127.0.0.1, and loads each page with a small asyncio HTTP client at
 concurrency 8 after a warm-up. Every figure is printed next to the **floor**: a 50-row
 list rendered from one query by the same process, through the same middleware, with a
-signed-in session — the least any paginated page can cost. It also runs the pure
-allocation policy at 5, 100 and 10,000 teams.
+signed-in session — the least any paginated page can cost. Then it runs the other
+benchmarks and prints their figures too: the pure allocation policy at 5, 100 and 10,000
+teams (``bench_policy.py``), award-notice rendering (``bench_notices.py``) and the
+deadline surge (``surge.py``: 500 submissions by 50 clients in 60 s).
 
     .venv/bin/python bench/run.py [--sizes 100,2000] [--seconds 8] [--json bench/results/latest.json]
+                                  [--skip-policy] [--skip-notices] [--skip-surge] [--surge-window 60]
+
+``BENCH_DB_PREFIX`` (default ``bench``) names the PostgreSQL databases it creates and
+drops (``<prefix>_<N>``; the surge uses ``<prefix>_0``).
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ def fresh_database(size: int) -> str:
     base = os.environ.get("DATABASE_URL", "")
     if base.startswith("postgres"):
         parsed = urllib.parse.urlparse(base)
-        name = f"bench_{size}"
+        name = f"{os.environ.get('BENCH_DB_PREFIX', 'bench')}_{size}"
         admin = parsed._replace(path="/postgres").geturl()
         import psycopg2
 
@@ -58,6 +64,25 @@ def fresh_database(size: int) -> str:
     path.parent.mkdir(exist_ok=True)
     path.unlink(missing_ok=True)
     return f"sqlite:///{path}"
+
+
+def analyse(url: str) -> None:
+    """Refresh the planner's statistics after the bulk seed, as autovacuum would shortly
+    after such an import in production; without it PostgreSQL plans on empty-table
+    estimates (nested loops over thousands of rows)."""
+    if url.startswith("postgres"):
+        import psycopg2
+
+        conn = psycopg2.connect(url)
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+        conn.close()
+    else:
+        import sqlite3
+
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            conn.execute("ANALYZE")
 
 
 async def fetch(host: str, port: int, path: str, headers: dict) -> tuple[int, float]:
@@ -124,12 +149,14 @@ def bench_size(size: int, seconds: float, port: int) -> dict:
         "DATABASE_URL": fresh_database(size),
         "DJANGO_SETTINGS_MODULE": "portal.settings.local",
         "DEBUG": "0",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",  # keep stdout JSON-only
     }
     manage("migrate", "--noinput", "-v0", env=env)
     demo = json.loads(manage("seed_demo", "--json", env=env))
     started = time.monotonic()
     scale = json.loads(manage("seed_scale", "--applications", str(size), "--reviewers", str(reviewers), env=env))
     seed_seconds = round(time.monotonic() - started, 1)
+    analyse(env["DATABASE_URL"])
     with tempfile.TemporaryDirectory() as tmp:
         scale_file, demo_file = Path(tmp, "scale.json"), Path(tmp, "demo.json")
         scale_file.write_text(json.dumps(scale))
@@ -164,16 +191,28 @@ def bench_size(size: int, seconds: float, port: int) -> dict:
     return {"size": size, "reviewers": reviewers, "seed_seconds": seed_seconds, "rows": rows}
 
 
-def bench_policy() -> dict:
-    result = subprocess.run(
-        [PY, "bench/bench_policy.py", "--json", "-"], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        return {"error": result.stderr[-2000:]}
-    try:
-        return json.loads(result.stdout.strip().splitlines()[-1])
-    except (json.JSONDecodeError, IndexError):
-        return {"output": result.stdout[-2000:]}
+def run_script(script: str, *args: str, timeout: float = 1800) -> dict:
+    """Run a sibling benchmark script with ``--json <tmp>`` and return its figures.
+
+    Its own printout is passed through; a failure is reported as ``{"error": ...}``
+    rather than ending the whole run.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp, "figures.json")
+        try:
+            result = subprocess.run(
+                [PY, f"bench/{script}", *args, "--json", str(out)],
+                cwd=ROOT, capture_output=True, text=True, check=False, timeout=timeout,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return {"error": f"{script}: no result within {timeout:.0f} s"}
+        print(f"\n$ bench/{script} {' '.join(args)}\n{result.stdout.rstrip()}")
+        if not out.exists():
+            return {"error": f"{script} exited {result.returncode}: {result.stderr[-2000:]}"}
+        figures = json.loads(out.read_text())
+        if result.returncode != 0:
+            figures["exit_status"] = result.returncode
+        return figures
 
 
 def print_table(report: dict) -> None:
@@ -194,22 +233,60 @@ def print_table(report: dict) -> None:
                   f"{row['rps']:>8}{row['ratio_to_floor']:>9}{row['errors']:>8}")  # fmt: skip
 
 
+def print_extras(report: dict) -> None:
+    policy = report.get("policy")
+    if policy:
+        print("\nAllocation policy (pure solve, median seconds)")
+        for case in policy.get("cases", []):
+            print(f"  {case['case']:<14}{case['teams']:>7} teams  policy {case['policy_seconds_median']:.4f} s"
+                  f"  greedy {case['greedy_seconds_median']:.4f} s  policy >= greedy: {case['policy_at_least_greedy']}")  # fmt: skip
+        if "error" in policy:
+            print("  " + policy["error"])
+    notices = report.get("notices")
+    if notices:
+        print("\nAward notices")
+        if "error" in notices:
+            print("  " + notices["error"])
+        else:
+            print(f"  render {notices['notice_render_warm_s'] * 1000:.1f} ms (fixed text "
+                  f"{notices['fixed_text_render_s'] * 1000:.1f} ms, ratio {notices['ratio_notice_to_fixed']}, "
+                  f"best {notices['ratio_notice_to_fixed_best']}); issue one {notices['issue_one_warm_s'] * 1000:.1f} ms;"
+                  f" ZIP of five {notices['zip_of_five_s'] * 1000:.1f} ms")  # fmt: skip
+    surge = report.get("surge")
+    if surge:
+        print("\nDeadline surge")
+        if "error" in surge:
+            print("  " + surge["error"])
+        else:
+            print(f"  {surge['applications']} applications, {surge['clients']} clients, {surge['window_s']:.0f} s window:"
+                  f" accepted {surge['accepted']}, refused late {surge['refused_late']}, errors {surge['errors']},"
+                  f" duplicates {surge['duplicates']}, mismatched {surge['mismatched']};"
+                  f" submit p50 {surge['submit_p50_ms']} ms / p95 {surge['submit_p95_ms']} ms;"
+                  f" probe {surge['probe_ok']} ok / {surge['probe_failed']} failed")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100,2000")
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--port", type=int, default=8399)
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "latest.json"))
-    parser.add_argument("--skip-policy", action="store_true")
+    parser.add_argument("--skip-policy", action="store_true", help="do not run bench/bench_policy.py")
+    parser.add_argument("--skip-notices", action="store_true", help="do not run bench/bench_notices.py")
+    parser.add_argument("--skip-surge", action="store_true", help="do not run bench/surge.py")
+    parser.add_argument("--surge-window", type=float, default=60.0, help="surge window in seconds")
     args = parser.parse_args()
     report = {"machine": f"{os.cpu_count()} cores", "concurrency": CONCURRENCY, "sizes": []}
-    for size in [int(s) for s in args.sizes.split(",")]:
+    for size in [int(s) for s in args.sizes.split(",") if s]:
         report["sizes"].append(bench_size(size, args.seconds, args.port))
-    if not args.skip_policy and (ROOT / "bench" / "bench_policy.py").exists():
-        report["policy"] = bench_policy()
+    if not args.skip_policy:
+        report["policy"] = run_script("bench_policy.py")
+    if not args.skip_notices:
+        report["notices"] = run_script("bench_notices.py")
+    if not args.skip_surge:
+        report["surge"] = run_script("surge.py", "--window", str(args.surge_window), "--port", str(args.port + 1))
     print_table(report)
-    if "policy" in report:
-        print("\nAllocation policy:", json.dumps(report["policy"], ensure_ascii=False))
+    print_extras(report)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False))

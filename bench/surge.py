@@ -88,6 +88,7 @@ def main() -> None:
         "DATABASE_URL": fresh_database(0),
         "DJANGO_SETTINGS_MODULE": "portal.settings.local",
         "DEBUG": "0",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
     }
     manage("migrate", "--noinput", "-v0", env=env)
     with tempfile.TemporaryDirectory() as tmp:

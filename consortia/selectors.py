@@ -8,9 +8,19 @@ anyone else sees nothing.
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
-from consortia.models import Application, ApplicationVersion, Attachment, Consortium, Invitation, Organisation
+from consortia.models import (
+    Affiliation,
+    Application,
+    ApplicationVersion,
+    Attachment,
+    Consortium,
+    ConsortiumMember,
+    Invitation,
+    Organisation,
+)
 
 
 def team_q(user, prefix: str = "") -> Q:
@@ -23,7 +33,15 @@ def team_q(user, prefix: str = "") -> Q:
 
 
 def _team_consortium_ids(user):
-    return Consortium.objects.filter(team_q(user)).values("pk")
+    """Ids of the user's consortia. The same test as ``team_q``, written as three indexed
+    look-ups (lead contact; member contact; affiliation → member organisation) so the
+    database never joins every consortium with its members and affiliations: the cost
+    follows the user's own rows, not the number of consortia (SPEC §10)."""
+    as_member = ConsortiumMember.objects.filter(contact=user).values("consortium_id")
+    as_staff = ConsortiumMember.objects.filter(
+        organisation_id__in=Affiliation.objects.filter(user=user).values("organisation_id")
+    ).values("consortium_id")
+    return Consortium.objects.filter(Q(lead_contact=user) | Q(pk__in=as_member) | Q(pk__in=as_staff)).values("pk")
 
 
 def consortia_visible_to(user) -> QuerySet[Consortium]:
@@ -61,7 +79,27 @@ def applications_visible_to(user) -> QuerySet[Application]:
     """Applications with their consortium, lead and programme; annotated with version facts."""
     qs = Application.objects.select_related(
         "programme", "consortium", "consortium__lead_organisation", "consortium__lead_contact", "saved_by"
-    ).annotate(version_count=Count("versions", distinct=True), last_submitted_at=Max("versions__submitted_at"))
+    ).annotate(
+        # Correlated subqueries rather than JOIN + GROUP BY: a page evaluates them for its
+        # 50 rows only, and the paginator's COUNT(*) leaves them out.
+        version_count=Coalesce(
+            Subquery(
+                ApplicationVersion.objects.filter(application=OuterRef("pk"))
+                .order_by()
+                .values("application")
+                .annotate(n=Count("id"))
+                .values("n")
+            ),
+            0,
+        ),
+        last_submitted_at=Subquery(
+            ApplicationVersion.objects.filter(application=OuterRef("pk"))
+            .order_by()
+            .values("application")
+            .annotate(last=Max("submitted_at"))
+            .values("last")
+        ),
+    )
     if not (user and user.is_authenticated):
         return qs.none()
     if user.is_officer:

@@ -19,7 +19,7 @@ from consortia.models import Application
 from evaluations import services
 from evaluations.enums import AppealGrounds, AssignmentStatus
 from evaluations.models import Appeal, Assignment, Criterion, Objective, Phase
-from evaluations.selectors import appeals_visible_to, assignments_visible_to, phase_ranking_rows, phases_visible_to
+from evaluations.selectors import appeals_visible_to, assignments_visible_to, phase_ranking_source, phases_visible_to
 from portal.api import RulesPermission
 from portal.models import Programme
 
@@ -205,7 +205,7 @@ class PhaseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def ranking(self, request, pk=None):
         """Scores, ranks and decisions: the frozen snapshot once finalised, else the live ranking."""
         phase = self.get_object()
-        rows, _snapshot = phase_ranking_rows(phase=phase)
+        rows, _snapshot = phase_ranking_source(phase=phase)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(RankingRowSerializer([asdict(r) for r in page], many=True).data)
 

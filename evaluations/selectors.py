@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet
+from django.core.cache import cache
+from django.db.models import Count, DecimalField, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Floor, Least
 
 from consortia.enums import ApplicationState
 from consortia.models import Application, ApplicationVersion, ConsortiumMember
@@ -25,6 +30,7 @@ from evaluations.models import (
     BenchmarkResult,
     Criterion,
     GateDecision,
+    Objective,
     Phase,
     PhaseResult,
     PhaseReviewer,
@@ -33,6 +39,8 @@ from evaluations.models import (
     UserPanelScore,
 )
 from portal.models import Programme, User
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -294,17 +302,21 @@ def application_categories(application: Application, version: ApplicationVersion
     return list(content.get("model_categories") or application.model_categories or [])
 
 
-def phase_snapshot(*, phase: Phase) -> PhaseSnapshot:
+def phase_snapshot(
+    *, phase: Phase, criteria: list[Criterion] | None = None, objectives: list[Objective] | None = None
+) -> PhaseSnapshot:
     """Read the phase's inputs in a fixed number of queries and run the scoring core.
 
     Expert sheets come from submitted assignments only; benchmark criteria earn points
     from the team's results against the objectives of the model categories it targets
     (all objectives if none matches); user-panel criteria take the imported points.
     """
-    criteria = list(phase.criteria.order_by("order", "id"))
+    if criteria is None:
+        criteria = list(phase.criteria.order_by("order", "id"))
     applications = {a.id: a for a in phase_applications(phase=phase)}
     versions = latest_versions(application_ids=applications)
-    objectives = list(phase.objectives.order_by("id"))
+    if objectives is None:
+        objectives = list(phase.objectives.order_by("id"))
     results: dict[tuple[int, int], Decimal] = {
         (r.objective_id, r.application_id): r.score
         for r in BenchmarkResult.objects.filter(objective__phase=phase, application_id__in=list(applications))
@@ -494,11 +506,304 @@ def phase_is_frozen(phase: Phase) -> bool:
 
 
 def phase_ranking_rows(*, phase: Phase) -> tuple[list[RankingRow], PhaseSnapshot | None]:
-    """The whole ranking: frozen rows once finalised, otherwise the live computation."""
+    """The whole ranking: frozen rows once finalised, otherwise the live computation.
+
+    Builds every row: for exports. Pages and the API use ``phase_ranking_source``.
+    """
     if phase_is_frozen(phase):
         return [ranking_row_from_result(r) for r in phase_results_frozen(phase=phase)], None
     snapshot = phase_snapshot(phase=phase)
     return ranking_rows_live(snapshot), snapshot
+
+
+class LiveRanking(list):
+    """The live ranking's rows (computed over every application) with the summaries
+    that the ranking page reads."""
+
+    cache_key: str | None = None
+
+    def scored_top(self, n: int) -> list[RankingRow]:
+        return [r for r in self if r.score is not None][:n]
+
+    def last_active_id(self) -> int | None:
+        active = [r for r in self if r.decision in ACTIVE_DECISIONS]
+        return active[-1].application_id if active else None
+
+    def rows_by_id(self, ids) -> dict[int, RankingRow]:
+        wanted = set(ids)
+        return {r.application_id: r for r in self if r.application_id in wanted}
+
+    def score_bands(self, *, phase: Phase, criteria: list[Criterion]) -> dict[int, list[int]]:
+        bands = criterion_score_distribution(phase=phase, criteria=criteria)
+        if self.cache_key:
+            _cache_set(f"{self.cache_key}:bands:{_criteria_tag(criteria)}", bands)
+        return bands
+
+
+class FrozenRanking:
+    """A finalised phase's ranking as a lazy sequence over ``PhaseResult``.
+
+    ``Paginator`` (pages and the API) counts it with one ``COUNT`` and slices it with one
+    ``LIMIT``/``OFFSET`` query, so a page builds at most one page of rows whatever the
+    number of applications. Order: rank, then application id (as ``phase_results_frozen``).
+    """
+
+    def __init__(self, phase: Phase):
+        self.queryset = phase_results_frozen(phase=phase)
+        self._count: int | None = None
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = self.queryset.count()
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [ranking_row_from_result(r) for r in self.queryset[index]]
+        return ranking_row_from_result(self.queryset[index])
+
+    def __iter__(self):
+        return (ranking_row_from_result(r) for r in self.queryset.iterator())
+
+    def scored_top(self, n: int) -> list[RankingRow]:
+        """The first ``n`` rows that have a score (one query)."""
+        return [ranking_row_from_result(r) for r in self.queryset.filter(score__isnull=False)[:n]]
+
+    def score_bands(self, *, phase: Phase, criteria: list[Criterion]) -> dict[int, list[int]]:
+        return criterion_score_distribution(phase=phase, criteria=criteria)
+
+    def last_active_id(self) -> int | None:
+        """The application after which the cut line is drawn: the last selected/kept row (one query)."""
+        return (
+            self.queryset.filter(decision__in=ACTIVE_DECISIONS)
+            .reverse()  # the exact reverse of (rank, application id), NULLs included, on every backend
+            .values_list("application_id", flat=True)
+            .first()
+        )
+
+
+LIVE_CHUNK = 50
+LIVE_CACHE_SECONDS = 6 * 60 * 60
+
+
+@dataclass(frozen=True)
+class LiveSummary:
+    """What the ranking page reads of a live evaluation besides its rows."""
+
+    needs_officer_decision: tuple
+    ready_to_finalise: bool
+
+
+@dataclass(frozen=True)
+class CachedSnapshot:
+    """Stands in for ``PhaseSnapshot`` when the live ranking comes from the cache."""
+
+    result: LiveSummary
+
+
+def _cache_get(key: str):
+    try:
+        return cache.get(key)
+    except Exception:  # noqa: BLE001 -- the cache only saves work; the ranking is computed without it
+        logger.warning("ranking cache unavailable", exc_info=True)
+        return None
+
+
+def _cache_set(key: str, value) -> None:
+    try:
+        cache.set(key, value, timeout=LIVE_CACHE_SECONDS)
+    except Exception:  # noqa: BLE001 -- as above
+        logger.warning("ranking cache unavailable", exc_info=True)
+
+
+def _criteria_tag(criteria: list[Criterion]) -> str:
+    return ",".join(f"{c.id}:{c.max_points}" for c in criteria)
+
+
+def _scalar(qs: QuerySet, aggregate) -> Subquery:
+    """One aggregate of ``qs`` as a scalar subquery."""
+    return Subquery(qs.order_by().annotate(_k=Value(1)).values("_k").annotate(v=aggregate).values("v")[:1])
+
+
+@dataclass(frozen=True)
+class LiveKey:
+    """The live ranking's cache key, with the criteria and objectives read to make it."""
+
+    key: str
+    criteria: list
+    objectives: list
+
+
+def live_ranking_key(*, phase: Phase) -> LiveKey:
+    """A cache key that changes whenever an input of the live ranking changes.
+
+    Inputs (see ``phase_snapshot``): the phase's own settings (in memory), its criteria
+    and objectives (read whole: a handful of rows), and a stamp of the growing inputs —
+    the evaluated applications (number, sum of ids), their latest version (highest id),
+    the submitted sheets (number, latest submission, highest id: scores change only while
+    a sheet is open), benchmark results (number, highest id, sum of scores), user-panel
+    points and gate decisions (number, latest write: both stamp every write) and tie
+    decisions (number, highest id) — read in ONE query of scalar subqueries, each an
+    index range over the phase's rows. Three queries in all.
+    """
+    applications = phase_applications(phase=phase)
+    submitted = Assignment.objects.filter(phase=OuterRef("pk"), status=AssignmentStatus.SUBMITTED)
+    results = BenchmarkResult.objects.filter(objective__phase=OuterRef("pk"))
+    panel = UserPanelScore.objects.filter(criterion__phase=OuterRef("pk"))
+    gates = GateDecision.objects.filter(criterion__phase=OuterRef("pk"))
+    ties = TieBreakDecision.objects.filter(phase=OuterRef("pk"))
+    stamp = (
+        Phase.objects.filter(pk=phase.pk)
+        .annotate(
+            apps_n=_scalar(applications, Count("id")),
+            apps_sum=_scalar(applications, Sum("id")),
+            versions_top=_scalar(
+                ApplicationVersion.objects.filter(application__in=applications.values("id")), Max("id")
+            ),
+            sheets_n=_scalar(submitted, Count("id")),
+            sheets_last=_scalar(submitted, Max("submitted_at")),
+            sheets_top=_scalar(submitted, Max("id")),
+            results_n=_scalar(results, Count("id")),
+            results_top=_scalar(results, Max("id")),
+            results_sum=_scalar(results, Sum("score")),
+            panel_n=_scalar(panel, Count("id")),
+            panel_last=_scalar(panel, Max("imported_at")),
+            gates_n=_scalar(gates, Count("id")),
+            gates_last=_scalar(gates, Max("decided_at")),
+            ties_n=_scalar(ties, Count("id")),
+            ties_top=_scalar(ties, Max("id")),
+        )
+        .values_list(
+            "apps_n",
+            "apps_sum",
+            "versions_top",
+            "sheets_n",
+            "sheets_last",
+            "sheets_top",
+            "results_n",
+            "results_top",
+            "results_sum",
+            "panel_n",
+            "panel_last",
+            "gates_n",
+            "gates_last",
+            "ties_n",
+            "ties_top",
+        )  # fmt: skip
+        .first()
+    )
+    settings = sorted((f.attname, f.value_from_object(phase)) for f in phase._meta.concrete_fields)
+    criteria = list(phase.criteria.order_by("order", "id"))
+    objectives = list(phase.objectives.order_by("id"))
+    rows = [[(f.attname, f.value_from_object(o)) for f in o._meta.concrete_fields] for o in (*criteria, *objectives)]
+    digest = hashlib.sha256(repr((settings, rows, stamp)).encode()).hexdigest()[:32]
+    return LiveKey(f"evaluations:live-ranking:{phase.pk}:{digest}", criteria, objectives)
+
+
+class CachedLiveRanking:
+    """A live ranking read back from the cache: the summary and only the 50-row chunks
+    that a page needs, so a page does not unpickle every row. A missing chunk (evicted)
+    recomputes and stores the whole ranking once."""
+
+    def __init__(self, *, phase: Phase, key: str, summary: dict):
+        self.phase, self.key, self.summary = phase, key, summary
+
+    def count(self) -> int:
+        return self.summary["count"]
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def scored_top(self, n: int) -> list[RankingRow]:
+        return self.summary["top"][:n]
+
+    def rows_by_id(self, ids) -> dict[int, RankingRow]:
+        return {i: self.summary["tie_rows"][i] for i in ids if i in self.summary["tie_rows"]}
+
+    def __iter__(self):
+        return iter(self[0 : self.count()])
+
+    def last_active_id(self) -> int | None:
+        return self.summary["last_active_id"]
+
+    def score_bands(self, *, phase: Phase, criteria: list[Criterion]) -> dict[int, list[int]]:
+        key = f"{self.key}:bands:{_criteria_tag(criteria)}"
+        bands = _cache_get(key)
+        if bands is None:
+            bands = criterion_score_distribution(phase=phase, criteria=criteria)
+            _cache_set(key, bands)
+        return bands
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        start, stop, _step = index.indices(self.count())
+        if start >= stop:
+            return []
+        numbers = range(start // LIVE_CHUNK, (stop - 1) // LIVE_CHUNK + 1)
+        keys = [f"{self.key}:chunk:{n}" for n in numbers]
+        try:
+            found = cache.get_many(keys)
+        except Exception:  # noqa: BLE001 -- recomputed below
+            found = {}
+        if len(found) < len(keys):
+            rows = _store_live_ranking(self.phase, self.key, phase_snapshot(phase=self.phase))
+            return rows[start:stop]
+        rows = [row for k in keys for row in found[k]]
+        offset = numbers[0] * LIVE_CHUNK
+        return rows[start - offset : stop - offset]
+
+
+def _store_live_ranking(phase: Phase, key: str, snapshot: PhaseSnapshot) -> LiveRanking:
+    rows = LiveRanking(ranking_rows_live(snapshot))
+    rows.cache_key = key
+    chunks = {
+        f"{key}:chunk:{n}": rows[n * LIVE_CHUNK : (n + 1) * LIVE_CHUNK] for n in range(len(rows) // LIVE_CHUNK + 1)
+    }
+    try:
+        cache.set_many(chunks, timeout=LIVE_CACHE_SECONDS)
+    except Exception:  # noqa: BLE001 -- the cache only saves work
+        logger.warning("ranking cache unavailable", exc_info=True)
+        return rows
+    summary = {
+        "count": len(rows),
+        "top": rows.scored_top(50),
+        "last_active_id": rows.last_active_id(),
+        "needs_officer_decision": tuple(snapshot.result.needs_officer_decision),
+        "ready_to_finalise": snapshot.result.ready_to_finalise,
+        "tie_rows": rows.rows_by_id(
+            i for group in snapshot.result.needs_officer_decision for i in group.application_ids
+        ),
+    }
+    _cache_set(key, summary)  # written last: a summary implies its chunks were stored
+    return rows
+
+
+def phase_ranking_source(*, phase: Phase):
+    """The ranking for pages and the API, with the snapshot (``None`` once frozen).
+
+    Frozen: lazy over ``PhaseResult`` (a COUNT and one page of rows). Live: the ranking
+    must be computed over every application (linear in their number), so the computed
+    rows are cached under ``live_ranking_key`` and later requests read the summary and
+    one page; any change of an input gives a new key, hence a fresh computation.
+    """
+    if phase_is_frozen(phase):
+        return FrozenRanking(phase), None
+    live_key = live_ranking_key(phase=phase)
+    key = live_key.key
+    summary = _cache_get(key)
+    if summary is not None:
+        return CachedLiveRanking(phase=phase, key=key, summary=summary), CachedSnapshot(
+            result=LiveSummary(
+                needs_officer_decision=summary["needs_officer_decision"],
+                ready_to_finalise=summary["ready_to_finalise"],
+            )
+        )
+    snapshot = phase_snapshot(phase=phase, criteria=live_key.criteria, objectives=live_key.objectives)
+    return _store_live_ranking(phase, key, snapshot), snapshot
 
 
 # --------------------------------------------------------------------------- applicants' view
@@ -564,37 +869,103 @@ def anonymised_comments(*, phase: Phase, application_id: int) -> list[dict]:
     return comments
 
 
+def expert_score_bands(*, phase: Phase, maxima: dict[int, Decimal]) -> list[tuple[int, int, int]]:
+    """(criterion id, band, count) over every submitted reviewer score of the phase.
+
+    Counting the bands reads every score (reviewers × applications × criteria). Once the
+    phase is frozen the result is cached under a stamp of its submitted sheets: their
+    number, the latest submission and the highest assignment id. Scores change only while
+    a sheet is open; re-submitting moves the latest submission and re-opening (an upheld
+    appeal) lowers the number, so either gives a new key. The stamp is one aggregate over
+    the phase's assignments, a fraction of the scores' work. While the phase is live the
+    ranking reads every score anyway, so the bands are counted each time.
+    """
+
+    def count() -> list[tuple[int, int, int]]:
+        return list(
+            Score.objects.filter(
+                assignment__phase=phase, assignment__status=AssignmentStatus.SUBMITTED, criterion_id__in=list(maxima)
+            )
+            .annotate(band=_band_of(F("value"), F("criterion__max_points")))
+            .values("criterion_id", "band")
+            .annotate(n=Count("id"))
+            .order_by()
+            .values_list("criterion_id", "band", "n")
+        )
+
+    if phase.status not in PHASE_FROZEN_STATES:
+        return count()
+    stamp = Assignment.objects.filter(phase=phase, status=AssignmentStatus.SUBMITTED).aggregate(
+        n=Count("id"), last=Max("submitted_at"), top=Max("id")
+    )
+    limits = ",".join(f"{k}:{v}" for k, v in sorted(maxima.items()))
+    last = stamp["last"].isoformat() if stamp["last"] else "-"
+    key = f"evaluations:score-bands:{phase.pk}:{stamp['n']}:{last}:{stamp['top']}:{limits}"
+    try:
+        cached = cache.get(key)
+    except Exception:  # noqa: BLE001 -- the cache only saves work; counting works without it
+        logger.warning("score bands: cache unavailable", exc_info=True)
+        cached = None
+    if cached is not None:
+        return cached
+    rows = count()
+    try:
+        cache.set(key, rows, timeout=24 * 60 * 60)
+    except Exception:  # noqa: BLE001 -- as above
+        logger.warning("score bands: cache unavailable", exc_info=True)
+    return rows
+
+
+def _band_of(value_expr, top_expr):
+    """Which fifth of the maximum a figure falls in (0–4), computed by the database."""
+    return Least(Value(4), Floor(value_expr * Value(5) / top_expr), output_field=IntegerField())
+
+
 def criterion_score_distribution(*, phase: Phase, criteria: list[Criterion]) -> dict[int, list[int]]:
     """Per scored criterion, how many figures fall in each fifth of its maximum (0–20 % … 80–100 %).
 
     Expert criteria count every submitted reviewer score; benchmark and user-panel
-    criteria count each team's points (frozen figures once finalised). Two queries.
+    criteria count each team's points (frozen figures once finalised). The bands are
+    counted by the database (``GROUP BY`` criterion, band), so the cost does not grow
+    with the rows a page shows: one query for the expert scores, one per non-expert
+    criterion once frozen (one in all while live).
     """
     bands = {c.id: [0, 0, 0, 0, 0] for c in criteria}
-    maxima = {c.id: c.max_points for c in criteria}
+    maxima = {c.id: c.max_points for c in criteria if c.max_points}
 
-    def add(criterion_id: int, value: Decimal) -> None:
-        top = maxima.get(criterion_id)
-        if not top:
-            return
-        band = min(4, int(value / top * 5))
-        bands[criterion_id][band] += 1
+    def add_counts(rows) -> None:
+        for criterion_id, band, n in rows:
+            if criterion_id in maxima and band is not None:
+                bands[criterion_id][max(0, min(4, int(band)))] += n
 
-    for criterion_id, value in Score.objects.filter(
-        assignment__phase=phase, assignment__status=AssignmentStatus.SUBMITTED
-    ).values_list("criterion_id", "value"):
-        add(criterion_id, value)
-    by_key = {c.key: c.id for c in criteria if c.source != CriterionSource.EXPERT}
-    if by_key:
-        if phase.status in PHASE_FROZEN_STATES:
-            for details in PhaseResult.objects.filter(phase=phase).values_list("details", flat=True):
-                for key, criterion_id in by_key.items():
-                    figure = (details.get("criterion_means") or {}).get(key)
-                    if figure is not None:
-                        add(criterion_id, Decimal(figure))
-        else:
-            for criterion_id, points in UserPanelScore.objects.filter(criterion__phase=phase).values_list(
-                "criterion_id", "points"
-            ):
-                add(criterion_id, points)
+    if maxima:
+        add_counts(expert_score_bands(phase=phase, maxima=maxima))
+    others = [c for c in criteria if c.source != CriterionSource.EXPERT and c.id in maxima]
+    if not others:
+        return bands
+    if phase.status in PHASE_FROZEN_STATES:
+        for criterion in others:
+            figure = Cast(
+                KT(f"details__criterion_means__{criterion.key}"), DecimalField(max_digits=12, decimal_places=4)
+            )
+            counts = (
+                PhaseResult.objects.filter(phase=phase)
+                .annotate(figure=figure)
+                .filter(figure__isnull=False)
+                .annotate(band=_band_of(F("figure"), Value(criterion.max_points)))
+                .values("band")
+                .annotate(n=Count("id"))
+                .order_by()
+                .values_list("band", "n")
+            )
+            add_counts((criterion.id, band, n) for band, n in counts)
+    else:
+        add_counts(
+            UserPanelScore.objects.filter(criterion__phase=phase, criterion_id__in=[c.id for c in others])
+            .annotate(band=_band_of(F("points"), F("criterion__max_points")))
+            .values("criterion_id", "band")
+            .annotate(n=Count("id"))
+            .order_by()
+            .values_list("criterion_id", "band", "n")
+        )
     return bands

@@ -24,7 +24,6 @@ from django.views import View
 from consortia.models import Application, Attachment, ConsortiumMember
 from evaluations import services
 from evaluations.enums import (
-    ACTIVE_DECISIONS,
     PHASE_FROZEN_STATES,
     AppealStatus,
     AssignmentStatus,
@@ -53,9 +52,9 @@ from evaluations.selectors import (
     appeals_visible_to,
     applications_of_member,
     assignments_visible_to,
-    criterion_score_distribution,
     phase_applications,
     phase_ranking_rows,
+    phase_ranking_source,
     phase_reviewer_progress,
     phases_visible_to,
     results_visible_to,
@@ -343,11 +342,12 @@ class PhaseAssignmentsView(OfficerPhaseMixin, View):
 
 
 def _ranking_context(phase: Phase, rows, snapshot):
-    active = [r for r in rows if r.decision in ACTIVE_DECISIONS]
-    cut_after = active[-1].application_id if active else None
+    """Charts and summaries of the ranking. ``rows`` is lazy once frozen (a few
+    aggregate/limited queries, never every row); live, it is the computed list."""
+    cut_after = rows.last_active_id()
     criteria = list(phase.criteria.all())
     scored_criteria = [c for c in criteria if not c.is_gate]
-    top = [r for r in rows if r.score is not None][:50]
+    top = rows.scored_top(50)
     ranking_chart = {
         "type": "bar",
         "data": {
@@ -370,7 +370,7 @@ def _ranking_context(phase: Phase, rows, snapshot):
         },
         "options": {"scales": {"y": {"min": 0, "max": 100}}, "plugins": {"legend": {"display": True}}},
     }
-    distribution = criterion_score_distribution(phase=phase, criteria=scored_criteria)
+    distribution = rows.score_bands(phase=phase, criteria=scored_criteria)
     bands = ["0–20%", "20–40%", "40–60%", "60–80%", "80–100%"]
     colours = ["#dc3545", "#fd7e14", "#ffc107", "#20c997", "#198754"]
     distribution_chart = {
@@ -386,7 +386,7 @@ def _ranking_context(phase: Phase, rows, snapshot):
     }
     ties = []
     if snapshot is not None:
-        names = {r.application_id: r for r in rows}
+        names = rows.rows_by_id(i for group in snapshot.result.needs_officer_decision for i in group.application_ids)
         for group in snapshot.result.needs_officer_decision:
             ties.append(
                 {
@@ -405,7 +405,6 @@ def _ranking_context(phase: Phase, rows, snapshot):
         "tie_form": TieBreakForm(),
         "frozen": snapshot is None,
         "ready": snapshot.result.ready_to_finalise if snapshot is not None else True,
-        "total": len(rows),
         "criterion_names": {c.key: c.name for c in criteria},
     }
 
@@ -414,9 +413,10 @@ class PhaseRankingView(OfficerPhaseMixin, View):
     """The ranking dashboard: charts, the ranked table with the cut line, ties to decide."""
 
     def get(self, request, pk):
-        rows, snapshot = phase_ranking_rows(phase=self.phase)
+        rows, snapshot = phase_ranking_source(phase=self.phase)
         context = _ranking_context(self.phase, rows, snapshot)
         context["page"] = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+        context["total"] = context["page"].paginator.count
         return render(request, "evaluations/phase_ranking.html", context)
 
     def post(self, request, pk):
