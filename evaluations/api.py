@@ -193,6 +193,8 @@ class PhaseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["get"])
     def assignments(self, request, pk=None):
         """A reviewer's own assignments in the phase; all of them for an officer."""
+        if not str(pk).isdigit():  # "/phases/abc/assignments/" is not a phase (404, not a 500)
+            raise Http404
         phase = get_object_or_404(Phase, pk=pk)
         qs = assignments_visible_to(request.user, phase=phase).prefetch_related("scores__criterion")
         if not request.user.is_officer and not qs.exists():
