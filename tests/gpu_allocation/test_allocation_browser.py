@@ -23,8 +23,21 @@ from tests.factories_allocation import allocation_setup
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls of the test body are
 # plain synchronous code (the same setting as tests/browser/conftest.py).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _browser_environment():
+    """Set for this module only and restored, so later subprocesses don't inherit it."""
+    values = {"DJANGO_ALLOW_ASYNC_UNSAFE": "true", "DJANGO_LIVE_TEST_SERVER_ADDRESS": "127.0.0.1"}
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",

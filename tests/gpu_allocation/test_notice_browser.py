@@ -22,9 +22,17 @@ pytestmark = [
 
 
 @pytest.fixture
-def admin_page(live_server, admin_user):
+def admin_page(live_server, admin_user, request):
     # Playwright's sync API runs an event loop in this thread; the test body itself stays synchronous.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    request.addfinalizer(
+        lambda: (
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+            if previous is None
+            else os.environ.__setitem__("DJANGO_ALLOW_ASYNC_UNSAFE", previous)
+        )
+    )
     from django.conf import settings
     from django.db import connections
     from django.test import Client

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.django_db
 
 
 def run_manage(*args, env_extra=None):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    # NOTE: the browser tests' async-safety switch must never reach a settings check.
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(env_extra or {})
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
