@@ -111,6 +111,11 @@ class Programme(models.Model):
         return self.name
 
     @property
+    def is_closed(self) -> bool:
+        """The application deadline has passed."""
+        return timezone.now() > self.closes_at
+
+    @property
     def is_open(self) -> bool:
         now = timezone.now()
         return self.opens_at <= now <= self.closes_at
