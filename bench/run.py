@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -135,6 +136,8 @@ def serve(env: dict, port: int) -> subprocess.Popen:
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)  # noqa: S310 -- loopback only
+            return proc
+        except urllib.error.HTTPError:  # answering (e.g. 503: no Celery worker behind REDIS_URL): it is up
             return proc
         except Exception:  # noqa: BLE001 -- not up yet
             time.sleep(0.2)
