@@ -52,7 +52,7 @@ from evaluations.selectors import (
     phase_previous,
     phase_snapshot,
 )
-from portal.audit import audit_record, model_snapshot
+from portal.audit import audit_changes, audit_record, model_snapshot
 from portal.errors import DomainError, InvalidInput
 from portal.models import Programme, User
 
@@ -203,16 +203,7 @@ def phase_update(*, phase: Phase, by: User, data: dict) -> Phase:
         setattr(phase, name, value)
     phase.full_clean(exclude=["created_by"])
     phase.save()
-    after = model_snapshot(phase, PHASE_FIELDS)
-    changed = [k for k in after if after[k] != before[k]]
-    if changed:
-        audit_record(
-            action="phase.update",
-            obj=phase,
-            actor=by,
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
-        )
+    audit_changes(action="phase.update", obj=phase, actor=by, before=before, after=model_snapshot(phase, PHASE_FIELDS))
     return phase
 
 

@@ -40,7 +40,7 @@ from evaluations.selectors import active_teams_for_allocation
 from gpu_allocation import policy
 from gpu_allocation.enums import RUN_ACTIVE_STATES, RUN_FINAL_STATES, RunStatus
 from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun, GpuCluster
-from portal.audit import audit_record, model_snapshot
+from portal.audit import audit_changes, audit_record, model_snapshot
 from portal.errors import DomainError
 from portal.models import Programme
 from portal.outbox import outbox_publish
@@ -121,16 +121,9 @@ def gpu_cluster_update(*, cluster: GpuCluster, by, data: dict[str, Any]) -> GpuC
             code="cluster_in_use",
         )
     cluster.save()
-    after = model_snapshot(cluster, CLUSTER_FIELDS)
-    changed = [k for k in after if after[k] != before[k]]
-    if changed:
-        audit_record(
-            action="gpu_cluster.update",
-            obj=cluster,
-            actor=by,
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
-        )
+    audit_changes(
+        action="gpu_cluster.update", obj=cluster, actor=by, before=before, after=model_snapshot(cluster, CLUSTER_FIELDS)
+    )
     return cluster
 
 

@@ -104,6 +104,24 @@ def audit_verify_chain(*, batch_size: int = 2000) -> ChainReport:
     return ChainReport(True, checked)
 
 
+def audit_changes(*, action: str, obj: Model, actor, before: dict, after: dict, reason: str = "") -> list[str]:
+    """Record only the fields that changed between two snapshots; nothing if none did.
+
+    Returns the names of the changed fields.
+    """
+    changed = [name for name in after if after[name] != before.get(name)]
+    if changed:
+        audit_record(
+            action=action,
+            obj=obj,
+            actor=actor,
+            before={name: before.get(name) for name in changed},
+            after={name: after[name] for name in changed},
+            reason=reason,
+        )
+    return changed
+
+
 def model_snapshot(obj: Model, fields: list[str]) -> dict:
     """The named fields of ``obj`` as a JSON-friendly dict, for before/after."""
     return _jsonable({name: getattr(obj, name) for name in fields})

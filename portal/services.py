@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from portal.audit import audit_record, model_snapshot
+from portal.audit import audit_changes, audit_record, model_snapshot
 from portal.models import Programme
 
 PROGRAMME_FIELDS = [
@@ -32,16 +32,6 @@ def programme_update(*, programme: Programme, by, data: dict, reason: str = "") 
     programme.full_clean()
     programme.save()
     after = model_snapshot(programme, PROGRAMME_FIELDS)
-    changed = {k for k in after if after[k] != before[k]}
-    if not changed:
-        return programme
-    action = "programme.deadline_change" if "closes_at" in changed else "programme.update"
-    audit_record(
-        action=action,
-        obj=programme,
-        actor=by,
-        before={k: before[k] for k in changed},
-        after={k: after[k] for k in changed},
-        reason=reason,
-    )
+    action = "programme.deadline_change" if after["closes_at"] != before["closes_at"] else "programme.update"
+    audit_changes(action=action, obj=programme, actor=by, before=before, after=after, reason=reason)
     return programme
