@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -120,24 +121,33 @@ def start_worker(*, extra_env: dict | None = None, queues: str = "celery") -> su
     raise RuntimeError("the Celery worker did not answer within 30 s")
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, settings):
-    """A real worker for the duration of one test; tasks go through Redis."""
-    if not redis_url():
-        pytest.skip("REDIS_URL is not set: no broker to run a real Celery worker on")
+@contextmanager
+def real_worker(settings):
+    """Run tasks on a real worker process (not in-process) inside the block."""
     from portal.celery import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.task_always_eager = False
     app.control.purge()
     proc = start_worker()
-    yield proc
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    app.conf.task_always_eager = True
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, settings):
+    """A real worker for the duration of one test; tasks go through Redis."""
+    if not redis_url():
+        pytest.skip("REDIS_URL is not set: no broker to run a real Celery worker on")
+    with real_worker(settings) as proc:
+        yield proc
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ English in Korean pages, no JavaScript error, and a screenshot kept as a test ar
 from __future__ import annotations
 
 import os
-import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -144,17 +143,7 @@ def task_worker(transactional_db, settings):
     if not os.environ.get("REDIS_URL"):
         yield None
         return
-    from portal.celery import app
-    from tests.conftest import start_worker
+    from tests.conftest import real_worker
 
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    app.conf.task_always_eager = False
-    app.control.purge()
-    proc = start_worker()
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    app.conf.task_always_eager = True
+    with real_worker(settings) as proc:
+        yield proc
