@@ -15,7 +15,12 @@ def targets_for(scale: dict, demo: dict) -> list[dict]:
         ("floor: tiny page", "portal:floor_tiny", {}, scale["applicant_username"]),
         ("floor: 50-row list", "portal:floor_list", {}, scale["applicant_username"]),
         ("applicant dashboard", "consortia:my_applications", {}, scale["applicant_username"]),
-        ("application form", "consortia:application_step", {"pk": application.pk, "step": 1}, scale["applicant_username"]),
+        (
+            "application form",
+            "consortia:application_step",
+            {"pk": application.pk, "step": 1},
+            scale["applicant_username"],
+        ),
         ("reviewer queue", "evaluations:reviewer_queue", {}, scale["reviewer_username"]),
         ("scoring form", "evaluations:assignment_score", {"pk": scale["assignment_id"]}, scale["reviewer_username"]),
         ("officer ranking", "evaluations:phase_ranking", {"pk": scale["phase_id"]}, officer),
