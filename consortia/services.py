@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -45,6 +43,7 @@ from consortia.validators import check_pdf, normalise_business_number
 from consortia.workflow import application_transition
 from portal.audit import audit_record, model_snapshot
 from portal.errors import DomainError, InvalidInput
+from portal.mail import mail_queue
 from portal.models import Programme
 from portal.validators import clean_text
 
@@ -258,7 +257,8 @@ def invitation_create(
         "expires": kst(invitation.expires_at),
         "link": link,
     }
-    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email]))
+    # Sent after commit through the outbox: never twice, never for a rolled-back request.
+    mail_queue(key=f"invitation:{invitation.pk}", to=[invitation.email], subject=str(subject), body=str(body))
     audit_record(action="invitation.create", obj=invitation, actor=by, after={"email": invitation.email, "role": role})
     return invitation
 
@@ -738,8 +738,7 @@ def _mail_receipt(*, version: ApplicationVersion, application: Application, prog
         "sha": version.sha256,
         "deadline": kst(programme.closes_at),
     }
-    to = [lead.email]
-    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to))
+    mail_queue(key=f"receipt:{version.receipt_number}", to=[lead.email], subject=str(subject), body=str(body))
 
 
 @transaction.atomic

@@ -54,6 +54,7 @@ from evaluations.selectors import (
 )
 from portal.audit import audit_changes, audit_record, model_snapshot
 from portal.errors import DomainError, InvalidInput
+from portal.mail import mail_queue
 from portal.models import Programme, User
 
 PHASE_FIELDS = [
@@ -292,26 +293,23 @@ def phase_invite_reviewers(*, phase: Phase, by: User, reviewers: list[User]) -> 
             action="phase.reviewers_invite", obj=phase, actor=by, after={"reviewer_ids": [p.reviewer_id for p in added]}
         )
         emails = [r.email for r in reviewers if r.email and r.id in {p.reviewer_id for p in added}]
-        transaction.on_commit(lambda: _send_invitations(phase, emails))
+        _queue_invitations(phase, emails)
     return added
 
 
-def _send_invitations(phase: Phase, emails: list[str]) -> None:
-    """One message per invited reviewer (sent after the commit, so a rollback sends nothing)."""
-    from django.core.mail import send_mail
-
+def _queue_invitations(phase: Phase, emails: list[str]) -> None:
+    """One message per invited reviewer, through the outbox (sent once, after commit)."""
     for email in emails:
-        send_mail(
+        mail_queue(
+            key=f"reviewer-invitation:{phase.pk}:{email}",
+            to=[email],
             subject=f"[IAFM] 평가위원 위촉 안내 / Reviewer invitation: {phase.name}",
-            message=(
+            body=(
                 f"{phase.programme.name} — {phase.name}\n"
                 f"평가 기간 / Scoring window: {_local(phase.scoring_opens_at)} – {_local(phase.scoring_closes_at)}\n"
                 "배정된 신청서는 포털의 '내 평가'에서 이해충돌 신고 후 열람할 수 있습니다.\n"
                 "Declare any conflict of interest under 'My reviews' before opening an application."
             ),
-            from_email=None,
-            recipient_list=[email],
-            fail_silently=True,
         )
 
 

@@ -154,3 +154,23 @@ def test_the_same_side_effect_queued_twice_is_published_once(own_broker):
     assert OutboxMessage.objects.filter(dedupe_key="mail:invite:42").count() == 1
     assert wait_for(lambda: SentEmail.objects.filter(key="invite:42").exists())
     assert SentEmail.objects.count() == 1
+
+
+def test_submissions_during_a_broker_outage_get_receipts_and_each_receipt_mail_goes_out_once(own_broker):
+    from tests.factories_consortia import submitted_application
+
+    redis, _url = own_broker
+    redis.stop()
+    started = time.monotonic()
+    applications = [submitted_application() for _ in range(3)]
+    assert time.monotonic() - started < 15
+    receipts = [a.versions.get().receipt_number for a in applications]
+    assert all(receipts)
+    pending = OutboxMessage.objects.filter(dispatched_at__isnull=True, dedupe_key__startswith="mail:receipt:")
+    assert pending.count() == 3
+
+    redis.start()
+    assert wait_for(lambda: outbox_drain() >= 0 and not pending.exists())
+    assert wait_for(lambda: SentEmail.objects.filter(key__startswith="receipt:").count() == 3)
+    assert outbox_drain() == 0
+    assert sorted(SentEmail.objects.values_list("key", flat=True)) == sorted(f"receipt:{r}" for r in receipts)
