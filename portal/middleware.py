@@ -69,3 +69,32 @@ class StaffTwoFactorMiddleware:
                     )
                 return redirect(reverse("mfa_activate_totp"))
         return self.get_response(request)
+
+
+class RefusedAccessAuditMiddleware:
+    """Records every 404 answered to a signed-in user: objects the user may not see answer
+    404, so this is the trail of attempts on another party's objects (who, when, from
+    where, which path and method)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if (
+            response.status_code == 404
+            and user is not None
+            and user.is_authenticated
+            and not request.path.startswith(("/static/", "/favicon"))
+        ):
+            from portal.audit import audit_record
+
+            audit_record(
+                action="access.refused",
+                actor=user,
+                object_type="path",
+                object_repr=request.path[:255],
+                after={"method": request.method},
+            )
+        return response

@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.RequestContextMiddleware",
     "portal.middleware.StaffTwoFactorMiddleware",
+    "portal.middleware.RefusedAccessAuditMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

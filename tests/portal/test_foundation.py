@@ -331,3 +331,14 @@ def test_api_schema_and_docs_are_served_without_external_assets(client_for, appl
     docs = c.get("/api/docs/").content.decode()
     assert "swagger-ui" in docs
     assert "cdn." not in docs and "https://" not in docs.split("<body")[0]
+
+
+def test_refused_access_to_another_partys_object_is_audited(client_for, applicant, admin_user):
+    from portal.models import AuditEntry
+
+    response = client_for(applicant).get(reverse("portal:audit_log"), REMOTE_ADDR="203.0.113.20")
+    assert response.status_code == 404
+    entry = AuditEntry.objects.get(action="access.refused")
+    assert (entry.actor_id, entry.object_repr, entry.after, entry.ip_address) == (
+        applicant.id, reverse("portal:audit_log"), {"method": "GET"}, "203.0.113.20",
+    )  # fmt: skip

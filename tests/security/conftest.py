@@ -227,7 +227,8 @@ def world_snapshot() -> dict:
               ConflictDeclaration, Score, PhaseResult, Appeal, AllocationRun, Allocation, AwardNotice,
               NoticeExport]  # fmt: skip
     snap = {m.__name__: sorted(map(repr, m.objects.order_by("pk").values())) for m in models}
-    snap["AuditEntry"] = AuditEntry.objects.count()
+    # Refused attempts are themselves audited (access.refused); every other entry is a change.
+    snap["AuditEntry"] = AuditEntry.objects.exclude(action="access.refused").count()
     return snap
 
 
