@@ -1,7 +1,7 @@
 """Celery tasks of ``gpu_allocation``: thin wrappers around idempotent services (STYLE §6)."""
 
 from celery import shared_task
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 
 from gpu_allocation.services import MAX_ATTEMPTS, allocation_run_execute, allocation_run_recover_stale
 
@@ -10,7 +10,8 @@ from gpu_allocation.services import MAX_ATTEMPTS, allocation_run_execute, alloca
     bind=True,
     name="gpu_allocation.execute_run",
     acks_late=True,
-    autoretry_for=(OperationalError,),
+    # A lost or terminated database session surfaces as either error; both are transient.
+    autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=True,
     max_retries=MAX_ATTEMPTS,
 )

@@ -99,14 +99,29 @@ def database_url_for_worker() -> str | None:
 
 
 def start_worker(*, extra_env: dict | None = None, queues: str = "celery") -> subprocess.Popen:
-    """Start a real Celery worker process on the configured Redis broker."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test", **(extra_env or {})}
+    """Start a real Celery worker process on the configured Redis broker.
+
+    For debugging, ``WORKER_LOG=/path`` collects the worker's log and ``WORKER_LOGLEVEL``
+    sets its level (default WARNING).
+    """
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        **(extra_env or {}),
+    }
     db_url = database_url_for_worker()
     if db_url:
         env["DATABASE_URL"] = db_url
     cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--concurrency=1",
-           "--without-gossip", "--without-mingle", "--loglevel=WARNING", "-Q", queues]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+           "--without-gossip", "--without-mingle", "--loglevel=" + os.environ.get("WORKER_LOGLEVEL", "WARNING"), "-Q", queues]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(os.environ["WORKER_LOG"], "ab") if os.environ.get("WORKER_LOG") else subprocess.DEVNULL,
+    )
     from portal.celery import app
 
     deadline = time.monotonic() + 30
@@ -122,14 +137,14 @@ def start_worker(*, extra_env: dict | None = None, queues: str = "celery") -> su
 
 
 @contextmanager
-def real_worker(settings):
+def real_worker(settings, **extra_env: str):
     """Run tasks on a real worker process (not in-process) inside the block."""
     from portal.celery import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.task_always_eager = False
     app.control.purge()
-    proc = start_worker()
+    proc = start_worker(extra_env=extra_env)
     try:
         yield proc
     finally:

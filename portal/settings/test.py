@@ -12,4 +12,6 @@ if not REDIS_URL:  # noqa: F405
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Tasks run in-process in tests, with or without REDIS_URL; tests that need a real
 # worker start one and switch this off for their duration (tests/conftest.py).
-CELERY_TASK_ALWAYS_EAGER = True
+# A worker process started by a test sets CELERY_TASK_ALWAYS_EAGER=0, so that what it
+# publishes itself (retries, follow-up tasks) goes through the broker too.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  # noqa: F405

@@ -93,6 +93,7 @@ def own_broker(transactional_db, settings):
         "DJANGO_SETTINGS_MODULE": "portal.settings.test",
         "REDIS_URL": url,
         "DATABASE_URL": database_url_for_worker(),
+        "CELERY_TASK_ALWAYS_EAGER": "0",
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
