@@ -3,26 +3,18 @@
 from django import template
 from django.utils.translation import get_language
 
+from gpu_allocation.notices import format_krw_korean
+
 register = template.Library()
 
 
 @register.filter
 def krw_eok(amount) -> str:
-    """``4512000000`` → ``45억 1,200만 원``: the reading Korean readers expect next to the figure."""
+    """``4512000000`` → ``45억 1,200만 원``: the reading Korean readers expect next to the figure
+    (the same wording as on award notices)."""
     if amount is None or amount == "":
         return ""
-    amount = int(amount)
-    sign = "-" if amount < 0 else ""
-    eok, rest = divmod(abs(amount), 100_000_000)
-    man, won = divmod(rest, 10_000)
-    parts = []
-    if eok:
-        parts.append(f"{eok:,}억")
-    if man:
-        parts.append(f"{man:,}만")
-    if won or not parts:
-        parts.append(f"{won:,}")
-    return f"{sign}{' '.join(parts)} 원"
+    return format_krw_korean(int(amount))
 
 
 @register.filter
