@@ -29,12 +29,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--sql", action="store_true", help="print every query of one request")
+    parser.add_argument("--cold", action="store_true", help="clear the cache before every request")
     args = parser.parse_args()
 
     import django
 
     django.setup()
     from django.conf import settings
+    from django.core.cache import cache
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -47,9 +49,14 @@ def main() -> None:
     session = client.session
     session["portal_second_factor_ok"] = True
     session.save()
-    response = client.get(args.path)
+    def get():
+        if args.cold:
+            cache.clear()
+        return client.get(args.path)
+
+    response = get()
     with CaptureQueriesContext(connection) as ctx:
-        response = client.get(args.path)
+        response = get()
     all_queries = list(ctx.captured_queries)
     n_queries = len(all_queries)
     slowest = sorted(ctx.captured_queries, key=lambda q: -float(q["time"]))[:5]
@@ -65,7 +72,7 @@ def main() -> None:
         profiler.start()
     started = time.perf_counter()
     for _ in range(args.repeat):
-        client.get(args.path)
+        get()
     mean_ms = (time.perf_counter() - started) / args.repeat * 1000
     if profiler:
         profiler.stop()

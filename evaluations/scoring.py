@@ -111,7 +111,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, Inexact, Rounded
 from fractions import Fraction
 from typing import Any
 
@@ -163,6 +163,9 @@ AFFECTS_RESERVE_ORDER = "reserve_order"
 
 _CENT = Decimal("0.01")
 _TENTH = Decimal("0.1")
+# Sums of Decimals in this context are exact: precision and exponents are unbounded,
+# and any rounding would raise rather than pass silently.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[Inexact, Rounded])
 
 
 # --------------------------------------------------------------------------- inputs
@@ -170,6 +173,8 @@ _TENTH = Decimal("0.1")
 
 def _decimal(value: object, what: str) -> Decimal:
     """Return ``value`` as a finite Decimal; refuse floats, whose binary error would leak in."""
+    if type(value) is Decimal and value.is_finite():
+        return value  # the common case, checked first: scores arrive as Decimals
     if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
         raise TypeError(f"{what} must be a Decimal (or int), not {type(value).__name__}: {value!r}")
     result = Decimal(value)
@@ -267,7 +272,10 @@ class ReviewerSheet:
             self,
             "scores",
             {
-                key: _decimal(value, f"score of reviewer {self.reviewer_id!r} on {key!r}")
+                # The message is only formatted for a value that needs the full check.
+                key: value
+                if type(value) is Decimal and value.is_finite()
+                else _decimal(value, f"score of reviewer {self.reviewer_id!r} on {key!r}")
                 for key, value in self.scores.items()
             },
         )
@@ -431,11 +439,9 @@ def _str_or_none(value: Decimal | None) -> str | None:
 
 def _round_half_up(value: Fraction, places: int = 2) -> Decimal:
     """Round an exact value half up (away from zero) to ``places`` decimals, exactly."""
-    scale = 10**places
-    magnitude = abs(value) * scale
-    units = magnitude.numerator * 2 + magnitude.denominator
-    units //= magnitude.denominator * 2  # floor(magnitude + 1/2)
-    if value < 0:
+    numerator, denominator = value.numerator, value.denominator  # denominator > 0
+    units = (abs(numerator) * 10**places * 2 + denominator) // (denominator * 2)  # floor(|value| * scale + 1/2)
+    if numerator < 0:
         units = -units
     return Decimal(units).scaleb(-places)
 
@@ -461,8 +467,15 @@ def trim_totals(
     return ordered, ()
 
 
+def _exact_sum(values: Iterable[Decimal]) -> Decimal:
+    total = Decimal(0)
+    for value in values:
+        total = _EXACT.add(total, value)
+    return total
+
+
 def _exact_mean(values: Sequence[Decimal]) -> Fraction:
-    return sum((Fraction(v) for v in values), Fraction(0)) / len(values)
+    return Fraction(_exact_sum(values)) / len(values)
 
 
 def aggregate_totals(totals: Sequence[Decimal], method: str = TRIMMED_MEAN) -> Decimal:
@@ -614,7 +627,7 @@ def _score_application(rules: PhaseRules, application: ApplicationInput) -> _Sco
             reasons.append(Reason(GATE_FAILED, {"criterion": gate.key, "reason": result.reason}))
 
     means: dict[str, Decimal] = {}
-    totals = [sum((sheet.scores[c.key] for c in rules.expert_criteria), Decimal(0)) for sheet in application.sheets]
+    totals = [_exact_sum(sheet.scores[c.key] for c in rules.expert_criteria) for sheet in application.sheets]
     kept, dropped = trim_totals(totals, rules.method)
     expert_part: Fraction | None = Fraction(0)
     if rules.expert_criteria:

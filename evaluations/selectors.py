@@ -6,10 +6,11 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 from django.core.cache import cache
 from django.db.models import Count, DecimalField, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.fields.json import KT
+from django.db.models.fields.json import KT, KeyTransform
 from django.db.models.functions import Cast, Floor, Least
 
 from consortia.enums import ApplicationState
@@ -132,12 +133,21 @@ def phase_applications(*, phase: Phase) -> QuerySet[Application]:
     )
 
 
-def latest_versions(*, application_ids) -> dict[int, ApplicationVersion]:
-    """The latest submitted version of each application (the one evaluated), in one query."""
-    versions: dict[int, ApplicationVersion] = {}
-    for version in ApplicationVersion.objects.filter(application_id__in=list(application_ids)).order_by(
+def latest_versions(*, application_ids, lean: bool = False) -> dict[int, ApplicationVersion]:
+    """The latest submitted version of each application (the one evaluated), in one query.
+
+    ``lean`` reads only what a ranking needs (number, receipt, model categories as
+    ``version.model_categories``) instead of each version's whole frozen content.
+    """
+    qs = ApplicationVersion.objects.filter(application_id__in=list(application_ids)).order_by(
         "application_id", "number"
-    ):
+    )
+    if lean:
+        qs = qs.only("id", "application_id", "number", "receipt_number").annotate(
+            model_categories=KeyTransform("model_categories", "content")
+        )
+    versions: dict[int, ApplicationVersion] = {}
+    for version in qs:
         versions[version.application_id] = version
     return versions
 
@@ -298,8 +308,14 @@ def officer_order_for(*, phase: Phase) -> list[int]:
 
 
 def application_categories(application: Application, version: ApplicationVersion | None) -> list[str]:
-    content = version.content if version is not None else {}
-    return list(content.get("model_categories") or application.model_categories or [])
+    """The model categories the evaluated version names (the application's own if none)."""
+    if version is None:
+        named = None
+    elif "content" in version.__dict__:
+        named = version.content.get("model_categories")
+    else:  # a lean version (see ``latest_versions``)
+        named = version.model_categories
+    return list(named or application.model_categories or [])
 
 
 def phase_snapshot(
@@ -313,8 +329,14 @@ def phase_snapshot(
     """
     if criteria is None:
         criteria = list(phase.criteria.order_by("order", "id"))
-    applications = {a.id: a for a in phase_applications(phase=phase)}
-    versions = latest_versions(application_ids=applications)
+    applications = {
+        a.id: a
+        for a in phase_applications(phase=phase)
+        .select_related(None)
+        .select_related("consortium")
+        .only("id", "title", "model_categories", "consortium_id", "consortium__name")
+    }
+    versions = latest_versions(application_ids=applications, lean=True)
     if objectives is None:
         objectives = list(phase.objectives.order_by("id"))
     results: dict[tuple[int, int], Decimal] = {
@@ -323,14 +345,12 @@ def phase_snapshot(
     }
     sheets: dict[int, dict[int, dict[str, Decimal]]] = {}
     score_values: list[tuple[int, Decimal]] = []
-    for app_id, reviewer_id, criterion_id, key, value in Score.objects.filter(
-        assignment__phase=phase,
-        assignment__status=AssignmentStatus.SUBMITTED,
-        criterion__source=CriterionSource.EXPERT,
-        criterion__is_gate=False,
-    ).values_list("assignment__application_id", "assignment__reviewer_id", "criterion_id", "criterion__key", "value"):
+    expert_key_of = {c.id: c.key for c in criteria if c.source == CriterionSource.EXPERT and not c.is_gate}
+    for app_id, reviewer_id, criterion_id, value in Score.objects.filter(
+        assignment__phase=phase, assignment__status=AssignmentStatus.SUBMITTED, criterion_id__in=list(expert_key_of)
+    ).values_list("assignment__application_id", "assignment__reviewer_id", "criterion_id", "value"):
         if app_id in applications:
-            sheets.setdefault(app_id, {}).setdefault(reviewer_id, {})[key] = value
+            sheets.setdefault(app_id, {}).setdefault(reviewer_id, {})[expert_key_of[criterion_id]] = value
             score_values.append((criterion_id, value))
     panel: dict[int, dict[str, Decimal]] = {}
     for app_id, key, points in UserPanelScore.objects.filter(criterion__phase=phase).values_list(
@@ -521,6 +541,8 @@ class LiveRanking(list):
     that the ranking page reads."""
 
     cache_key: str | None = None
+    criteria: list[Criterion] = []  # noqa: RUF012 -- set per instance by ``_store_live_ranking``
+    bands: dict[int, list[int]] = {}  # noqa: RUF012 -- as above
 
     def scored_top(self, n: int) -> list[RankingRow]:
         return [r for r in self if r.score is not None][:n]
@@ -534,10 +556,7 @@ class LiveRanking(list):
         return {r.application_id: r for r in self if r.application_id in wanted}
 
     def score_bands(self, *, phase: Phase, criteria: list[Criterion]) -> dict[int, list[int]]:
-        bands = criterion_score_distribution(phase=phase, criteria=criteria)
-        if self.cache_key:
-            _cache_set(f"{self.cache_key}:bands:{_criteria_tag(criteria)}", bands)
-        return bands
+        return {c.id: self.bands.get(c.id, [0, 0, 0, 0, 0]) for c in criteria}
 
 
 class FrozenRanking:
@@ -549,6 +568,7 @@ class FrozenRanking:
     """
 
     def __init__(self, phase: Phase):
+        self.phase = phase
         self.queryset = phase_results_frozen(phase=phase)
         self._count: int | None = None
 
@@ -559,6 +579,10 @@ class FrozenRanking:
 
     def __len__(self) -> int:
         return self.count()
+
+    @cached_property
+    def criteria(self) -> list[Criterion]:
+        return list(self.phase.criteria.order_by("order", "id"))
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -617,10 +641,6 @@ def _cache_set(key: str, value) -> None:
         cache.set(key, value, timeout=LIVE_CACHE_SECONDS)
     except Exception:  # noqa: BLE001 -- as above
         logger.warning("ranking cache unavailable", exc_info=True)
-
-
-def _criteria_tag(criteria: list[Criterion]) -> str:
-    return ",".join(f"{c.id}:{c.max_points}" for c in criteria)
 
 
 def _scalar(qs: QuerySet, aggregate) -> Subquery:
@@ -708,8 +728,8 @@ class CachedLiveRanking:
     that a page needs, so a page does not unpickle every row. A missing chunk (evicted)
     recomputes and stores the whole ranking once."""
 
-    def __init__(self, *, phase: Phase, key: str, summary: dict):
-        self.phase, self.key, self.summary = phase, key, summary
+    def __init__(self, *, phase: Phase, key: str, summary: dict, criteria: list[Criterion]):
+        self.phase, self.key, self.summary, self.criteria = phase, key, summary, criteria
 
     def count(self) -> int:
         return self.summary["count"]
@@ -730,12 +750,8 @@ class CachedLiveRanking:
         return self.summary["last_active_id"]
 
     def score_bands(self, *, phase: Phase, criteria: list[Criterion]) -> dict[int, list[int]]:
-        key = f"{self.key}:bands:{_criteria_tag(criteria)}"
-        bands = _cache_get(key)
-        if bands is None:
-            bands = criterion_score_distribution(phase=phase, criteria=criteria)
-            _cache_set(key, bands)
-        return bands
+        bands = self.summary["bands"]
+        return {c.id: bands.get(c.id, [0, 0, 0, 0, 0]) for c in criteria}
 
     def __getitem__(self, index):
         if not isinstance(index, slice):
@@ -757,9 +773,35 @@ class CachedLiveRanking:
         return rows[start - offset : stop - offset]
 
 
+def _band(value: Decimal, top: Decimal) -> int:
+    """Which fifth of ``top`` a figure falls in (0–4); the same as ``_band_of`` in SQL."""
+    return max(0, min(4, int((value * 5) // top)))
+
+
+def live_score_bands(snapshot: PhaseSnapshot) -> dict[int, list[int]]:
+    """The score bands of every scored criterion, counted from the snapshot already in
+    memory: each submitted expert score, and each team's benchmark or panel points."""
+    criteria = [c for c in snapshot.criteria if not c.is_gate]
+    bands = {c.id: [0, 0, 0, 0, 0] for c in criteria}
+    maxima = {c.id: c.max_points for c in criteria if c.max_points}
+    for criterion_id, value in snapshot.score_values:
+        top = maxima.get(criterion_id)
+        if top:
+            bands[criterion_id][_band(value, top)] += 1
+    others = [c for c in criteria if c.source != CriterionSource.EXPERT and c.id in maxima]
+    for outcome in snapshot.result.outcomes:
+        for criterion in others:
+            figure = outcome.criterion_means.get(criterion.key)
+            if figure is not None:
+                bands[criterion.id][_band(figure, criterion.max_points)] += 1
+    return bands
+
+
 def _store_live_ranking(phase: Phase, key: str, snapshot: PhaseSnapshot) -> LiveRanking:
     rows = LiveRanking(ranking_rows_live(snapshot))
     rows.cache_key = key
+    rows.criteria = snapshot.criteria
+    rows.bands = live_score_bands(snapshot)
     chunks = {
         f"{key}:chunk:{n}": rows[n * LIVE_CHUNK : (n + 1) * LIVE_CHUNK] for n in range(len(rows) // LIVE_CHUNK + 1)
     }
@@ -777,9 +819,24 @@ def _store_live_ranking(phase: Phase, key: str, snapshot: PhaseSnapshot) -> Live
         "tie_rows": rows.rows_by_id(
             i for group in snapshot.result.needs_officer_decision for i in group.application_ids
         ),
+        "bands": rows.bands,
     }
     _cache_set(key, summary)  # written last: a summary implies its chunks were stored
     return rows
+
+
+def live_ranking_warm(*, phase_id: int) -> bool:
+    """Store the live ranking of a phase being scored under its current key, unless it is
+    stored already; True if it was computed. Run by a worker after an input changed."""
+    phase = Phase.objects.filter(pk=phase_id).first()
+    if phase is None or phase_is_frozen(phase):
+        return False
+    live_key = live_ranking_key(phase=phase)
+    if _cache_get(live_key.key) is not None:
+        return False
+    snapshot = phase_snapshot(phase=phase, criteria=live_key.criteria, objectives=live_key.objectives)
+    _store_live_ranking(phase, live_key.key, snapshot)
+    return True
 
 
 def phase_ranking_source(*, phase: Phase):
@@ -796,7 +853,7 @@ def phase_ranking_source(*, phase: Phase):
     key = live_key.key
     summary = _cache_get(key)
     if summary is not None:
-        return CachedLiveRanking(phase=phase, key=key, summary=summary), CachedSnapshot(
+        return CachedLiveRanking(phase=phase, key=key, summary=summary, criteria=live_key.criteria), CachedSnapshot(
             result=LiveSummary(
                 needs_officer_decision=summary["needs_officer_decision"],
                 ready_to_finalise=summary["ready_to_finalise"],

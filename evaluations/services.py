@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -56,6 +58,7 @@ from portal.audit import audit_changes, audit_record, model_snapshot
 from portal.errors import DomainError, InvalidInput
 from portal.mail import mail_queue
 from portal.models import Programme, User
+from portal.outbox import outbox_publish
 
 PHASE_FIELDS = [
     "order", "name", "name_en", "kind", "teams_to_keep", "pass_threshold", "reviewers_per_application",
@@ -629,7 +632,21 @@ def assignment_save_scores(
         actor=by,
         after={"scores": {k: str(v.value) for k, v in existing.items()}, "submitted": submit},
     )
+    if submit:
+        _live_ranking_changed(phase)
     return assignment
+
+
+def _live_ranking_changed(phase: Phase) -> None:
+    """An input of the live ranking changed: have a worker compute it again after commit,
+    so the officer's next look at the ranking page reads it from the cache. The page
+    computes it itself when it gets there first; this only moves the wait off the page."""
+    if settings.EVALUATIONS_WARM_LIVE_RANKING and phase.status == PhaseStatus.SCORING:
+        outbox_publish(
+            task_name="evaluations.warm_live_ranking",
+            kwargs={"phase_id": phase.pk},
+            dedupe_key=f"live-ranking:{phase.pk}:{uuid.uuid4().hex}",
+        )
 
 
 # --------------------------------------------------------------------------- officer inputs: gates, ties, panel, benchmarks
@@ -659,6 +676,7 @@ def gate_decide(
         after={"criterion": criterion.key, "application": application.id, "passed": passed},
         reason=reasons,
     )
+    _live_ranking_changed(phase)
     return decision
 
 
@@ -680,6 +698,7 @@ def tie_break_decide(*, phase: Phase, by: User, ordered_application_ids: list[in
         phase=phase, ordered_application_ids=ids, reason=reason.strip(), decided_by=by
     )
     audit_record(action="tie_break.decide", obj=phase, actor=by, after={"order": ids}, reason=reason)
+    _live_ranking_changed(phase)
     return decision
 
 
@@ -718,6 +737,7 @@ def benchmark_result_submit(
         object_repr=f"{objective.benchmark} / {application}",
         after={"objective": objective.id, "application": application.id, "score": str(result.score)},
     )
+    _live_ranking_changed(phase)
     return result
 
 
@@ -790,6 +810,7 @@ def panel_scores_import(*, phase: Phase, by: User, csv_text: str) -> int:
         actor=by,
         after={"rows": [[a, c.key, str(p)] for a, c, p in rows]},
     )
+    _live_ranking_changed(phase)
     return len(rows)
 
 
@@ -846,10 +867,11 @@ def phase_finalise(*, phase: Phase, by: User) -> list[PhaseResult]:
         {"key": c.key, "name": c.name, "max_points": str(c.max_points), "source": c.source} for c in snapshot.criteria
     ]
     rows = []
+    outcome_dicts = {o["application_id"]: o for o in result.as_dict()["outcomes"]}
     for outcome in result.outcomes:
         application = snapshot.applications[outcome.application_id]
         version = snapshot.versions.get(outcome.application_id)
-        outcome_dict = next(o for o in result.as_dict()["outcomes"] if o["application_id"] == outcome.application_id)
+        outcome_dict = outcome_dicts[outcome.application_id]
         rows.append(
             PhaseResult(
                 phase=phase,

@@ -9,3 +9,11 @@ def phases_make_final_due_task() -> int:
     from evaluations.services import phases_make_final_due
 
     return phases_make_final_due()
+
+
+@shared_task(name="evaluations.warm_live_ranking", acks_late=True)
+def warm_live_ranking_task(phase_id: int) -> bool:
+    """Compute a phase's live ranking into the cache unless it is there already (idempotent)."""
+    from evaluations.selectors import live_ranking_warm
+
+    return live_ranking_warm(phase_id=phase_id)

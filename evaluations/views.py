@@ -345,7 +345,7 @@ def _ranking_context(phase: Phase, rows, snapshot):
     """Charts and summaries of the ranking. ``rows`` is lazy once frozen (a few
     aggregate/limited queries, never every row); live, it is the computed list."""
     cut_after = rows.last_active_id()
-    criteria = list(phase.criteria.all())
+    criteria = rows.criteria
     scored_criteria = [c for c in criteria if not c.is_gate]
     top = rows.scored_top(50)
     ranking_chart = {

@@ -9,7 +9,6 @@ class RunStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
-
 RUN_ACTIVE_STATES = (RunStatus.QUEUED, RunStatus.RUNNING)
 RUN_FINAL_STATES = (RunStatus.SUCCEEDED, RunStatus.FAILED)
 

@@ -21,7 +21,9 @@ class GpuCluster(models.Model):
     nodes = models.PositiveIntegerField(_("nodes"))
     gpus_per_node = models.PositiveSmallIntegerField(_("GPUs per node"), default=8)
     # H100-equivalents per GPU of this model (1 B200 = 2 H100-equivalents).
-    equivalence = models.DecimalField(_("H100-equivalents per GPU"), max_digits=5, decimal_places=2, default=Decimal("1.00"))
+    equivalence = models.DecimalField(
+        _("H100-equivalents per GPU"), max_digits=5, decimal_places=2, default=Decimal("1.00")
+    )
     period_start = models.DateField(_("period start"))
     period_end = models.DateField(_("period end"))
     is_active = models.BooleanField(_("in the pool"), default=True)
@@ -31,7 +33,9 @@ class GpuCluster(models.Model):
         verbose_name = _("GPU cluster")
         verbose_name_plural = _("GPU clusters")
         constraints = [
-            models.UniqueConstraint(fields=["programme", "name", "period_start"], name="cluster_unique_name_per_period"),
+            models.UniqueConstraint(
+                fields=["programme", "name", "period_start"], name="cluster_unique_name_per_period"
+            ),
             models.CheckConstraint(condition=Q(gpus_per_node__gte=1), name="cluster_gpus_per_node_positive"),
             models.CheckConstraint(condition=Q(equivalence__gt=0), name="cluster_equivalence_positive"),
             models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="cluster_period_ordered"),
@@ -65,7 +69,9 @@ class AllocationRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -115,7 +121,8 @@ class Allocation(models.Model):
             models.CheckConstraint(condition=Q(total_gpus__lte=F("gpu_cap")), name="allocation_within_team_cap"),
             models.CheckConstraint(condition=Q(total_gpus__lte=F("requested_gpus")), name="allocation_within_request"),
             models.CheckConstraint(
-                condition=Q(budget__gte=F("budget_min")) & Q(budget__lte=F("budget_max")), name="allocation_budget_in_range"
+                condition=Q(budget__gte=F("budget_min")) & Q(budget__lte=F("budget_max")),
+                name="allocation_budget_in_range",
             ),
         ]
 

@@ -43,8 +43,7 @@ def clean_text(value, *, label: str, multiline: bool = False):
     text = unicodedata.normalize("NFC", value)
     for char in text:
         if char in _BIDI_AND_INVISIBLE or (
-            unicodedata.category(char) in ("Cc", "Cf", "Co", "Cs")
-            and not (multiline and char in _MULTILINE_ALLOWED)
+            unicodedata.category(char) in ("Cc", "Cf", "Co", "Cs") and not (multiline and char in _MULTILINE_ALLOWED)
         ):
             raise ValidationError(
                 _(

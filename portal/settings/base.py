@@ -94,7 +94,10 @@ else:
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Idle expiry: a session lapses after 30 minutes without a request...
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+# The expiry slides when RequestContextMiddleware touches the session, at most once a
+# minute: idle expiry stays exact to the minute without a session write on every request.
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_TOUCH_SECONDS = env.int("SESSION_TOUCH_SECONDS", default=60)
 # ...and whatever the activity, after 12 hours (checked by RequestContextMiddleware).
 SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=12 * 60 * 60)
 
@@ -229,6 +232,9 @@ X_FRAME_OPTIONS = "DENY"
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# With a worker, each change of a live ranking's inputs has it recomputed into the cache
+# in the background (in-process it would only slow the reviewer's request down).
+EVALUATIONS_WARM_LIVE_RANKING = env.bool("EVALUATIONS_WARM_LIVE_RANKING", default=not CELERY_TASK_ALWAYS_EAGER)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

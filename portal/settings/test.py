@@ -15,3 +15,5 @@ if not REDIS_URL:  # noqa: F405
 # A worker process started by a test sets CELERY_TASK_ALWAYS_EAGER=0, so that what it
 # publishes itself (retries, follow-up tasks) goes through the broker too.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  # noqa: F405
+# Scoring tests submit many sheets; the background ranking warm-up is tested on its own.
+EVALUATIONS_WARM_LIVE_RANKING = env.bool("EVALUATIONS_WARM_LIVE_RANKING", default=False)  # noqa: F405

@@ -53,3 +53,34 @@ def test_every_benchmarked_target_has_a_constant_query_count():
     assert {name: a == b for name, (a, b) in counts.items()} == {name: True for name in counts}, counts
     print("query counts (N=100, N=2000):", counts)
     assert max(b for _a, b in counts.values()) <= BUDGET, counts
+
+
+def test_live_ranking_costs_the_same_queries_at_both_sizes_computed_or_cached(officer):
+    """The ranking of a phase still being scored is computed over every sheet on the first
+    request after a change, then read from the cache: both within the budget, both the
+    same at 30 and 600 applications (3,000 sheets)."""
+    from django.core.cache import cache
+    from django.urls import reverse
+
+    from tests.factories import ProgrammeFactory
+    from tests.factories_evaluations import bulk_selection_phase
+
+    client = Client()
+    client.force_login(officer)
+    session = client.session
+    session["portal_second_factor_ok"] = True
+    session.save()
+    counts = {}
+    for n in (30, 600):
+        phase = bulk_selection_phase(programme=ProgrammeFactory(), applications=n)
+        path = reverse("evaluations:phase_ranking", args=[phase.pk])
+        client.get(reverse("portal:home"))  # the session's own writes are not the page's
+        cache.clear()
+        with CaptureQueriesContext(connection) as computed:
+            assert client.get(path).status_code == 200
+        with CaptureQueriesContext(connection) as cached:
+            assert client.get(path).status_code == 200
+        counts[n] = (len(computed.captured_queries), len(cached.captured_queries))
+    print("live ranking queries (computed, cached):", counts)
+    assert counts[30] == counts[600], counts
+    assert max(counts[600]) <= BUDGET, counts

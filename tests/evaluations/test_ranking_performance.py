@@ -136,3 +136,52 @@ def test_live_ranking_is_cached_until_an_input_changes(programme):
     again, _ = phase_ranking_source(phase=phase)
     assert isinstance(again, CachedLiveRanking)
     assert again.score_bands(phase=phase, criteria=criteria) == reference_distribution(phase, criteria)
+
+
+def test_live_chart_bands_count_benchmark_and_panel_points_as_the_frozen_chart_does(programme, officer):
+    """The ranking page's distribution chart is counted from the live snapshot in memory
+    (no second pass over the scores); finalising must not change what it shows."""
+    from tests.factories_evaluations import assign, reviewers, selection_phase, submit_scores
+
+    pool = reviewers(3)
+    selection = selection_phase(programme=programme, teams_to_keep=4)
+    apps = [submitted_application(programme=programme, title=f"팀 {i}") for i in range(4)]
+    for i, app in enumerate(apps):
+        for r in pool:
+            submit_scores(assign(selection, app, r), {"technology": 35 - i, "capability": 20, "impact": 20})
+    services.phase_finalise(phase=selection, by=officer)
+    services.phase_publish(phase=selection, by=officer)
+    stage = stage_phase(programme=programme, teams_to_keep=2)
+    gate = stage.criteria.get(key="originality")
+    kmmlu, haerae = stage.objectives.order_by("id")
+    lines = ["receipt_number,criterion,points"]
+    for i, (expert, kmmlu_score, haerae_score, panel) in enumerate(
+        [("30", "76", "45", "20.5"), ("7", "20", "10", "4.9"), ("17.5", "80", "60", "25"), ("0", "0", "0", "0")]
+    ):
+        app = apps[i]
+        for r in pool:
+            submit_scores(assign(stage, app, r), {"expert": expert})
+        lead = app.consortium.lead_contact
+        services.benchmark_result_submit(objective=kmmlu, application=app, by=lead, score=kmmlu_score, evidence="log")
+        services.benchmark_result_submit(objective=haerae, application=app, by=lead, score=haerae_score, evidence="l")
+        services.gate_decide(criterion=gate, application=app, by=officer, passed=True, reasons="자체 개발 확인")
+        lines.append(f"{app.versions.get().receipt_number},user,{panel}")
+    services.panel_scores_import(phase=stage, by=officer, csv_text="\n".join(lines) + "\n")
+    criteria = [c for c in stage.criteria.order_by("order", "id") if not c.is_gate]
+
+    live, _snapshot = phase_ranking_source(phase=stage)
+    assert isinstance(live, LiveRanking)
+    live_bands = live.score_bands(phase=stage, criteria=criteria)
+    cached, _summary = phase_ranking_source(phase=stage)
+    assert isinstance(cached, CachedLiveRanking)
+    assert cached.score_bands(phase=stage, criteria=criteria) == live_bands
+    by_key = {c.key: live_bands[c.id] for c in criteria}
+    assert by_key["expert"] == [3, 3, 3, 0, 3]  # 0, 7 (20 %), 17.5 (50 %), 30 (85.7 %): three sheets each
+    assert by_key["user"] == [2, 0, 0, 0, 2]  # 0 and 4.9 (19.6 %) in the first fifth; 20.5 (82 %), 25
+    assert sum(by_key["benchmark"]) == 4
+
+    services.phase_finalise(phase=stage, by=officer)
+    stage.refresh_from_db()
+    frozen, snapshot = phase_ranking_source(phase=stage)
+    assert isinstance(frozen, FrozenRanking) and snapshot is None
+    assert frozen.score_bands(phase=stage, criteria=criteria) == live_bands

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from portal.middleware import SESSION_STARTED_KEY
+from portal.middleware import SESSION_STARTED_KEY, SESSION_TOUCHED_KEY
 
 pytestmark = pytest.mark.django_db
 
@@ -96,11 +96,35 @@ def test_session_ends_at_its_absolute_lifetime(client_for, applicant, settings):
     assert response["Location"].startswith(reverse("account_login"))
 
 
-def test_idle_expiry_is_configured_and_sessions_slide():
-    from django.conf import settings
+def _stored_expiry(client):
+    from django.contrib.sessions.models import Session
+
+    return Session.objects.get(session_key=client.session.session_key).expire_date
+
+
+def test_idle_sessions_lapse_and_activity_slides_the_expiry(client_for, applicant, settings):
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
 
     assert settings.SESSION_COOKIE_AGE <= 30 * 60
-    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+    c = client_for(applicant)
+    assert c.get(reverse("portal:home")).status_code == 200
+    first = _stored_expiry(c)
+    # Within the touch interval a request does not write the session...
+    assert c.get(reverse("portal:home")).status_code == 200
+    assert _stored_expiry(c) == first
+    # ...after it, a request slides the expiry forward.
+    session = c.session
+    session[SESSION_TOUCHED_KEY] = int(time.time()) - settings.SESSION_TOUCH_SECONDS - 1
+    session.save()
+    Session.objects.filter(session_key=c.session.session_key).update(expire_date=first - timedelta(minutes=5))
+    assert c.get(reverse("portal:home")).status_code == 200
+    assert _stored_expiry(c) > first
+    # A session idle past its expiry is gone: the next request asks for the login.
+    Session.objects.filter(session_key=c.session.session_key).update(expire_date=first - timedelta(hours=1))
+    response = c.get(reverse("portal:home"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
 
 
 def test_forms_refuse_posts_without_csrf_token(officer, programme):
