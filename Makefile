@@ -9,7 +9,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test system-run system-test messages migrate seed lint format bench serve security
+.PHONY: help run test system-run system-test messages migrate seed lint format bench serve security audit
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ test: system-test $(STAMP) messages security ## run the whole test suite
 
 security: $(STAMP) ## bandit: no high-severity findings in the portal's code
 	$(VENV)/bin/bandit -q -r portal consortia evaluations gpu_allocation -x '*/migrations/*' --severity-level high
+
+audit: $(STAMP) ## pip-audit: no known vulnerabilities in the installed packages (needs the vulnerability service)
+	$(PY) scripts/audit_dependencies.py
 
 lint: $(STAMP) ## ruff lint and format check
 	$(VENV)/bin/ruff check .

@@ -49,6 +49,7 @@ def main() -> None:
     session = client.session
     session["portal_second_factor_ok"] = True
     session.save()
+
     def get():
         if args.cold:
             cache.clear()

@@ -173,21 +173,35 @@ def bench_size(size: int, seconds: float, port: int) -> dict:
     sessions = json.loads(manage("bench_sessions", *users, env=env))
     proc = serve(env, port)
     rows = []
+
+    def headers_for(target: dict) -> dict:
+        return {
+            "Cookie": f"sessionid={sessions[target['user']]}; django_language=ko",
+            "Accept": "text/html,application/json",
+        }
+
     try:
         for target in targets:
             row = {"name": target["name"], "path": target["path"]}
             if target["path"]:
-                headers = {
-                    "Cookie": f"sessionid={sessions[target['user']]}; django_language=ko",
-                    "Accept": "text/html,application/json",
-                }
-                row.update(asyncio.run(load("127.0.0.1", port, target["path"], headers, seconds)))
+                row.update(asyncio.run(load("127.0.0.1", port, target["path"], headers_for(target), seconds)))
                 row["status"], row["queries"] = queries[target["name"]]
             rows.append(row)
+        # Last, as it re-opens the phase: the ranking while a phase is still being scored.
+        ranking = next(t for t in runnable if t["name"] == "officer ranking")
+        live = json.loads(manage("bench_live_ranking", str(scale["phase_id"]), ranking["user"], env=env))
+        row = {"name": "ranking (live)", "path": live["path"], "live": live}
+        row.update(asyncio.run(load("127.0.0.1", port, live["path"], headers_for(ranking), seconds)))
+        row["status"], row["queries"] = live["status"], live["cached_queries"]
+        rows.append(row)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
     floor = next(r for r in rows if r["name"] == "floor: 50-row list")["p50_ms"]
+    live = rows[-1].get("live")
+    if live:
+        print(f"N = {size}: live ranking computed in {live['computed_ms']} ms ({live['computed_queries']} queries), "
+              f"cached {live['cached_ms']} ms ({live['cached_queries']} queries), in-process")  # fmt: skip
     for row in rows:
         if "p50_ms" in row:
             row["ratio_to_floor"] = round(row["p50_ms"] / floor, 2)

@@ -14,7 +14,7 @@ from django.db.models.fields.json import KT, KeyTransform
 from django.db.models.functions import Cast, Floor, Least
 
 from consortia.enums import ApplicationState
-from consortia.models import Application, ApplicationVersion, ConsortiumMember
+from consortia.models import Affiliation, Application, ApplicationVersion, ConsortiumMember
 from evaluations import scoring
 from evaluations.enums import (
     ACTIVE_DECISIONS,
@@ -180,7 +180,15 @@ def assignments_visible_to(user, *, phase: Phase | None = None) -> QuerySet[Assi
     if user.is_authenticated and user.is_officer:
         return qs
     if user.is_authenticated and user.is_reviewer:
-        return qs.filter(reviewer=user).exclude(status__in=(AssignmentStatus.CONFLICTED, AssignmentStatus.REPLACED))
+        # An affiliation recorded after the assignment conflicts it as surely as a declaration
+        # (``rules.is_affiliated_with_team``): such assignments leave the list as well.
+        mine = Affiliation.objects.filter(user_id=user.id).values("organisation_id")
+        return (
+            qs.filter(reviewer=user)
+            .exclude(status__in=(AssignmentStatus.CONFLICTED, AssignmentStatus.REPLACED))
+            .exclude(application__consortium__lead_organisation_id__in=mine)
+            .exclude(application__consortium__members__organisation_id__in=mine)
+        )
     return qs.none()
 
 

@@ -22,6 +22,7 @@ from gpu_allocation import selectors, services
 from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun
 from portal.api import RulesPermission
 from portal.models import Programme
+from portal.reauth import require_recent_authentication_api
 
 
 class GrantSerializer(serializers.ModelSerializer):
@@ -96,6 +97,7 @@ class AllocationRunViewSet(viewsets.ReadOnlyModelViewSet):
         run = self.get_object()
         data = ApproveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        require_recent_authentication_api(request)
         run = services.allocation_run_approve(run=run, by=request.user, reason=data.validated_data["reason"])
         return Response(AllocationRunDetailSerializer(run).data)
 
@@ -122,6 +124,7 @@ class ProgrammeAllocationRunsView(generics.ListAPIView):
         programme = self.get_programme()
         if not request.user.has_perm("gpu_allocation.add_allocationrun", programme):
             raise Http404
+        require_recent_authentication_api(request)
         run = services.allocation_run_start(programme=programme, by=request.user)
         body = AllocationRunSerializer(run).data
         body["url"] = request.build_absolute_uri(f"/api/v1/allocation-runs/{run.pk}/")

@@ -12,6 +12,7 @@ from gpu_allocation import notices
 from gpu_allocation.enums import ExportStatus
 from gpu_allocation.models import AllocationRun, AwardNotice, NoticeExport
 from portal.api import RulesPermission
+from portal.reauth import require_recent_authentication_api
 
 
 class AwardNoticeSerializer(serializers.ModelSerializer):
@@ -105,6 +106,7 @@ class NoticeExportViewSet(viewsets.GenericViewSet):
             raise Http404
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        require_recent_authentication_api(request)
         export = notices.notice_export_start(run=serializer.validated_data["run"], by=request.user)
         export.refresh_from_db()
         return Response(self.get_serializer(export).data, status=status.HTTP_202_ACCEPTED)

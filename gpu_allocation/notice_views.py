@@ -25,6 +25,7 @@ from gpu_allocation.enums import ExportStatus
 from gpu_allocation.models import Allocation, AllocationRun, NoticeExport
 from portal.errors import DomainError
 from portal.net import client_ip
+from portal.reauth import require_recent_authentication_page
 
 PAGE_SIZE = 50
 # Public verification: lookups per client address per minute, and the largest upload compared.
@@ -98,6 +99,7 @@ class NoticeIssueView(LoginRequiredMixin, View):
         if not request.user.has_perm("gpu_allocation.issue_awardnotice"):
             raise Http404
         run = get_object_or_404(AllocationRun, pk=run_id)
+        require_recent_authentication_page(request)
         try:
             issued = notices.notice_issue_for_run(run=run, by=request.user)
         except DomainError as exc:
@@ -124,6 +126,7 @@ class NoticeExportStartView(LoginRequiredMixin, View):
         if not request.user.has_perm("gpu_allocation.export_awardnotice"):
             raise Http404
         run = get_object_or_404(AllocationRun, pk=run_id)
+        require_recent_authentication_page(request)
         try:
             notices.notice_export_start(run=run, by=request.user)
         except DomainError as exc:

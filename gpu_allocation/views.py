@@ -21,6 +21,7 @@ from gpu_allocation.enums import RUN_ACTIVE_STATES, RunStatus
 from gpu_allocation.forms import GpuClusterForm, RunApproveForm
 from gpu_allocation.models import AllocationRun
 from portal.errors import DomainError
+from portal.reauth import require_recent_authentication_page
 from portal.views import NotFoundPermissionMixin
 
 PAGE_SIZE = 50
@@ -138,6 +139,7 @@ class RunStartView(NotFoundPermissionMixin, View):
         programme = selectors.programme_for_allocation(programme_id=programme_id)
         if programme is None:
             raise Http404
+        require_recent_authentication_page(request)
         try:
             run = services.allocation_run_start(programme=programme, by=request.user)
         except DomainError as exc:
@@ -211,6 +213,7 @@ class RunApproveView(RunObjectMixin, View):
 
     def post(self, request, pk: int):
         run = self.get_run()
+        require_recent_authentication_page(request)
         form = RunApproveForm(request.POST)
         if not form.is_valid():
             messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))

@@ -104,3 +104,18 @@ class RefusedAccessAuditMiddleware:
                 after={"method": request.method},
             )
         return response
+
+
+class AccessLogMiddleware:
+    """Records each successful read of personal data by a reviewer, officer or
+    administrator (who, when, from where, what, which action): ``portal/access_log.py``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        from portal.access_log import access_log_record
+
+        access_log_record(request, response)
+        return response

@@ -235,3 +235,37 @@ class SentEmail(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class AccessLog(models.Model):
+    """One successful read of personal data by a personal-information handler (a reviewer,
+    officer or administrator): who, when, from where, what and which action, as the
+    access records of the personal-information safety rules ask. Append-only; kept for
+    ``ACCESS_LOG_RETENTION_DAYS`` (see ``portal/access_log.py``)."""
+
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("who")
+    )
+    username = models.CharField(_("account"), max_length=150)
+    role = models.CharField(_("role"), max_length=16)
+    ip_address = models.GenericIPAddressField(_("from"), null=True, blank=True)
+    action = models.CharField(_("action"), max_length=16)  # view, download
+    target = models.CharField(_("what"), max_length=80)  # the page or API resource
+    object_id = models.CharField(_("object"), max_length=64, blank=True)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("access record")
+        verbose_name_plural = _("access records")
+        indexes = [models.Index(fields=["user", "at"], name="accesslog_user_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.target}#{self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("access records are append-only")
+        super().save(*args, **kwargs)

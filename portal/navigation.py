@@ -20,6 +20,7 @@ NAV_ITEMS = [
     ("gpu_allocation:run_list", _("Allocations"), (OFF, D)),
     ("gpu_allocation:notice_list", _("Award notices"), (A, OFF, D)),
     ("portal:audit_log", _("Audit trail"), (D,)),
+    ("portal:access_log", _("Access records"), (D,)),
     ("admin:index", _("Administration"), (D,)),
 ]
 

@@ -26,3 +26,10 @@ def outbox_drain_task() -> int:
     from portal.outbox import outbox_drain
 
     return outbox_drain()
+
+
+@shared_task(name="portal.access_log_prune")
+def access_log_prune_task() -> int:
+    from portal.access_log import access_log_prune
+
+    return access_log_prune()

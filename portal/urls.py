@@ -13,6 +13,7 @@ router.register("programmes", ProgrammeViewSet, basename="programme")
 portal_patterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("audit/", views.AuditLogView.as_view(), name="audit_log"),
+    path("access-log/", views.AccessLogView.as_view(), name="access_log"),
     path("programmes/", views.ProgrammeListView.as_view(), name="programme_list"),
     path("programmes/new/", views.ProgrammeEditView.as_view(), name="programme_create"),
     path("programmes/<int:pk>/edit/", views.ProgrammeEditView.as_view(), name="programme_edit"),

@@ -4,6 +4,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -12,7 +13,7 @@ from rules.contrib.views import PermissionRequiredMixin
 from portal.audit import audit_verify_chain
 from portal.forms import ProgrammeForm
 from portal.health import health_report
-from portal.models import AuditEntry, Programme
+from portal.models import AccessLog, AuditEntry, Programme
 
 
 class NotFoundPermissionMixin(PermissionRequiredMixin):
@@ -50,6 +51,28 @@ class AuditLogView(NotFoundPermissionMixin, View):
         page = Paginator(entries, self.page_size).get_page(request.GET.get("page"))
         report = audit_verify_chain() if request.GET.get("verify") else None
         return render(request, "portal/audit_log.html", {"page": page, "action": action, "report": report})
+
+
+class AccessLogView(NotFoundPermissionMixin, View):
+    """The access records of personal data, newest first, filtered by account and day."""
+
+    permission_required = "portal.view_accesslog"
+    page_size = 50
+
+    def get(self, request):
+        records = AccessLog.objects.order_by("-id")
+        account = request.GET.get("account", "").strip()
+        if account:
+            records = records.filter(username=account)
+        raw_day = request.GET.get("day", "").strip()
+        try:
+            day = parse_date(raw_day) if raw_day else None
+        except ValueError:  # a well-formed but impossible date (2026-02-30)
+            day = None
+        if day is not None:
+            records = records.filter(at__date=day)
+        page = Paginator(records, self.page_size).get_page(request.GET.get("page"))
+        return render(request, "portal/access_log.html", {"page": page, "account": account, "day": day})
 
 
 def healthz(request):

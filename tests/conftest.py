@@ -50,14 +50,68 @@ def programme(db):
     return ProgrammeFactory()
 
 
+def totp_secret(user) -> str | None:
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.utils import decrypt
+
+    authenticator = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    return None if authenticator is None else decrypt(authenticator.data["secret"])
+
+
+def current_otp(user=None, *, secret: str | None = None) -> str | None:
+    """The authenticator code for this moment (None without an authenticator)."""
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    secret = secret or (totp_secret(user) if user is not None else None)
+    return None if secret is None else format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+
+
+def mark_reauthenticated(client, user) -> None:
+    """Record in the client's session that ``user`` just re-entered their password, as the
+    re-authentication page does (tests of that page itself use a client without it)."""
+    from allauth.account.internal.flows.login import (
+        _AUTHENTICATION_METHODS_USER_SESSION_KEY,
+        AUTHENTICATION_METHODS_SESSION_KEY,
+    )
+
+    session = client.session
+    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [{"method": "password", "at": time.time(), "reauthenticated": True}]
+    session.save()
+
+
+def token_client(user):
+    """A DRF APIClient with the user's token that sends, with every request, the user's
+    current authenticator code (``X-OTP``), as an officer's script does for the actions
+    that need a fresh proof (portal/reauth.py)."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    secret = totp_secret(user)  # read once: query counts measured around requests stay the page's own
+
+    class OtpAPIClient(APIClient):
+        def request(self, **kwargs):
+            if secret:
+                kwargs.setdefault("HTTP_X_OTP", current_otp(secret=secret))
+            return super().request(**kwargs)
+
+    token, _ = Token.objects.get_or_create(user=user)
+    c = OtpAPIClient()
+    c.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return c
+
+
 @pytest.fixture
 def client_for(client):
-    """``client_for(user)`` returns a test client logged in as ``user`` (2FA satisfied for staff)."""
+    """``client_for(user)`` returns a test client logged in as ``user`` (2FA satisfied for
+    staff, recently re-authenticated unless ``reauthenticated=False``)."""
     from django.test import Client
 
-    def make(user):
+    def make(user, *, reauthenticated: bool = True):
         c = Client()
         c.force_login(user)
+        if reauthenticated:
+            mark_reauthenticated(c, user)
         return c
 
     return make
@@ -65,17 +119,8 @@ def client_for(client):
 
 @pytest.fixture
 def api_for():
-    """``api_for(user)`` returns a DRF APIClient authenticated with the user's token."""
-    from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
-
-    def make(user):
-        token, _ = Token.objects.get_or_create(user=user)
-        c = APIClient()
-        c.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return c
-
-    return make
+    """``api_for(user)`` returns a DRF APIClient authenticated with the user's token (see ``token_client``)."""
+    return token_client
 
 
 def redis_url() -> str:

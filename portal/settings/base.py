@@ -60,7 +60,10 @@ MIDDLEWARE = [
     "portal.middleware.RequestContextMiddleware",
     "portal.middleware.StaffTwoFactorMiddleware",
     "portal.middleware.RefusedAccessAuditMiddleware",
+    "portal.middleware.AccessLogMiddleware",
 ]
+# Access records of personal data are kept two years (portal/access_log.py).
+ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=730)
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -277,7 +280,9 @@ WHITENOISE_AUTOREFRESH = env.bool("WHITENOISE_AUTOREFRESH", default=True)
 
 # Periodic jobs (celery beat): drain the outbox of anything published while the broker was down.
 # ...and make a published phase's results final once its appeal window has closed.
+# ...and prune access records past their retention once a day.
 CELERY_BEAT_SCHEDULE = {
     "outbox-drain": {"task": "portal.outbox_drain", "schedule": 30.0},
+    "access-log-prune": {"task": "portal.access_log_prune", "schedule": 24 * 60 * 60.0},
     "phases-make-final": {"task": "evaluations.make_final_due", "schedule": 15 * 60.0},
 }

@@ -17,3 +17,6 @@ if not REDIS_URL:  # noqa: F405
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  # noqa: F405
 # Scoring tests submit many sheets; the background ranking warm-up is tested on its own.
 EVALUATIONS_WARM_LIVE_RANKING = env.bool("EVALUATIONS_WARM_LIVE_RANKING", default=False)  # noqa: F405
+# A test client marked as re-authenticated stays so for the whole run; the tests of the
+# re-authentication itself set the window they check.
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 3600

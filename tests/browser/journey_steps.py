@@ -56,6 +56,19 @@ def log_in(visitor, *, username: str, password: str, user=None, check: bool = Tr
     assert "/accounts/login" not in visitor.page.url, visitor.page.inner_text("main")
 
 
+def reauthenticate(visitor, *, password: str, check: str | None = None) -> None:
+    """The portal asked for the password again before a consequential action: give it,
+    and the action goes on (the page after it is the action's own)."""
+    page = visitor.page
+    assert "/accounts/reauthenticate/" in page.url, f"no password asked before the action: {page.url}"
+    if check:
+        visitor.check(check)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").first.click()
+    assert "/accounts/reauthenticate/" not in page.url, page.inner_text("main")
+
+
 def log_out(visitor) -> None:
     with visitor.page.expect_navigation():
         visitor.page.locator("form[action$='/accounts/logout/'] button").click()

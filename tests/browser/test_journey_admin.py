@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from tests.browser.journey_steps import log_in, require_page
+from tests.browser.journey_steps import log_in, reauthenticate, require_page
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -48,6 +48,7 @@ def test_admin_journey(browser_factory, task_worker):
     visitor.check("notices")
     with page.expect_navigation():
         page.locator("[data-testid=issue-notices]").click()
+    reauthenticate(visitor, password=PASSWORD)  # building the ZIP below needs no second time
     links = page.locator("[data-testid=notice-download]")
     assert links.count() == 3
     visitor.check("notices-issued")

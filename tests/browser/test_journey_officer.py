@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.browser.journey_steps import log_in, require_page
+from tests.browser.journey_steps import log_in, reauthenticate, require_page
 from tests.factories import ProgrammeFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -134,6 +134,7 @@ def test_officer_journey(browser_factory, task_worker):
     visitor.check("runs")
     with page.expect_navigation():
         page.locator("[data-testid=start-run]").click()
+    reauthenticate(visitor, password=PASSWORD, check="reauthenticate")  # approving below needs no second time
     page.wait_for_selector("[data-testid=run-progress][data-status=succeeded]", timeout=60_000)
     bar = page.locator("[data-testid=run-progress] [role=progressbar]")
     assert bar.get_attribute("aria-valuenow") == "100"

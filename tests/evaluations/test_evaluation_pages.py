@@ -363,3 +363,21 @@ def test_officer_decides_appeal_on_its_page_and_upheld_reopens_review(programme,
     assert reopened.status == AssignmentStatus.ACTIVE
     page = client_for(first).get(reverse("evaluations:assignment_score", args=[reopened.pk]))
     assert page.status_code == 200 and 'name="submit"' in page.content.decode()
+
+
+def test_a_reviewer_affiliated_after_assignment_no_longer_sees_it_listed(programme, client_for, api_for):
+    from evaluations.selectors import assignments_visible_to
+    from tests.factories_evaluations import affiliate, assign, reviewers, selection_phase, submitted_application
+
+    phase = selection_phase(programme=programme)
+    (reviewer,) = reviewers(1)
+    kept_app, conflicted_app = submitted_application(programme=programme), submitted_application(programme=programme)
+    kept, conflicted = assign(phase, kept_app, reviewer), assign(phase, conflicted_app, reviewer)
+    assert set(assignments_visible_to(reviewer)) == {kept, conflicted}
+    affiliate(reviewer, conflicted_app)  # joins the team's organisation after the assignment
+    assert list(assignments_visible_to(reviewer)) == [kept]
+    queue = client_for(reviewer).get(reverse("evaluations:reviewer_queue")).content.decode()
+    assert reverse("evaluations:assignment_score", args=[kept.pk]) in queue or str(kept_app.title) in queue
+    assert str(conflicted_app.title) not in queue
+    assert api_for(reviewer).get(f"/api/v1/assignments/{kept.pk}/").status_code == 200
+    assert api_for(reviewer).get(f"/api/v1/assignments/{conflicted.pk}/").status_code == 404

@@ -115,6 +115,10 @@ def test_the_progress_bar_moves_live_then_the_result_is_drawn(live_server, slow_
         page.goto(f"{live_server.url}/allocation/runs/?programme={setup.programme.pk}")
         with page.expect_navigation():
             page.locator("[data-testid=start-run]").click()
+        assert "/accounts/reauthenticate/" in page.url  # the password again, then the run starts
+        page.fill("input[name=password]", "Correct-Horse-42!")
+        with page.expect_navigation():
+            page.locator("main form button[type=submit]").first.click()
         # NOTE: no ORM inside the Playwright block: its event loop runs in another context, where
         # Django would open a second database connection that is never closed.
         run_url = page.url

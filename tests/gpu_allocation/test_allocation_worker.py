@@ -22,7 +22,7 @@ from gpu_allocation.enums import RunStatus
 from gpu_allocation.models import Allocation, AllocationRun
 from gpu_allocation.services import STEP_DELAY_ENV, allocation_run_recover_stale, allocation_run_start
 from portal.errors import DomainError
-from tests.conftest import redis_url, start_worker
+from tests.conftest import _with_totp, redis_url, start_worker
 from tests.factories import UserFactory
 from tests.factories_allocation import allocation_setup
 
@@ -88,7 +88,7 @@ def clean_rows(run: AllocationRun) -> list[tuple]:
 
 
 def test_a_worker_killed_mid_run_leads_to_one_completed_result(broker):
-    officer = UserFactory(role="officer")
+    officer = _with_totp(UserFactory(role="officer"))
     setup = allocation_setup()
     first = broker(**{STEP_DELAY_ENV: "2"})
     run = allocation_run_start(programme=setup.programme, by=officer)
@@ -126,7 +126,7 @@ def test_a_worker_killed_mid_run_leads_to_one_completed_result(broker):
 
 
 def test_two_runs_started_at_once_lead_to_one_execution(broker):
-    officer = UserFactory(role="officer")
+    officer = _with_totp(UserFactory(role="officer"))
     setup = allocation_setup()
     broker()
     barrier = threading.Barrier(2)
@@ -159,7 +159,7 @@ def test_two_runs_started_at_once_lead_to_one_execution(broker):
 
 
 def test_resubmitting_unchanged_inputs_returns_the_earlier_result(broker, api_for):
-    officer = UserFactory(role="officer")
+    officer = _with_totp(UserFactory(role="officer"))
     setup = allocation_setup()
     broker()
     api = api_for(officer)

@@ -251,16 +251,18 @@ def _clients(world: World) -> dict:
     """A logged-in page client and a token API client per actor, made once with the world
     (their sessions and tokens live as long as the world)."""
     from django.test import Client
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from tests.conftest import mark_reauthenticated, token_client
 
     clients = {}
     for name in ACTORS:
         user = world.users.get(name)
         api, page = APIClient(), Client()
         if user is not None:
-            api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+            api = token_client(user)
             page.force_login(user)
+            mark_reauthenticated(page, user)
         clients[(name, True)], clients[(name, False)] = api, page
     return clients
 
