@@ -738,6 +738,7 @@ class CachedLiveRanking:
 
     def __init__(self, *, phase: Phase, key: str, summary: dict, criteria: list[Criterion]):
         self.phase, self.key, self.summary, self.criteria = phase, key, summary, criteria
+        self._chunks: dict[str, list[RankingRow]] = {}  # read once per request
 
     def count(self) -> int:
         return self.summary["count"]
@@ -746,7 +747,11 @@ class CachedLiveRanking:
         return self.count()
 
     def scored_top(self, n: int) -> list[RankingRow]:
-        return self.summary["top"][:n]
+        """Unscored rows sort after every scored one, so the first ``n`` scored rows are
+        among the first ``n`` rows: the first chunk, which page 1 reads anyway."""
+        if n > LIVE_CHUNK:
+            return [r for r in self if r.score is not None][:n]
+        return [r for r in self[0:LIVE_CHUNK] if r.score is not None][:n]
 
     def rows_by_id(self, ids) -> dict[int, RankingRow]:
         return {i: self.summary["tie_rows"][i] for i in ids if i in self.summary["tie_rows"]}
@@ -769,10 +774,12 @@ class CachedLiveRanking:
             return []
         numbers = range(start // LIVE_CHUNK, (stop - 1) // LIVE_CHUNK + 1)
         keys = [f"{self.key}:chunk:{n}" for n in numbers]
+        missing = [k for k in keys if k not in self._chunks]
         try:
-            found = cache.get_many(keys)
+            self._chunks.update(cache.get_many(missing) if missing else {})
         except Exception:  # noqa: BLE001 -- recomputed below
-            found = {}
+            pass
+        found = {k: self._chunks[k] for k in keys if k in self._chunks}
         if len(found) < len(keys):
             rows = _store_live_ranking(self.phase, self.key, phase_snapshot(phase=self.phase))
             return rows[start:stop]
@@ -820,7 +827,6 @@ def _store_live_ranking(phase: Phase, key: str, snapshot: PhaseSnapshot) -> Live
         return rows
     summary = {
         "count": len(rows),
-        "top": rows.scored_top(50),
         "last_active_id": rows.last_active_id(),
         "needs_officer_decision": tuple(snapshot.result.needs_officer_decision),
         "ready_to_finalise": snapshot.result.ready_to_finalise,
