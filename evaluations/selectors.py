@@ -136,16 +136,17 @@ def phase_applications(*, phase: Phase) -> QuerySet[Application]:
 def latest_versions(*, application_ids, lean: bool = False) -> dict[int, ApplicationVersion]:
     """The latest submitted version of each application (the one evaluated), in one query.
 
-    ``lean`` reads only what a ranking needs (number, receipt, model categories as
-    ``version.model_categories``) instead of each version's whole frozen content.
+    Each version carries the model categories it names as ``version.model_categories``
+    (read by the database from its content). ``lean`` reads only that, the number and
+    the receipt, instead of each version's whole frozen content: what a ranking needs.
     """
-    qs = ApplicationVersion.objects.filter(application_id__in=list(application_ids)).order_by(
-        "application_id", "number"
+    qs = (
+        ApplicationVersion.objects.filter(application_id__in=list(application_ids))
+        .order_by("application_id", "number")
+        .annotate(model_categories=KeyTransform("model_categories", "content"))
     )
     if lean:
-        qs = qs.only("id", "application_id", "number", "receipt_number").annotate(
-            model_categories=KeyTransform("model_categories", "content")
-        )
+        qs = qs.only("id", "application_id", "number", "receipt_number")
     versions: dict[int, ApplicationVersion] = {}
     for version in qs:
         versions[version.application_id] = version
@@ -190,6 +191,21 @@ def assignments_visible_to(user, *, phase: Phase | None = None) -> QuerySet[Assi
             .exclude(application__consortium__members__organisation_id__in=mine)
         )
     return qs.none()
+
+
+def reviewer_queue(user) -> QuerySet[Assignment]:
+    """The reviewer's own assignments as their queue shows them: only the columns it
+    shows, not each application's and version's whole content."""
+    return (
+        assignments_visible_to(user)
+        .select_related(None)
+        .select_related("phase", "application__consortium", "version")
+        .only(
+            "id", "status", "phase_id", "application_id", "version_id",
+            "phase__name", "phase__status", "phase__scoring_closes_at",
+            "application__consortium_id", "application__consortium__name", "version__receipt_number",
+        )
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -316,13 +332,9 @@ def officer_order_for(*, phase: Phase) -> list[int]:
 
 
 def application_categories(application: Application, version: ApplicationVersion | None) -> list[str]:
-    """The model categories the evaluated version names (the application's own if none)."""
-    if version is None:
-        named = None
-    elif "content" in version.__dict__:
-        named = version.content.get("model_categories")
-    else:  # a lean version (see ``latest_versions``)
-        named = version.model_categories
+    """The model categories the evaluated version names (the application's own if none);
+    ``version`` comes from ``latest_versions``."""
+    named = version.model_categories if version is not None else None
     return list(named or application.model_categories or [])
 
 
@@ -548,9 +560,10 @@ class LiveRanking(list):
     """The live ranking's rows (computed over every application) with the summaries
     that the ranking page reads."""
 
-    cache_key: str | None = None
-    criteria: list[Criterion] = []  # noqa: RUF012 -- set per instance by ``_store_live_ranking``
-    bands: dict[int, list[int]] = {}  # noqa: RUF012 -- as above
+    def __init__(self, rows=(), *, criteria: list[Criterion] | None = None, bands: dict | None = None):
+        super().__init__(rows)
+        self.criteria = criteria or []
+        self.bands = bands or {}
 
     def scored_top(self, n: int) -> list[RankingRow]:
         return [r for r in self if r.score is not None][:n]
@@ -778,7 +791,7 @@ class CachedLiveRanking:
         try:
             self._chunks.update(cache.get_many(missing) if missing else {})
         except Exception:  # noqa: BLE001 -- recomputed below
-            pass
+            logger.warning("ranking cache unavailable", exc_info=True)
         found = {k: self._chunks[k] for k in keys if k in self._chunks}
         if len(found) < len(keys):
             rows = _store_live_ranking(self.phase, self.key, phase_snapshot(phase=self.phase))
@@ -813,10 +826,7 @@ def live_score_bands(snapshot: PhaseSnapshot) -> dict[int, list[int]]:
 
 
 def _store_live_ranking(phase: Phase, key: str, snapshot: PhaseSnapshot) -> LiveRanking:
-    rows = LiveRanking(ranking_rows_live(snapshot))
-    rows.cache_key = key
-    rows.criteria = snapshot.criteria
-    rows.bands = live_score_bands(snapshot)
+    rows = LiveRanking(ranking_rows_live(snapshot), criteria=snapshot.criteria, bands=live_score_bands(snapshot))
     chunks = {
         f"{key}:chunk:{n}": rows[n * LIVE_CHUNK : (n + 1) * LIVE_CHUNK] for n in range(len(rows) // LIVE_CHUNK + 1)
     }
@@ -845,12 +855,8 @@ def live_ranking_warm(*, phase_id: int) -> bool:
     phase = Phase.objects.filter(pk=phase_id).first()
     if phase is None or phase_is_frozen(phase):
         return False
-    live_key = live_ranking_key(phase=phase)
-    if _cache_get(live_key.key) is not None:
-        return False
-    snapshot = phase_snapshot(phase=phase, criteria=live_key.criteria, objectives=live_key.objectives)
-    _store_live_ranking(phase, live_key.key, snapshot)
-    return True
+    rows, _snapshot = phase_ranking_source(phase=phase)
+    return isinstance(rows, LiveRanking)  # computed (and stored), not read from the cache
 
 
 def phase_ranking_source(*, phase: Phase):

@@ -58,6 +58,7 @@ from evaluations.selectors import (
     phase_reviewer_progress,
     phases_visible_to,
     results_visible_to,
+    reviewer_queue,
 )
 from portal.errors import DomainError, InvalidInput
 from portal.models import Programme, User
@@ -556,17 +557,7 @@ class ReviewerQueueView(NotFoundPermissionMixin, View):
     permission_required = "evaluations.list_assignments"
 
     def get(self, request):
-        qs = (
-            assignments_visible_to(request.user)
-            .select_related(None)
-            .select_related("phase", "application__consortium", "version")
-            # What the queue shows, not each application's and version's whole content.
-            .only(
-                "id", "status", "phase_id", "application_id", "version_id",
-                "phase__name", "phase__status", "phase__scoring_closes_at",
-                "application__consortium_id", "application__consortium__name", "version__receipt_number",
-            )
-        )  # fmt: skip
+        qs = reviewer_queue(request.user)
         if request.user.is_officer:
             qs = qs.none()  # officers use the phase pages; this queue is the reviewer's own
         page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))

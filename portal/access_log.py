@@ -17,31 +17,32 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from portal.enums import Role
+from portal.enums import AccessAction, Role
 from portal.models import AccessLog
 from portal.net import client_ip
 
 HANDLER_ROLES = (Role.REVIEWER, Role.OFFICER, Role.ADMIN)
+VIEW, DOWNLOAD = AccessAction.VIEW, AccessAction.DOWNLOAD
 
 # Portal pages (namespaced URL names) showing personal data → the action recorded.
 PAGES = {
-    "consortia:consortium_detail": "view",
-    "consortia:officer_applications": "view",
-    "consortia:officer_application_detail": "view",
-    "consortia:version_list": "view",
-    "consortia:application_version": "view",
-    "consortia:attachment_download": "download",
-    "evaluations:phase_detail": "view",
-    "evaluations:phase_assignments": "view",
-    "evaluations:appeal_list": "view",
-    "evaluations:assignment_score": "view",
-    "evaluations:review_attachment": "download",
-    "evaluations:phase_export": "download",
-    "gpu_allocation:notice_list": "view",
-    "gpu_allocation:notice_pdf": "download",
-    "gpu_allocation:notice_export_download": "download",
-    "portal:audit_log": "view",
-    "portal:access_log": "view",
+    "consortia:consortium_detail": VIEW,
+    "consortia:officer_applications": VIEW,
+    "consortia:officer_application_detail": VIEW,
+    "consortia:version_list": VIEW,
+    "consortia:application_version": VIEW,
+    "consortia:attachment_download": DOWNLOAD,
+    "evaluations:phase_detail": VIEW,
+    "evaluations:phase_assignments": VIEW,
+    "evaluations:appeal_list": VIEW,
+    "evaluations:assignment_score": VIEW,
+    "evaluations:review_attachment": DOWNLOAD,
+    "evaluations:phase_export": DOWNLOAD,
+    "gpu_allocation:notice_list": VIEW,
+    "gpu_allocation:notice_pdf": DOWNLOAD,
+    "gpu_allocation:notice_export_download": DOWNLOAD,
+    "portal:audit_log": VIEW,
+    "portal:access_log": VIEW,
 }
 # API resources (router basenames): every read of them is recorded.
 API_RESOURCES = ("organisation", "consortium", "application", "assignment", "appeal", "award-notice", "notice-export")
@@ -56,11 +57,11 @@ def _target(request) -> tuple[str, str] | None:
     if match.view_name in PAGES:
         return match.view_name, PAGES[match.view_name]
     if match.view_name.startswith("admin:"):
-        return match.view_name, "view"
+        return match.view_name, VIEW
     if request.path.startswith("/api/") and match.url_name:
         basename, _sep, kind = match.url_name.rpartition("-")
         if basename in API_RESOURCES:
-            return f"api:{match.url_name}", "download" if kind in DOWNLOAD_ACTIONS else "view"
+            return f"api:{match.url_name}", DOWNLOAD if kind in DOWNLOAD_ACTIONS else VIEW
     return None
 
 

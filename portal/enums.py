@@ -9,6 +9,13 @@ class Role(models.TextChoices):
     ADMIN = "admin", _("Administrator")
 
 
+class AccessAction(models.TextChoices):
+    """What an access record says was done with personal data."""
+
+    VIEW = "view", _("read")
+    DOWNLOAD = "download", _("downloaded")
+
+
 # Roles that must use a second factor before doing anything.
 STAFF_ROLES = (Role.OFFICER, Role.ADMIN)
 

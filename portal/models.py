@@ -11,7 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.enums import STAFF_ROLES, ModelCategory, Role
+from portal.enums import STAFF_ROLES, AccessAction, ModelCategory, Role
 
 
 class User(AbstractUser):
@@ -248,9 +248,9 @@ class AccessLog(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("who")
     )
     username = models.CharField(_("account"), max_length=150)
-    role = models.CharField(_("role"), max_length=16)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     ip_address = models.GenericIPAddressField(_("from"), null=True, blank=True)
-    action = models.CharField(_("action"), max_length=16)  # view, download
+    action = models.CharField(_("action"), max_length=16, choices=AccessAction.choices)
     target = models.CharField(_("what"), max_length=80)  # the page or API resource
     object_id = models.CharField(_("object"), max_length=64, blank=True)
     method = models.CharField(max_length=8)

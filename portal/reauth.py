@@ -20,19 +20,9 @@ from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied
 
+from portal.totp import totp_code_is_current
+
 OTP_HEADER = "X-OTP"
-
-
-def _code_is_current(user, code: str) -> bool:
-    from allauth.mfa.models import Authenticator
-    from allauth.mfa.totp.internal.auth import validate_totp_code
-    from allauth.mfa.utils import decrypt
-
-    code = (code or "").strip()
-    if not code.isdigit():
-        return False
-    authenticator = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
-    return authenticator is not None and validate_totp_code(decrypt(authenticator.data["secret"]), code)
 
 
 def recently_authenticated(request) -> bool:
@@ -41,7 +31,7 @@ def recently_authenticated(request) -> bool:
     if not user.is_authenticated:
         return False
     if isinstance(getattr(request, "auth", None), Token):
-        return _code_is_current(user, request.headers.get(OTP_HEADER, ""))
+        return totp_code_is_current(user, request.headers.get(OTP_HEADER, ""))
     return did_recently_reauthenticate(request)
 
 

@@ -50,22 +50,6 @@ def programme(db):
     return ProgrammeFactory()
 
 
-def totp_secret(user) -> str | None:
-    from allauth.mfa.models import Authenticator
-    from allauth.mfa.utils import decrypt
-
-    authenticator = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
-    return None if authenticator is None else decrypt(authenticator.data["secret"])
-
-
-def current_otp(user=None, *, secret: str | None = None) -> str | None:
-    """The authenticator code for this moment (None without an authenticator)."""
-    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
-
-    secret = secret or (totp_secret(user) if user is not None else None)
-    return None if secret is None else format_hotp_value(hotp_value(secret, int(time.time()) // 30))
-
-
 def mark_reauthenticated(client, user) -> None:
     """Record in the client's session that ``user`` just re-entered their password, as the
     re-authentication page does (tests of that page itself use a client without it)."""
@@ -87,12 +71,14 @@ def token_client(user):
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
+    from portal.totp import totp_code, totp_secret
+
     secret = totp_secret(user)  # read once: query counts measured around requests stay the page's own
 
     class OtpAPIClient(APIClient):
         def request(self, **kwargs):
             if secret:
-                kwargs.setdefault("HTTP_X_OTP", current_otp(secret=secret))
+                kwargs.setdefault("HTTP_X_OTP", totp_code(secret))
             return super().request(**kwargs)
 
     token, _ = Token.objects.get_or_create(user=user)

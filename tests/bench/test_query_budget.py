@@ -7,11 +7,10 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from gpu_allocation.management.commands.bench_queries import signed_in_client
 from gpu_allocation.management.commands.bench_targets import targets_for
-from portal.models import User
 
 BUDGET = 15
 pytestmark = pytest.mark.django_db
@@ -27,11 +26,7 @@ def seeded(n: int, r: int) -> tuple[dict, dict]:
 
 
 def count_queries(target: dict) -> tuple[int, int]:
-    client = Client()
-    client.force_login(User.objects.get(username=target["user"]))
-    session = client.session
-    session["portal_second_factor_ok"] = True
-    session.save()
+    client = signed_in_client(target["user"])
     client.get(target["path"])
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(target["path"])
@@ -65,11 +60,7 @@ def test_live_ranking_costs_the_same_queries_at_both_sizes_computed_or_cached(of
     from tests.factories import ProgrammeFactory
     from tests.factories_evaluations import bulk_selection_phase
 
-    client = Client()
-    client.force_login(officer)
-    session = client.session
-    session["portal_second_factor_ok"] = True
-    session.save()
+    client = signed_in_client(officer.username)
     counts = {}
     for n in (30, 600):
         phase = bulk_selection_phase(programme=ProgrammeFactory(), applications=n)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from django.urls import NoReverseMatch, reverse
@@ -27,15 +26,9 @@ def has_page(name: str, *args) -> bool:
 
 def current_totp_code(user) -> str:
     """The code an authenticator app would show now (the same computation as ``demo_totp``)."""
-    from allauth.mfa import app_settings
-    from allauth.mfa.models import Authenticator
-    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
-    from allauth.mfa.utils import decrypt
+    from portal.totp import totp_code, totp_secret
 
-    authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
-    secret = decrypt(TOTP(authenticator).instance.data["secret"])
-    counter = int(time.time()) // app_settings.TOTP_PERIOD
-    return format_hotp_value(hotp_value(secret, counter))
+    return totp_code(totp_secret(user))
 
 
 def log_in(visitor, *, username: str, password: str, user=None, check: bool = True) -> None:

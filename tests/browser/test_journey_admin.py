@@ -42,6 +42,13 @@ def test_admin_journey(browser_factory, task_worker):
     visitor.switch_language()  # Korean from here on
     visitor.check("audit-trail-verified")
 
+    # The access records show the administrator's own reads of the audit trail.
+    page.locator("[data-nav='portal:access_log']").click()
+    page.wait_for_url("**/access-log/")
+    rows = page.locator("[data-testid=access-log] tbody tr")
+    assert rows.count() >= 2 and "portal:audit_log" in rows.first.inner_text()
+    visitor.check("access-log")
+
     # Issue the notices of the approved run, then download one.
     page.locator("[data-nav='gpu_allocation:notice_list']").click()
     page.wait_for_url("**/allocation/notices/**")

@@ -9,7 +9,7 @@ from django.urls import reverse
 from gpu_allocation.enums import RunStatus
 from gpu_allocation.models import AllocationRun, AwardNotice, NoticeExport
 from portal.models import AuditEntry
-from tests.conftest import token_client
+from tests.conftest import mark_reauthenticated, token_client
 from tests.factories_allocation import allocation_setup
 
 pytestmark = pytest.mark.django_db
@@ -39,10 +39,10 @@ def test_starting_a_run_asks_for_the_password_then_carries_on(client_for, office
     assert done.status_code == 302 and done["Location"] == reverse("gpu_allocation:run_detail", args=[run.pk])
     assert run.status in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED)
 
-    # Within the window the next consequential action goes straight through.
-    c.post(start_path(setup))
-    assert AllocationRun.objects.count() >= 1
-    assert not c.post(start_path(setup))["Location"].startswith(reverse("account_reauthenticate"))
+    # Within the window the next consequential action goes straight through (it is
+    # refused or reused on its own terms, not sent back to the password).
+    again = c.post(start_path(setup))
+    assert again.status_code == 302 and not again["Location"].startswith(reverse("account_reauthenticate"))
 
 
 def test_the_proof_lapses_after_the_window(client_for, officer, settings):
@@ -60,20 +60,28 @@ def test_the_proof_lapses_after_the_window(client_for, officer, settings):
 def test_approving_issuing_and_exporting_each_ask_first(client_for, officer, admin_user):
     from tests.factories_notices import approved_run
 
-    setup = approved_run(teams=2)
-    run = setup.run
+    run = approved_run(teams=2).run
     c = client_for(officer, reauthenticated=False)
     a = client_for(admin_user, reauthenticated=False)
+    pending = approved_run(teams=2, approved=False).run  # a run the officer could approve
     audit_before = AuditEntry.objects.count()
+    notices_before = AwardNotice.objects.count()
     issue = c.post(reverse("gpu_allocation:notice_issue", args=[run.pk]))
     assert issue["Location"].startswith(reverse("account_reauthenticate"))
     export = a.post(reverse("gpu_allocation:notice_export_start", args=[run.pk]))
     assert export["Location"].startswith(reverse("account_reauthenticate"))
-    approve = c.post(reverse("gpu_allocation:run_approve", args=[run.pk]), {"reason": "다시 승인"})
+    approve = c.post(reverse("gpu_allocation:run_approve", args=[pending.pk]), {"reason": "1차 선정 결과에 따른 배분"})
     assert approve["Location"].startswith(reverse("account_reauthenticate"))
+    pending.refresh_from_db()
+    assert pending.approved_at is None
     assert not NoticeExport.objects.exists()
     assert list(AuditEntry.objects.order_by("id").values_list("action", flat=True)[audit_before:]) == []
-    assert AwardNotice.objects.filter(allocation__run=run).count() == AwardNotice.objects.count()
+    assert AwardNotice.objects.count() == notices_before
+
+    # The same request once the officer has re-authenticated does its work.
+    mark_reauthenticated(c, officer)
+    c.post(reverse("gpu_allocation:notice_issue", args=[run.pk]))
+    assert AwardNotice.objects.count() == notices_before + 2
 
 
 def test_people_who_may_not_act_still_get_404_not_a_password_prompt(client_for, applicant):

@@ -15,13 +15,12 @@ import time
 from django.core.cache import cache
 from django.core.management.base import BaseCommand
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from evaluations.enums import PhaseStatus
 from evaluations.models import Phase, PhaseResult
-from portal.models import User
+from gpu_allocation.management.commands.bench_queries import signed_in_client
 
 
 class Command(BaseCommand):
@@ -36,11 +35,7 @@ class Command(BaseCommand):
         phase = Phase.objects.get(pk=options["phase_id"])
         PhaseResult.objects.filter(phase=phase).delete()
         Phase.objects.filter(pk=phase.pk).update(status=PhaseStatus.SCORING)
-        client = Client(HTTP_ACCEPT_LANGUAGE="ko")
-        client.force_login(User.objects.get(username=options["username"]))
-        session = client.session
-        session["portal_second_factor_ok"] = True
-        session.save()
+        client = signed_in_client(options["username"])
         path = reverse("evaluations:phase_ranking", args=[phase.pk])
 
         def measure(cold: bool, repeat: int) -> tuple[float, int, int]:

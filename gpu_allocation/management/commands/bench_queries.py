@@ -10,6 +10,17 @@ from django.test.utils import CaptureQueriesContext
 from portal.models import User
 
 
+def signed_in_client(username: str | None) -> Client:
+    """A test client signed in as ``username`` past the second factor (anonymous for None)."""
+    client = Client(HTTP_ACCEPT_LANGUAGE="ko")
+    if username:
+        client.force_login(User.objects.get(username=username))
+        session = client.session
+        session["portal_second_factor_ok"] = True
+        session.save()
+    return client
+
+
 class Command(BaseCommand):
     help = "Read targets as JSON [{name, path, user, token?}] from a file and print {name: [status, queries]}."
 
@@ -21,13 +32,7 @@ class Command(BaseCommand):
             targets = json.load(handle)
         counts = {}
         for target in targets:
-            client = Client(HTTP_ACCEPT_LANGUAGE="ko")
-            if target.get("user"):
-                user = User.objects.get(username=target["user"])
-                client.force_login(user)
-                session = client.session
-                session["portal_second_factor_ok"] = True
-                session.save()
+            client = signed_in_client(target.get("user"))
             client.get(target["path"])  # warm caches (sessions, content types)
             with CaptureQueriesContext(connection) as ctx:
                 response = client.get(target["path"])
