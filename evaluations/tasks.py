@@ -11,9 +11,14 @@ def phases_make_final_due_task() -> int:
     return phases_make_final_due()
 
 
-@shared_task(name="evaluations.warm_live_ranking", acks_late=True)
-def warm_live_ranking_task(phase_id: int) -> bool:
+@shared_task(bind=True, name="evaluations.warm_live_ranking", acks_late=True)
+def warm_live_ranking_task(self, phase_id: int) -> bool:
     """Compute a phase's live ranking into the cache unless it is there already (idempotent)."""
     from evaluations.selectors import live_ranking_warm
+    from portal.outbox import outbox_done, outbox_message_id
 
-    return live_ranking_warm(phase_id=phase_id)
+    computed = live_ranking_warm(phase_id=phase_id)
+    message_id = outbox_message_id(self.request.id)
+    if message_id is not None:
+        outbox_done(message_id=message_id)
+    return computed

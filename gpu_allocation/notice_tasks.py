@@ -38,7 +38,17 @@ def notice_issue_for_run_task(self, *, run_id: int, by_id: int | None = None) ->
     from django.contrib.auth import get_user_model
 
     from gpu_allocation.models import AllocationRun
+    from portal.errors import DomainError
+    from portal.outbox import outbox_done
 
     by = get_user_model().objects.filter(pk=by_id).first() if by_id else None
     run = AllocationRun.objects.get(pk=run_id)
-    return [n.number for n in notices.notice_issue_for_run(run=run, by=by)]
+    key = f"notices:run:{run_id}"  # the outbox row of the approval (gpu_allocation/services.py)
+    try:
+        numbers = [n.number for n in notices.notice_issue_for_run(run=run, by=by)]
+    except DomainError as exc:  # approved and superseded before its notices were issued
+        outbox_done(dedupe_key=key, note=exc.message[:300])
+        return []
+    # The notices are recorded: only now is the outbox row done (a lost message is published again).
+    outbox_done(dedupe_key=key)
+    return numbers

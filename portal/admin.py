@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from portal.models import AuditEntry, Programme, User
+from portal.models import AuditEntry, OutboxMessage, Programme, User
 
 
 @admin.register(User)
@@ -30,4 +30,17 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Side effects waiting, done or given up (``status=failed`` is the one to act on)."""
+
+    list_display = ("id", "task_name", "dedupe_key", "status", "attempts", "failures", "last_error", "created_at")
+    list_filter = ("status", "task_name")
+    search_fields = ("dedupe_key",)
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+
+    def has_add_permission(self, request):
         return False

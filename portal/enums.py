@@ -16,6 +16,15 @@ class AccessAction(models.TextChoices):
     DOWNLOAD = "download", _("downloaded")
 
 
+class OutboxStatus(models.TextChoices):
+    """Where a recorded side effect stands (``portal/outbox.py``)."""
+
+    PENDING = "pending", _("waiting to be published")
+    PUBLISHED = "published", _("handed to the broker, effect not recorded yet")
+    DONE = "done", _("effect recorded")
+    FAILED = "failed", _("given up")
+
+
 # Roles that must use a second factor before doing anything.
 STAFF_ROLES = (Role.OFFICER, Role.ADMIN)
 

@@ -11,7 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.enums import STAFF_ROLES, AccessAction, ModelCategory, Role
+from portal.enums import STAFF_ROLES, AccessAction, ModelCategory, OutboxStatus, Role
 
 
 class User(AbstractUser):
@@ -206,22 +206,33 @@ class AuditEntry(models.Model):
 
 class OutboxMessage(models.Model):
     """A side effect (a Celery task) recorded in the same transaction as the change that
-    causes it, and published to the broker after commit — or later, by the drainer, when
-    the broker was down. ``dedupe_key`` makes publishing the same effect twice a no-op."""
+    causes it, and published to the broker after commit — or later, by the sweep, when
+    the broker was down or lost it. ``dedupe_key`` makes recording the same effect twice a
+    no-op. The row is *done* only once the task has recorded its effect (the sent-mail row,
+    the issued notices), never merely because the broker accepted the message."""
 
     task_name = models.CharField(max_length=120)
     kwargs = models.JSONField(default=dict)
     dedupe_key = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=12, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
-    dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    attempts = models.PositiveIntegerField(default=0)
+    #: When the sweep may publish it (again): now for a new row, the end of the lease once
+    #: published, the end of the back-off after a refused attempt.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)  # last handed to the broker
+    done_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)  # publications
+    failures = models.PositiveIntegerField(default=0)  # attempts of the effect that were refused
+    first_failure_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_due_idx")]
 
     def __str__(self) -> str:
-        return f"{self.task_name} ({'sent' if self.dispatched_at else 'pending'})"
+        return f"{self.task_name} ({self.status})"
 
 
 class SentEmail(models.Model):

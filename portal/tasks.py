@@ -1,4 +1,5 @@
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 
 @shared_task(name="portal.ping", ignore_result=False)
@@ -10,15 +11,17 @@ def ping_task(value: str = "ping") -> str:
 @shared_task(
     name="portal.send_email",
     acks_late=True,
-    autoretry_for=(ConnectionError, TimeoutError),
+    # A lost database session is retried here; a refusing mail server is retried by the
+    # outbox (portal/mail.py), whose schedule survives a broker that restarts empty.
+    autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=True,
-    max_retries=8,
+    max_retries=5,
 )
-def send_email_task(*, key: str, to: list[str], subject: str, body: str) -> bool:
+def send_email_task(*, key: str, to: list[str], subject: str, body: str) -> str:
     """Idempotent: a redelivered message finds its key and sends nothing."""
-    from portal.mail import mail_send_once
+    from portal.mail import mail_deliver
 
-    return mail_send_once(key=key, to=to, subject=subject, body=body)
+    return mail_deliver(key=key, to=to, subject=subject, body=body)
 
 
 @shared_task(name="portal.outbox_drain")

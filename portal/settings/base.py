@@ -167,6 +167,11 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="IAFM Portal <no-reply@iafm.example.kr>")
+# A mail server that accepts the connection and then says nothing must not hold a worker.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# A mail server answering 4xx or unreachable is asked again for this long after its first
+# refusal, then the message is failed and an alert logged (portal/mail.py).
+MAIL_RETRY_SECONDS = env.int("MAIL_RETRY_SECONDS", default=60 * 60)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -281,8 +286,14 @@ WHITENOISE_AUTOREFRESH = env.bool("WHITENOISE_AUTOREFRESH", default=True)
 # Periodic jobs (celery beat): drain the outbox of anything published while the broker was down.
 # ...and make a published phase's results final once its appeal window has closed.
 # ...and prune access records past their retention once a day.
+# The outbox (portal/outbox.py): a row published this long ago whose effect is still not
+# recorded is published again (the broker lost it, or its worker died); a refused effect
+# is tried again after a back-off doubling from the base up to the maximum.
+OUTBOX_REPUBLISH_SECONDS = env.float("OUTBOX_REPUBLISH_SECONDS", default=5 * 60.0)
+OUTBOX_RETRY_BASE_SECONDS = env.float("OUTBOX_RETRY_BASE_SECONDS", default=30.0)
+OUTBOX_RETRY_MAX_SECONDS = env.float("OUTBOX_RETRY_MAX_SECONDS", default=10 * 60.0)
 CELERY_BEAT_SCHEDULE = {
-    "outbox-drain": {"task": "portal.outbox_drain", "schedule": 30.0},
+    "outbox-drain": {"task": "portal.outbox_drain", "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=30.0)},
     "access-log-prune": {"task": "portal.access_log_prune", "schedule": 24 * 60 * 60.0},
     "phases-make-final": {"task": "evaluations.make_final_due", "schedule": 15 * 60.0},
 }

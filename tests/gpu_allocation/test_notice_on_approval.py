@@ -22,7 +22,7 @@ def test_approval_issues_one_notice_per_team(officer):
     run, setup = approved_run(officer)
     notices = AwardNotice.objects.filter(allocation__run=run)
     assert notices.count() == len(setup.applications) == 5
-    assert OutboxMessage.objects.get(dedupe_key=f"notices:run:{run.pk}").dispatched_at is not None
+    assert OutboxMessage.objects.get(dedupe_key=f"notices:run:{run.pk}").status == "done"
     first = notices.order_by("number").first()
     with first.pdf.open("rb") as handle:
         text = PdfReader(handle).pages[0].extract_text()

@@ -1,0 +1,194 @@
+"""Real processes for the degradation tests: a Redis of the test's own (restartable, keeps
+nothing on disk), a Celery worker and beat on it, and a tiny SMTP server that can answer
+421 or stop listening. Each is started and killed by its PID."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(predicate, seconds: float, what: str = "the condition"):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+class Redis:
+    """``redis-server --save "" --appendonly no`` on a fixed port: a restart starts empty."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.proc: subprocess.Popen | None = None
+        self.url = f"redis://127.0.0.1:{port}/0"
+
+    def start(self) -> None:
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is taken")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for(lambda: port_open(self.port), 10, "redis-server to listen")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()  # SIGKILL: whatever it held in memory is gone
+            self.proc.wait(timeout=10)
+
+    def queue_length(self, queue: str = "celery") -> int:
+        import redis
+
+        return redis.Redis(port=self.port, socket_connect_timeout=1).llen(queue)
+
+
+def point_celery_at(url: str) -> None:
+    """Re-point this process's Celery app (the publisher) at another broker."""
+    from kombu import pools
+
+    from portal.celery import app
+
+    app.conf.broker_url = url
+    app.conf.result_backend = url
+    app.conf.task_always_eager = False
+    # NOTE: kombu keeps connection pools in a global registry keyed by broker; reset it so
+    # neither broker's pool is reused closed, then let Celery build fresh pools lazily.
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.__dict__.pop("backend", None)
+    app._local.__dict__.clear()
+
+
+def celery_process(kind: str, *, env: dict, log: Path, workdir: Path) -> subprocess.Popen:
+    """``celery worker`` (solo pool) or ``celery beat`` with the test settings and ``env``."""
+    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test", "CELERY_TASK_ALWAYS_EAGER": "0", **env}
+    if kind == "worker":
+        args = ["worker", "--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    else:
+        # NOTE: the file scheduler: the schedule is the settings' (shortened by env), not the database's.
+        args = ["beat", "-S", "celery.beat:PersistentScheduler", "-s", str(workdir / "beat-schedule")]
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", *args, "--loglevel=INFO"],
+        cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=open(log, "ab"),
+    )  # fmt: skip
+
+
+def stop(proc: subprocess.Popen | None, *, kill: bool = False) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    if kill:
+        proc.kill()
+    else:
+        proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def worker_ready() -> bool:
+    from portal.celery import app
+
+    try:
+        return bool(app.control.inspect(timeout=0.5).ping())
+    except Exception:  # noqa: BLE001 -- not up yet
+        return False
+
+
+class SmtpServer:
+    """A tiny SMTP server in a thread of the test. ``mode``: ``accept``; ``busy`` (answers
+    ``421`` at the greeting, as a server under load does); ``stop_listening()`` closes the
+    port so that connections are refused. ``received`` lists each accepted message's
+    ``(subject, recipients)``."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.mode = "accept"
+        self.received: list[tuple[str, tuple[str, ...]]] = []
+        self.refused = 0
+        self.lock = threading.Lock()
+        self._server: socketserver.ThreadingTCPServer | None = None
+
+    def listen(self) -> None:
+        owner = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                owner._session(self.rfile, self.wfile)
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop_listening(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def subjects(self) -> list[str]:
+        with self.lock:
+            return [subject for subject, _to in self.received]
+
+    def _session(self, rfile, wfile) -> None:
+        if self.mode == "busy":
+            with self.lock:
+                self.refused += 1
+            wfile.write(b"421 4.3.2 Service not available, closing transmission channel\r\n")
+            return
+        wfile.write(b"220 tiny.example.kr ESMTP\r\n")
+        recipients: list[str] = []
+        while True:
+            line = rfile.readline()
+            if not line:
+                return
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                wfile.write(b"250 tiny.example.kr\r\n")
+            elif verb == b"MAIL":
+                recipients = []
+                wfile.write(b"250 2.1.0 OK\r\n")
+            elif verb == b"RCPT":
+                recipients.append(line.split(b":", 1)[1].strip().strip(b"<>").decode())
+                wfile.write(b"250 2.1.5 OK\r\n")
+            elif verb == b"DATA":
+                wfile.write(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                body = []
+                while (chunk := rfile.readline()) not in (b".\r\n", b".\n", b""):
+                    body.append(chunk[1:] if chunk.startswith(b"..") else chunk)
+                message = email.message_from_bytes(b"".join(body), policy=email.policy.default)
+                with self.lock:
+                    self.received.append((str(message["Subject"]), tuple(recipients)))
+                wfile.write(b"250 2.0.0 queued\r\n")
+            elif verb == b"QUIT":
+                wfile.write(b"221 2.0.0 Bye\r\n")
+                return
+            elif verb in (b"RSET", b"NOOP"):
+                wfile.write(b"250 2.0.0 OK\r\n")
+            else:
+                wfile.write(b"502 5.5.2 Command not recognised\r\n")
