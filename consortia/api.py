@@ -6,15 +6,13 @@ Writes go through the services; domain errors become 409/400 via the portal hand
 
 from __future__ import annotations
 
-import re
-
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from consortia import services
@@ -31,11 +29,11 @@ from consortia.selectors import (
     versions_of,
 )
 from consortia.validators import normalise_business_number
-from portal.api import RulesPermission
+from portal.api import RulesPermission, StrictIntegerField, StrictModelSerializer, StrictSerializer
 from portal.models import Programme
 
 
-class OrganisationSerializer(serializers.ModelSerializer):
+class OrganisationSerializer(StrictModelSerializer):
     business_number = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, help_text="XXX-XX-XXXXX or ten digits (companies)"
     )
@@ -99,7 +97,7 @@ class MemberSerializer(serializers.ModelSerializer):
         fields = ["id", "organisation", "role", "contact", "confirmed_at"]
 
 
-class ConsortiumSerializer(serializers.ModelSerializer):
+class ConsortiumSerializer(StrictModelSerializer):
     programme = serializers.PrimaryKeyRelatedField(queryset=Programme.objects.all())
     lead_organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all())
     lead_contact = serializers.CharField(source="lead_contact.username", read_only=True)
@@ -120,12 +118,12 @@ class ConsortiumSerializer(serializers.ModelSerializer):
 
 # NOTE: every "role" in the API offers the same four choices, so the schema has one enum;
 # the services refuse "lead" where it cannot apply, with a message naming the field.
-class InvitationInputSerializer(serializers.Serializer):
+class InvitationInputSerializer(StrictSerializer):
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=MemberRole.choices, default=MemberRole.MEMBER)
 
 
-class MemberChangeSerializer(serializers.Serializer):
+class MemberChangeSerializer(StrictSerializer):
     role = serializers.ChoiceField(choices=MemberRole.choices, required=False)
 
 
@@ -182,10 +180,8 @@ class ConsortiumViewSet(
         )  # fmt: skip
         return Response({"id": invitation.pk, "expires_at": invitation.expires_at}, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        request=MemberChangeSerializer,
-        responses={200: MemberSerializer, 204: None},
-    )
+    @extend_schema(methods=["PATCH"], request=MemberChangeSerializer, responses={200: MemberSerializer})
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None})
     @action(detail=True, methods=["patch", "delete"], url_path=r"members/(?P<member_id>\d+)")
     def member(self, request, pk=None, member_id=None):
         """The lead contact changes a member's role (its contact must confirm again) or removes it."""
@@ -194,11 +190,13 @@ class ConsortiumViewSet(
         if request.method == "DELETE":
             services.member_remove(member=member, by=request.user)
             return Response(status=status.HTTP_204_NO_CONTENT)
-        member = services.member_update(member=member, by=request.user, role=request.data.get("role"))
+        data = MemberChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = services.member_update(member=member, by=request.user, role=data.validated_data.get("role"))
         return Response(MemberSerializer(member).data)
 
     @extend_schema(request=None, responses={200: MemberSerializer(many=True)})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
     def confirm(self, request, pk=None):
         """Confirm participation for every member organisation whose contact is the caller."""
         consortium = self.get_object()
@@ -222,7 +220,7 @@ class ApplicationSerializer(serializers.ModelSerializer):
     model_categories = serializers.ListField(child=serializers.CharField(), required=False)
     milestones = serializers.ListField(child=serializers.DictField(), required=False)
     version_count = serializers.IntegerField(read_only=True, default=0)
-    last_submitted_at = serializers.DateTimeField(read_only=True, default=None)
+    last_submitted_at = serializers.DateTimeField(read_only=True, allow_null=True, default=None)
     sealed = serializers.SerializerMethodField()
 
     class Meta:
@@ -249,19 +247,16 @@ class ApplicationSerializer(serializers.ModelSerializer):
         return data
 
 
-class StrictIntegerField(serializers.IntegerField):
-    """A whole number in ASCII digits: "1e3", "8.5" and full-width "１０００" are refused (400)."""
+class ApplicationCreateSerializer(StrictSerializer):
+    """Open a consortium's draft: the consortium's id is all it takes."""
 
-    def to_internal_value(self, data):
-        if isinstance(data, str) and not re.fullmatch(r"\s*[-+]?[0-9]+\s*", data, re.ASCII):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+    consortium = serializers.IntegerField(help_text="The id of your consortium")
 
 
-class ApplicationPatchSerializer(serializers.Serializer):
+class ApplicationPatchSerializer(StrictSerializer):
     """A draft save: any subset of the fields plus the revision it was edited from."""
 
-    revision = serializers.IntegerField(required=False, help_text="The revision you edited (or send If-Match)")
+    revision = StrictIntegerField(required=False, help_text="The revision you edited (or send If-Match)")
     title = serializers.CharField(required=False, allow_blank=True, max_length=300)
     summary = serializers.CharField(required=False, allow_blank=True)
     model_categories = serializers.ListField(child=serializers.CharField(), required=False)
@@ -304,7 +299,17 @@ class AttachmentSerializer(serializers.ModelSerializer):
         return f"/consortia/applications/{obj.application_id}/attachments/{obj.pk}/download/"
 
 
-class AttachmentUploadSerializer(serializers.Serializer):
+class SubmitInputSerializer(StrictSerializer):
+    request_key = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Idempotency key (or send Idempotency-Key)"
+    )
+
+
+class WithdrawInputSerializer(StrictSerializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AttachmentUploadSerializer(StrictSerializer):
     file = serializers.FileField()
     title = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
@@ -325,7 +330,6 @@ class ApplicationViewSet(
     serializer_class = ApplicationSerializer
     permission_classes = [RulesPermission]
     filterset_fields = ["programme", "state", "consortium"]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     permission_map = {
         "list": None,
@@ -344,16 +348,12 @@ class ApplicationViewSet(
     def get_queryset(self):
         return applications_visible_to(self.request.user)
 
+    @extend_schema(request=ApplicationCreateSerializer, responses={200: ApplicationSerializer, 201: ApplicationSerializer})
     def create(self, request, *args, **kwargs):
-        """Open the consortium's draft (created with the consortium; returned if it exists)."""
-        consortium_id = request.data.get("consortium")
-        consortium = (
-            get_object_or_404(consortia_visible_to(request.user), pk=consortium_id)
-            if str(consortium_id or "").isdigit()
-            else None
-        )
-        if consortium is None:
-            raise serializers.ValidationError({"consortium": ["Consortium: give the id of your consortium."]})
+        """Open the consortium's draft (201; 200 with the draft if it exists already)."""
+        data = ApplicationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        consortium = get_object_or_404(consortia_visible_to(request.user), pk=data.validated_data["consortium"])
         if not request.user.has_perm("consortia.change_application", consortium):
             raise Http404
         application, created = Application.objects.get_or_create(
@@ -383,15 +383,18 @@ class ApplicationViewSet(
         return Response(self.get_serializer(self.get_queryset().get(pk=application.pk)).data)
 
     @extend_schema(
-        request=None,
+        request=SubmitInputSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
         responses={200: SubmitResultSerializer},
     )
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
-        """Submit: 200 with the receipt; 409 after the deadline or when the checklist fails."""
+        """Submit: 200 with the receipt; 409 after the deadline or when the checklist fails.
+        The same ``Idempotency-Key`` again answers the same receipt (``replayed``: true)."""
         application = self.get_object()
-        key = request.headers.get("Idempotency-Key") or request.data.get("request_key") or ""
+        data = SubmitInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key") or data.validated_data.get("request_key") or ""
         result = services.application_submit(application=application, by=request.user, request_key=str(key))
         v = result.version
         return Response(
@@ -404,16 +407,13 @@ class ApplicationViewSet(
             }
         )
 
-    @extend_schema(
-        request=inline_serializer("WithdrawIn", {"reason": serializers.CharField(required=False)}),
-        responses={200: ApplicationSerializer},
-    )
+    @extend_schema(request=WithdrawInputSerializer, responses={200: ApplicationSerializer})
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
         application = self.get_object()
-        services.application_withdraw(
-            application=application, by=request.user, reason=str(request.data.get("reason", ""))
-        )
+        data = WithdrawInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.application_withdraw(application=application, by=request.user, reason=data.validated_data["reason"])
         return Response(self.get_serializer(self.get_queryset().get(pk=application.pk)).data)
 
     @extend_schema(methods=["GET"], responses={200: AttachmentSerializer(many=True)})
@@ -422,7 +422,9 @@ class ApplicationViewSet(
         request={"multipart/form-data": AttachmentUploadSerializer},
         responses={201: AttachmentSerializer},
     )
-    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser])
+    @action(
+        detail=True, methods=["get", "post"], parser_classes=[MultiPartParser], pagination_class=None, filter_backends=[]
+    )
     def attachments(self, request, pk=None):
         """List the draft's attachments, or upload a PDF (checked by content)."""
         application = self.get_object()
@@ -450,7 +452,7 @@ class ApplicationViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses={200: VersionSerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def versions(self, request, pk=None):
         application = self.get_object()
         return Response(VersionSerializer(versions_of(application), many=True).data)
@@ -495,7 +497,7 @@ class ApplicationViewSet(
             )
         }
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def checklist(self, request, pk=None):
         application = self.get_object()
         return Response([item.as_dict() for item in application_checklist(application)])

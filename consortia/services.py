@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -67,7 +68,7 @@ def _deadline_error(programme: Programme, now) -> DomainError:
         _("The application deadline (%(deadline)s) has passed; nothing was changed.")
         % {"deadline": kst(programme.closes_at)},
         code="deadline_passed",
-        details={"deadline": programme.closes_at.isoformat(), "server_time": now.isoformat()},
+        details={"deadline": programme.closes_at, "server_time": now},
     )
 
 
@@ -421,7 +422,8 @@ def application_save(*, application: Application, by, data: dict, revision: int 
 
     A stale revision raises a 409 whose details carry both texts (``yours`` and ``theirs``)
     so nothing is lost. Values present are checked by the field rules (400 naming the field);
-    absent values stay as they are. Each save increments the revision.
+    absent values stay as they are. A save that changes a field increments the revision;
+    one that changes nothing leaves the draft, its revision and the audit trail as they were.
     """
     application = Application.objects.select_for_update().select_related("programme").get(pk=application.pk)
     programme = application.programme
@@ -467,18 +469,19 @@ def application_save(*, application: Application, by, data: dict, revision: int 
     for name, value in data.items():
         setattr(application, name, value if value is not None or name in ("requested_gpus", "requested_budget") else "")
     changed = [name for name in data if before[name] != getattr(application, name)]
+    if not changed:  # the same text saved again: no new revision, nothing to audit
+        return application
     application.revision += 1
     application.saved_at = now
     application.saved_by = by
-    application.save(update_fields=[*data.keys(), "revision", "saved_at", "saved_by"])
-    if changed:
-        audit_record(
-            action="application.save",
-            obj=application,
-            actor=by,
-            before={k: before[k] for k in changed},
-            after={k: getattr(application, k) for k in changed},
-        )
+    application.save(update_fields=[*changed, "revision", "saved_at", "saved_by"])
+    audit_record(
+        action="application.save",
+        obj=application,
+        actor=by,
+        before={k: before[k] for k in changed},
+        after={k: getattr(application, k) for k in changed},
+    )
     return application
 
 
@@ -510,10 +513,11 @@ def attachment_add(*, application: Application, by, uploaded, title: str = "") -
             % {"mb": programme.attachment_max_total_mb},
             details={"errors": {"file": ["total too large"]}},
         )
-    name = (getattr(uploaded, "name", "") or "attachment.pdf").rsplit("/", 1)[-1][:255]
+    # NFC: a name typed on a system that decomposes Hangul (NFD) is stored as everyone else's.
+    name = unicodedata.normalize("NFC", (getattr(uploaded, "name", "") or "attachment.pdf").rsplit("/", 1)[-1])[:255]
     attachment = Attachment(
         application=application,
-        title=(title or "").strip()[:200] or name,
+        title=unicodedata.normalize("NFC", (title or "").strip())[:200] or name,
         original_name=name,
         size=checked.size,
         sha256=checked.sha256,

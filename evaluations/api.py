@@ -20,25 +20,25 @@ from evaluations import services
 from evaluations.enums import AppealGrounds, AssignmentStatus
 from evaluations.models import Appeal, Assignment, Criterion, Objective, Phase
 from evaluations.selectors import appeals_visible_to, assignments_visible_to, phase_ranking_source, phases_visible_to
-from portal.api import RulesPermission
+from portal.api import RulesPermission, StrictModelSerializer, StrictSerializer, score_value
 from portal.models import Programme
 
 
-class CriterionSerializer(serializers.ModelSerializer):
+class CriterionSerializer(StrictModelSerializer):
     class Meta:
         model = Criterion
         fields = ["id", "key", "order", "name", "name_en", "rubric", "source", "max_points", "threshold", "is_gate"]
         read_only_fields = ["id", "order"]
 
 
-class ObjectiveSerializer(serializers.ModelSerializer):
+class ObjectiveSerializer(StrictModelSerializer):
     class Meta:
         model = Objective
         fields = ["id", "model_category", "benchmark", "reference_model", "reference_score", "target_ratio"]
         read_only_fields = ["id"]
 
 
-class PhaseSerializer(serializers.ModelSerializer):
+class PhaseSerializer(StrictModelSerializer):
     programme = serializers.PrimaryKeyRelatedField(queryset=Programme.objects.all())
     criteria = CriterionSerializer(many=True, required=False)
     objectives = ObjectiveSerializer(many=True, required=False)
@@ -90,13 +90,18 @@ class AssignmentSerializer(serializers.ModelSerializer):
         return obj.version.receipt_number if obj.version_id else ""
 
 
-class ConflictInputSerializer(serializers.Serializer):
+class ConflictInputSerializer(StrictSerializer):
     has_conflict = serializers.BooleanField()
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ScoresInputSerializer(serializers.Serializer):
-    """``scores``: criterion key → points (or a list of ``{criterion, value, comment}``)."""
+def _points(value, criterion: str):
+    return None if value is None else score_value(value, label=criterion)
+
+
+class ScoresInputSerializer(StrictSerializer):
+    """``scores``: criterion key → points (or a list of ``{criterion, value, comment}``); points
+    are JSON numbers with at most one decimal place (``8``, ``8.5``; ``null`` clears one)."""
 
     scores = serializers.JSONField()
     comment = serializers.CharField(required=False, allow_blank=True, allow_null=True, default=None)
@@ -104,13 +109,13 @@ class ScoresInputSerializer(serializers.Serializer):
 
     def validate_scores(self, value):
         if isinstance(value, dict):
-            return {"values": {str(k): v for k, v in value.items()}, "comments": {}}
+            return {"values": {str(k): _points(v, str(k)) for k, v in value.items()}, "comments": {}}
         if isinstance(value, list):
             values, comments = {}, {}
             for item in value:
                 if not isinstance(item, dict) or "criterion" not in item:
                     raise serializers.ValidationError("Each item needs a criterion key and a value.")
-                values[str(item["criterion"])] = item.get("value")
+                values[str(item["criterion"])] = _points(item.get("value"), str(item["criterion"]))
                 if "comment" in item:
                     comments[str(item["criterion"])] = item["comment"] or ""
             return {"values": values, "comments": comments}
@@ -137,12 +142,12 @@ class RankingRowSerializer(serializers.Serializer):
     attainment = serializers.ListField()
 
 
-class TieBreakInputSerializer(serializers.Serializer):
+class TieBreakInputSerializer(StrictSerializer):
     ordered_application_ids = serializers.ListField(child=serializers.IntegerField(), min_length=2)
     reason = serializers.CharField()
 
 
-class AppealSerializer(serializers.ModelSerializer):
+class AppealSerializer(StrictModelSerializer):
     phase = serializers.PrimaryKeyRelatedField(queryset=Phase.objects.all())
     application = serializers.PrimaryKeyRelatedField(queryset=Application.objects.all())
     grounds = serializers.ChoiceField(choices=AppealGrounds.choices)
@@ -158,7 +163,7 @@ class AppealSerializer(serializers.ModelSerializer):
         validators = []
 
 
-class AppealDecisionSerializer(serializers.Serializer):
+class AppealDecisionSerializer(StrictSerializer):
     upheld = serializers.BooleanField()
     reasons = serializers.CharField()
 
@@ -255,7 +260,7 @@ class PhaseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             }
         )
 
-    @extend_schema(request=TieBreakInputSerializer, responses=None)
+    @extend_schema(request=TieBreakInputSerializer, responses={204: None})
     @action(detail=True, methods=["post"], url_path="tie-break")
     def tie_break(self, request, pk=None):
         phase = self.get_object()

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from gpu_allocation import selectors, services
 from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun
-from portal.api import RulesPermission
+from portal.api import RulesPermission, StrictSerializer
 from portal.models import Programme
 from portal.reauth import require_recent_authentication_api
 
@@ -70,7 +70,20 @@ class AllocationRunDetailSerializer(AllocationRunSerializer):
         return AllocationSerializer(selectors.allocations_of_run(run), many=True).data
 
 
-class ApproveSerializer(serializers.Serializer):
+class AllocationRunStartedSerializer(AllocationRunSerializer):
+    """The run just queued, with the address to follow it at."""
+
+    url = serializers.SerializerMethodField()
+
+    class Meta(AllocationRunSerializer.Meta):
+        fields = [*AllocationRunSerializer.Meta.fields, "url"]
+        read_only_fields = fields
+
+    def get_url(self, run) -> str:
+        return self.context["request"].build_absolute_uri(f"/api/v1/allocation-runs/{run.pk}/")
+
+
+class ApproveSerializer(StrictSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
 
 
@@ -119,13 +132,12 @@ class ProgrammeAllocationRunsView(generics.ListAPIView):
             return AllocationRun.objects.none()
         return selectors.allocation_runs_visible_to(self.request.user, programme=self.get_programme())
 
-    @extend_schema(request=None, responses={202: AllocationRunSerializer})
+    @extend_schema(request=None, responses={202: AllocationRunStartedSerializer})
     def post(self, request, programme_id: int):
         programme = self.get_programme()
         if not request.user.has_perm("gpu_allocation.add_allocationrun", programme):
             raise Http404
         require_recent_authentication_api(request)
         run = services.allocation_run_start(programme=programme, by=request.user)
-        body = AllocationRunSerializer(run).data
-        body["url"] = request.build_absolute_uri(f"/api/v1/allocation-runs/{run.pk}/")
+        body = AllocationRunStartedSerializer(run, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from django.http import FileResponse, Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -11,7 +13,7 @@ from rest_framework.response import Response
 from gpu_allocation import notices
 from gpu_allocation.enums import ExportStatus
 from gpu_allocation.models import AllocationRun, AwardNotice, NoticeExport
-from portal.api import RulesPermission
+from portal.api import RulesPermission, StrictModelSerializer
 from portal.reauth import require_recent_authentication_api
 
 
@@ -47,6 +49,7 @@ class AwardNoticeViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return notices.award_notices_visible_to(self.request.user)
 
+    @extend_schema(responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The PDF")})
     @action(detail=True, methods=["get"])
     def pdf(self, request, pk=None):
         """The issued PDF, byte for byte (its SHA-256 is the notice's ``sha256``)."""
@@ -55,7 +58,7 @@ class AwardNoticeViewSet(viewsets.ReadOnlyModelViewSet):
         return FileResponse(handle, as_attachment=True, filename=f"{notice.number}.pdf", content_type="application/pdf")
 
 
-class NoticeExportSerializer(serializers.ModelSerializer):
+class NoticeExportSerializer(StrictModelSerializer):
     run = serializers.PrimaryKeyRelatedField(queryset=AllocationRun.objects.all())
     download_url = serializers.SerializerMethodField()
 
@@ -111,6 +114,7 @@ class NoticeExportViewSet(viewsets.GenericViewSet):
         export.refresh_from_db()
         return Response(self.get_serializer(export).data, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="The ZIP")})
     @action(detail=True, methods=["get"])
     def zip(self, request, pk=None):
         export = self.get_object()

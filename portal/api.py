@@ -1,19 +1,173 @@
-"""API plumbing shared by every app: the domain-error handler and the programme endpoints."""
+"""API plumbing shared by every app: the contract's building blocks (strict input
+serializers, one datetime form, one error shape, one schema), the permission base and the
+programme endpoints. ``docs/api.md`` describes the contract these implement."""
 
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+
+from django.db import models
 from django.http import Http404
-from rest_framework import permissions, serializers, viewsets
+from django.utils import timezone, translation
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework import exceptions, permissions, serializers, viewsets
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from portal.errors import DomainError
 from portal.models import Programme
 
+# ----------------------------------------------------------------------------- strict input
+
+
+class StrictFieldsMixin:
+    """A write naming a field the serializer does not take is refused (400, each such field
+    named) instead of being silently dropped: a typo (``summry``) or a read-only field
+    (``id``, ``revision``) never looks like a successful save."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            refused = {}
+            for name in data:
+                field = self.fields.get(name)
+                if field is None:
+                    refused[name] = [_("Unknown field: this request does not accept it.")]
+                elif field.read_only:
+                    refused[name] = [_("Read-only field: it cannot be written.")]
+            if refused:
+                raise serializers.ValidationError(refused)
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: ``1e3``, ``1000.0``, ``"1000"`` and ``true`` are refused (400)."""
+
+    default_error_messages = {"invalid": gettext_lazy("Give a whole number (a JSON integer such as 8), not text or a decimal.")}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictDateTimeField(serializers.DateTimeField):
+    """An RFC 3339 datetime that carries its offset (``+09:00`` or ``Z``); a datetime
+    without one is refused (400) rather than guessed."""
+
+    default_error_messages = {
+        "naive": gettext_lazy("Give the date and time with its offset, for example 2027-03-31T18:00:00+09:00.")
+    }
+
+    def to_internal_value(self, value):
+        parsed = value
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+        if isinstance(parsed, dt.datetime) and timezone.is_naive(parsed):
+            self.fail("naive")
+        return super().to_internal_value(value)
+
+
+def score_value(value, *, label: str):
+    """A score as sent: a JSON number with at most one decimal place (``8``, ``8.5``);
+    text (``"10"``), booleans and finer decimals (``8.25``) are refused with ``ValidationError``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise serializers.ValidationError(
+            _("%(criterion)s: give the points as a number (such as 8 or 8.5), not text.") % {"criterion": label}
+        )
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite() or number != number.quantize(Decimal("0.1")):
+        raise serializers.ValidationError(
+            _("%(criterion)s: give the points with at most one decimal place (such as 8.5).") % {"criterion": label}
+        )
+    return number
+
+
+class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
+    """An input serializer: unknown and read-only fields are refused."""
+
+
+class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A model serializer whose writes are strict: unknown and read-only fields refused,
+    integers as JSON integers, datetimes with an offset."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.IntegerField: StrictIntegerField,
+        models.BigIntegerField: StrictIntegerField,
+        models.SmallIntegerField: StrictIntegerField,
+        models.PositiveIntegerField: StrictIntegerField,
+        models.PositiveBigIntegerField: StrictIntegerField,
+        models.PositiveSmallIntegerField: StrictIntegerField,
+        models.DateTimeField: StrictDateTimeField,
+    }
+
+
+# ----------------------------------------------------------------------------- one error shape
+
+
+def _first_message(errors) -> str:
+    if isinstance(errors, Mapping):
+        for name, value in errors.items():
+            message = _first_message(value)
+            if message:
+                return message if name == "non_field_errors" else f"{name}: {message}"
+        return ""
+    if isinstance(errors, list):
+        for value in errors:
+            message = _first_message(value)
+            if message:
+                return message
+        return ""
+    return str(errors)
+
 
 def exception_handler(exc, context):
-    """Domain errors become their status (409 or 400) with a message a person can act on."""
+    """Every 4xx answer has one shape: ``{"detail": str, "code": str, "errors": {field: [str]}}``
+    (``errors`` for bad input only; a domain refusal may add keys of its own, such as the
+    deadline or the current revision). Messages follow ``Accept-Language``."""
     if isinstance(exc, DomainError):
-        return Response({"detail": exc.message, "code": exc.code, **exc.details}, status=exc.status_code)
-    return drf_exception_handler(exc, context)
+        body = {"detail": exc.message, "code": exc.code, **exc.details}
+        return Response(body, status=exc.status_code, headers=getattr(exc, "headers", None))
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, Mapping) else {"non_field_errors": exc.detail}
+        names = [name for name in errors if name != "non_field_errors"]
+        detail = _first_message(errors)
+        if len(names) > 1:
+            detail = _("These fields need fixing: %(fields)s.") % {"fields": ", ".join(names)} + " " + detail
+        response.data = {"detail": detail, "code": "invalid", "errors": errors}
+    elif isinstance(exc, exceptions.APIException):
+        detail = exc.detail
+        code = getattr(detail, "code", None) or exc.default_code
+        if isinstance(detail, Mapping):  # an APIException raised with a dict
+            message = detail.get("detail", _first_message(detail))
+            code = getattr(message, "code", code)
+            response.data = {**detail, "detail": str(message), "code": str(code)}
+        else:
+            response.data = {"detail": str(detail), "code": str(code)}
+    return response
+
+
+# ----------------------------------------------------------------------------- one schema
+
+
+class PortalSchemaGenerator(SchemaGenerator):
+    """One schema whatever the caller's language: identifiers, enum names and titles are
+    generated in English (served at ``/api/schema/`` and by ``manage.py spectacular``)."""
+
+    def get_schema(self, request=None, public=False):
+        with translation.override("en"):
+            return super().get_schema(request=request, public=public)
 
 
 class RulesPermission(permissions.BasePermission):
@@ -56,7 +210,7 @@ def _clean(value, label: str):
         raise serializers.ValidationError(exc.messages) from exc
 
 
-class ProgrammeSerializer(serializers.ModelSerializer):
+class ProgrammeSerializer(StrictModelSerializer):
     class Meta:
         model = Programme
         fields = [
@@ -124,28 +278,52 @@ class ProgrammeViewSet(viewsets.ModelViewSet):
 
 
 ERROR_RESPONSES = {
-    "400": "Bad input: the fields and messages that need fixing.",
+    "400": "Bad input: `errors` names each field to fix (unknown and read-only fields too); nothing was changed.",
     "401": "Not signed in (no or an invalid token).",
-    "403": "Not allowed for this role (for example a missing CSRF token on a session-authenticated write).",
+    "403": "Not allowed: a missing CSRF token on a session write, a missing or used `X-OTP` code on a privileged write.",
     "404": "Not found, or not visible to the caller (ids cannot be probed).",
     "409": "Not possible now (deadline passed, window closed, a run already in progress): `detail` says why.",
+}
+WRITE_ERROR_RESPONSES = {
+    "413": "The body is larger than the limit (announced or streamed): `detail` names the limit; nothing was stored.",
+    "415": "The body is not in the media type this operation takes (JSON; multipart for uploads).",
+    "429": "Too many submits or uploads in a short time (abuse volumes only): wait `Retry-After` seconds.",
+}
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": (
+        "Every 4xx answer. `detail` is a message for a person (in the language of `Accept-Language`), "
+        "`code` a stable identifier for programs, `errors` (bad input only) each field's messages. "
+        "A refusal may add keys of its own (for example `deadline` and `server_time`)."
+    ),
+    "properties": {
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {
+            "type": "object",
+            "additionalProperties": {},
+            "description": "Field name → list of messages (a nested object or list for nested fields).",
+        },
+    },
+    "required": ["detail", "code"],
+    "additionalProperties": True,
 }
 
 
 def document_error_responses(result, generator, request, public):
     """drf-spectacular post-processing hook: every operation may answer the portal's errors
-    (400, 401, 403, 404, 409) with a JSON object (``detail`` and, for 400, the fields)."""
+    (400, 401, 403, 404, 409; 415 with a body) in the one ``Error`` shape."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
-    components["Error"] = {
-        "type": "object",
-        "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
-        "additionalProperties": True,
-    }
+    components["Error"] = ERROR_SCHEMA
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            for status_code, description in ERROR_RESPONSES.items():
+            errors = dict(ERROR_RESPONSES)
+            if "requestBody" in operation:
+                errors.update(WRITE_ERROR_RESPONSES)
+            for status_code, description in errors.items():
                 operation["responses"].setdefault(
                     status_code,
                     {

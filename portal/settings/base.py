@@ -187,12 +187,22 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
+    # The API contract (docs/api.md): bodies are JSON (uploads declare multipart themselves);
+    # every datetime leaves in one form, written by the renderer's encoder.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["portal.api_renderers.PortalJSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DATETIME_FORMAT": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "IAFM Portal API",
     "DESCRIPTION": "Independent AI Foundation Model Project portal (독자 AI 파운데이션 모델 프로젝트).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request and response components differ (read-only fields are not asked for), and the
+    # schema is generated in English whatever the caller's language.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "DEFAULT_GENERATOR_CLASS": "portal.api.PortalSchemaGenerator",
     # Swagger UI from the installed sidecar package: no CDN, CSP-compatible.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -57,7 +57,7 @@ def test_empty_file_is_refused(api_for, db):
     application = ApplicationFactory()
     response = _upload(api_for(application.consortium.lead_contact), application, "empty.pdf", b"")
     assert response.status_code == 400
-    assert "file" in response.json()
+    assert "file" in response.json()["errors"]
     assert Attachment.objects.count() == 0
 
 

@@ -46,7 +46,7 @@ def test_api_organisation_with_wrong_check_digit_is_refused_naming_the_field(api
         format="json",
     )
     assert response.status_code == 400
-    assert list(response.json()) == ["business_number"]
+    assert list(response.json()["errors"]) == ["business_number"]
     assert Organisation.objects.count() == 0
 
 

@@ -65,7 +65,7 @@ def test_declare_then_score_draft_then_submit(programme, api_for):
     assignment = assign(phase, submitted_application(programme=programme), me, declared=False)
     client = api_for(me)
 
-    early = client.put(f"/api/v1/assignments/{assignment.id}/scores/", {"scores": {"technology": "30"}}, format="json")
+    early = client.put(f"/api/v1/assignments/{assignment.id}/scores/", {"scores": {"technology": 30}}, format="json")
     assert early.status_code == 409 and early.json()["code"] == "declare_first"
     assert (
         client.post(
@@ -75,17 +75,17 @@ def test_declare_then_score_draft_then_submit(programme, api_for):
     )
     draft = client.put(
         f"/api/v1/assignments/{assignment.id}/scores/",
-        {"scores": [{"criterion": "technology", "value": "35.5", "comment": "독창적"}], "comment": "초안"},
+        {"scores": [{"criterion": "technology", "value": 35.5, "comment": "독창적"}], "comment": "초안"},
         format="json",
     )
     assert draft.status_code == 200
     assert draft.json()["status"] == AssignmentStatus.ACTIVE
     assert draft.json()["scores"] == [{"criterion": "technology", "value": "35.5", "comment": "독창적"}]
-    bad = client.put(f"/api/v1/assignments/{assignment.id}/scores/", {"scores": {"impact": "31"}}, format="json")
+    bad = client.put(f"/api/v1/assignments/{assignment.id}/scores/", {"scores": {"impact": 31}}, format="json")
     assert bad.status_code == 400
     done = client.put(
         f"/api/v1/assignments/{assignment.id}/scores/",
-        {"scores": {"capability": "20", "impact": "25.1"}, "submit": True},
+        {"scores": {"capability": 20, "impact": 25.1}, "submit": True},
         format="json",
     )
     assert done.status_code == 200 and done.json()["status"] == AssignmentStatus.SUBMITTED
@@ -113,7 +113,7 @@ def test_scoring_after_window_is_409(programme, api_for):
     (me,) = reviewers(1)
     assignment = assign(phase, submitted_application(programme=programme), me)
     response = api_for(me).put(
-        f"/api/v1/assignments/{assignment.id}/scores/", {"scores": {"technology": "30"}}, format="json"
+        f"/api/v1/assignments/{assignment.id}/scores/", {"scores": {"technology": 30}}, format="json"
     )
     assert response.status_code == 409
     assert response.json()["code"] == "scoring_closed"
@@ -132,7 +132,7 @@ def test_scoring_after_finalisation_is_409(programme, officer, api_for):
     mine.status = AssignmentStatus.ACTIVE
     mine.save()
     response = api_for(me).put(
-        f"/api/v1/assignments/{mine.id}/scores/", {"scores": {"technology": "10"}}, format="json"
+        f"/api/v1/assignments/{mine.id}/scores/", {"scores": {"technology": 10}}, format="json"
     )
     assert response.status_code == 409 and response.json()["code"] == "scoring_closed"
     assert "확정" in response.json()["detail"]

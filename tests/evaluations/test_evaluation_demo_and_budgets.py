@@ -42,10 +42,10 @@ def test_state_changes_are_audited(programme, officer, api_for):
     assignment = assign(phase, submitted_application(programme=programme), me, declared=False)
     client = api_for(me)
     client.post(f"/api/v1/assignments/{assignment.id}/conflict/", {"has_conflict": False}, format="json")
-    client.put(f"/api/v1/assignments/{assignment.id}/scores/", {"scores": {"technology": "30"}}, format="json")
+    client.put(f"/api/v1/assignments/{assignment.id}/scores/", {"scores": {"technology": 30}}, format="json")
     client.put(
         f"/api/v1/assignments/{assignment.id}/scores/",
-        {"scores": {"capability": "25", "impact": "20"}, "submit": True},
+        {"scores": {"capability": 25, "impact": 20}, "submit": True},
         format="json",
     )
     api_for(officer).post(f"/api/v1/phases/{phase.id}/finalise/")
