@@ -122,9 +122,29 @@ def seed(context: dict) -> None:
             application.save(update_fields=["summary"])
             continue
         try:
+            _attach_proposal_document(application, lead_contact)
             application_submit(application=application, by=lead_contact, request_key="demo-seed", notify=False)
             if state == ApplicationState.WITHDRAWN:
                 application_withdraw(application=application, by=lead_contact, reason="내부 사정으로 철회 (데모)")
         except DomainError:
             # The demo programme's deadline has passed: the draft stays as it is.
             continue
+
+
+def _attach_proposal_document(application: Application, lead_contact) -> None:
+    """The proposal document every submission carries: a one-page PDF of the draft's title and
+    summary, rendered by the portal's own PDF helper (fictional demo text)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from consortia.services import attachment_add
+    from portal.pdf import render_pdf
+
+    if application.attachments.filter(removed_at__isnull=True).exists():
+        return
+    pdf = render_pdf(template_name="pdf/demo_proposal.html", context={"application": application})
+    attachment_add(
+        application=application,
+        by=lead_contact,
+        uploaded=SimpleUploadedFile("proposal.pdf", pdf, content_type="application/pdf"),
+        title="제안서 (데모)",
+    )

@@ -200,6 +200,13 @@ class ApplicationVersion(models.Model):
     def __str__(self) -> str:
         return self.receipt_number
 
+    @property
+    def frozen(self):
+        """The typed reader of this version's content (``consortia.versions.VersionContent``)."""
+        from consortia.versions import read_version
+
+        return read_version(self)
+
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise PermissionError("submitted versions are immutable")

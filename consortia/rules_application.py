@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from consortia.enums import COMPANY_KINDS, OrganisationKind
 from consortia.validators import business_number_check_digit
@@ -204,6 +205,27 @@ def application_checklist(application, *, members=None, attachments=None) -> lis
             "" if milestones_ok else _("Milestones: add at least one milestone."),
         )
     )
+    required = programme.required_attachments
+    if required:
+        if attachments is None:
+            attachments = list(application.attachments.filter(removed_at__isnull=True))
+        have = len(attachments)
+        items.append(
+            CheckItem(
+                "attachments",
+                ngettext(
+                    "At least %(count)s PDF attachment (the proposal document)",
+                    "At least %(count)s PDF attachments (the proposal document and supporting documents)",
+                    required,
+                )
+                % {"count": required},
+                have >= required,
+                ""
+                if have >= required
+                else _("Attachments: upload the proposal document as a PDF (%(have)s of %(required)s uploaded).")
+                % {"have": have, "required": required},
+            )
+        )
     lead = consortium.lead_organisation
     lead_ok = _is_valid_company(lead)
     items.append(

@@ -423,7 +423,8 @@ class ApplicationReviewView(ApplicationMixin, View):
     def get(self, request, pk):
         application = self.get_application(request, pk)
         members = list(application.consortium.members.select_related("organisation", "contact"))
-        checklist = application_checklist(application, members=members)
+        attachments = list(attachments_of(application))
+        checklist = application_checklist(application, members=members, attachments=attachments)
         context = self.base_context(application, 6)
         latest = versions_of(application).first()
         context.update({
@@ -433,7 +434,7 @@ class ApplicationReviewView(ApplicationMixin, View):
             "is_lead": application.consortium.lead_contact_id == request.user.pk,
             "latest": latest,
             "unsubmitted_changes": latest is not None and latest.content.get("draft_revision") != application.revision,
-            "attachments": attachments_of(application),
+            "attachments": attachments,
         })  # fmt: skip
         return render(request, "consortia/application_review.html", context)
 

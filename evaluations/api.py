@@ -84,7 +84,9 @@ class AssignmentSerializer(serializers.ModelSerializer):
 
     def get_application_title(self, obj) -> str:
         """Hidden until the reviewer has declared no conflict (the proposal stays closed)."""
-        return "" if obj.status == AssignmentStatus.AWAITING_DECLARATION else obj.application.title
+        if obj.status == AssignmentStatus.AWAITING_DECLARATION or not obj.version_id:
+            return ""
+        return obj.version.frozen.title
 
     def get_receipt_number(self, obj) -> str:
         return obj.version.receipt_number if obj.version_id else ""

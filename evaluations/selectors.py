@@ -15,6 +15,7 @@ from django.db.models.functions import Cast, Floor, Least
 
 from consortia.enums import ApplicationState
 from consortia.models import Affiliation, Application, ApplicationVersion, ConsortiumMember
+from consortia.versions import read_version
 from evaluations import scoring
 from evaluations.enums import (
     ACTIVE_DECISIONS,
@@ -69,7 +70,7 @@ def active_teams_for_allocation(*, programme: Programme) -> list[ActiveTeam]:
 
     Reads the frozen ``PhaseResult`` snapshot, never live scores. A team whose lead
     organisation supplies GPUs to the programme is flagged (it receives no GPUs).
-    Requests come from the version that was evaluated, falling back to the draft.
+    Requests come from the version that was evaluated, never from the editable draft.
     """
     phase = phase_latest_finalised(programme=programme)
     if phase is None:
@@ -83,7 +84,8 @@ def active_teams_for_allocation(*, programme: Programme) -> list[ActiveTeam]:
     teams = []
     for result in results:
         application = result.application
-        content = result.version.content if result.version_id else {}
+        # The evaluated version's requests; a result without a version (none was submitted) requests nothing.
+        frozen = read_version(result.version if result.version_id else None)
         teams.append(
             ActiveTeam(
                 application_id=application.id,
@@ -93,8 +95,8 @@ def active_teams_for_allocation(*, programme: Programme) -> list[ActiveTeam]:
                 phase_id=phase.id,
                 rank=result.rank,
                 score=result.score,
-                requested_gpus=int(content.get("requested_gpus") or application.requested_gpus or 0),
-                requested_budget=int(content.get("requested_budget") or application.requested_budget or 0),
+                requested_gpus=int(frozen.requested_gpus or 0),
+                requested_budget=int(frozen.requested_budget or 0),
                 gpu_supplier=application.consortium.lead_organisation.is_gpu_supplier,
             )
         )
@@ -136,14 +138,18 @@ def phase_applications(*, phase: Phase) -> QuerySet[Application]:
 def latest_versions(*, application_ids, lean: bool = False) -> dict[int, ApplicationVersion]:
     """The latest submitted version of each application (the one evaluated), in one query.
 
-    Each version carries the model categories it names as ``version.model_categories``
+    Each version carries the model categories it names as ``version.model_categories`` and
+    its frozen title as ``version.frozen_title``
     (read by the database from its content). ``lean`` reads only that, the number and
     the receipt, instead of each version's whole frozen content: what a ranking needs.
     """
     qs = (
         ApplicationVersion.objects.filter(application_id__in=list(application_ids))
         .order_by("application_id", "number")
-        .annotate(model_categories=KeyTransform("model_categories", "content"))
+        .annotate(
+            model_categories=KeyTransform("model_categories", KeyTransform("fields", "content")),
+            frozen_title=KeyTransform("title", KeyTransform("fields", "content")),
+        )
     )
     if lean:
         qs = qs.only("id", "application_id", "number", "receipt_number")
@@ -334,8 +340,9 @@ def officer_order_for(*, phase: Phase) -> list[int]:
 def application_categories(application: Application, version: ApplicationVersion | None) -> list[str]:
     """The model categories the evaluated version names (the application's own if none);
     ``version`` comes from ``latest_versions``."""
-    named = version.model_categories if version is not None else None
-    return list(named or application.model_categories or [])
+    if version is not None:
+        return list(version.model_categories or [])
+    return list(application.model_categories or [])
 
 
 def phase_snapshot(
@@ -493,7 +500,7 @@ def ranking_rows_live(snapshot: PhaseSnapshot) -> list[RankingRow]:
             RankingRow(
                 application_id=application.id,
                 consortium=application.consortium.name,
-                title=application.title,
+                title=version.frozen_title or "" if version else application.title,
                 receipt_number=version.receipt_number if version else "",
                 rank=outcome.rank,
                 score=outcome.score,

@@ -885,7 +885,7 @@ def phase_finalise(*, phase: Phase, by: User) -> list[PhaseResult]:
                 details={
                     **outcome_dict,
                     "consortium": application.consortium.name,
-                    "title": application.title,
+                    "title": (version.frozen_title or "") if version else application.title,
                     "receipt_number": version.receipt_number if version else "",
                     "attainment": [a.as_dict() for a in snapshot.attainment.get(outcome.application_id, [])],
                     "criteria": criteria,

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_noop
 from django.views import View
 
 from consortia.models import Application, Attachment, ConsortiumMember
+from consortia.versions import read_version
 from evaluations import services
 from evaluations.enums import (
     PHASE_FROZEN_STATES,
@@ -62,6 +63,7 @@ from evaluations.selectors import (
 )
 from portal.errors import DomainError, InvalidInput
 from portal.models import Programme, User
+from portal.redirects import safe_next_url
 from portal.views import NotFoundPermissionMixin
 
 PAGE_SIZE = 50
@@ -256,7 +258,8 @@ class PhaseActionView(OfficerPhaseMixin, View):
             _fail(request, exc)
         else:
             messages.success(request, _(message))
-        return redirect(request.POST.get("next") or reverse("evaluations:phase_detail", args=[pk]))
+        fallback = reverse("evaluations:phase_detail", args=[pk])
+        return redirect(safe_next_url(request, request.POST.get("next"), fallback))
 
 
 # --------------------------------------------------------------------------- officers: assignments
@@ -634,22 +637,19 @@ class ScoringView(AssignmentMixin, View):
                 row["value"] = posted.get(f"score_{c.key}", "")
                 row["comment"] = posted.get(f"comment_{c.key}", "")
             rows.append(row)
-        content = a.version.content if a.version_id else {}
-        fields = [(label, content.get(key) or getattr(a.application, key, "")) for key, label in CONTENT_FIELDS]
+        frozen = read_version(a.version if a.version_id else None)
+        labels = dict(CONTENT_FIELDS)
+        fields = [(labels[name], value, missing) for name, value, missing in frozen.text_fields]
         proposal = {
-            "title": content.get("title") or a.application.title,
-            "categories": content.get("model_categories") or [],
-            "gpus": content.get("requested_gpus"),
-            "attachments": [
-                {
-                    "id": f.get("id"),
-                    "name": f.get("title") or f.get("original_name") or _("Attachment"),
-                    "pages": f.get("pages") or "",
-                    "sha256": f.get("sha256") or "",
-                }
-                for f in content.get("attachments") or []
-                if isinstance(f, dict)
-            ],
+            "version": frozen,
+            "title": frozen.title,
+            "title_missing": "title" in frozen.missing,
+            "categories": frozen.categories,
+            "categories_missing": "model_categories" in frozen.missing,
+            "gpus": frozen.requested_gpus,
+            "budget": frozen.requested_budget,
+            "milestones": frozen.milestones,
+            "attachments": frozen.attachments,
         }
         refusal = (
             None
@@ -667,6 +667,7 @@ class ScoringView(AssignmentMixin, View):
             "editable": a.status == AssignmentStatus.ACTIVE and refusal is None,
             "errors": errors or [],
             "total": sum((Decimal(str(r["value"])) for r in rows if r["value"] not in ("", None)), Decimal(0)),
+            "total_max": sum((c.max_points for c in criteria), Decimal(0)),
         }
 
     def get(self, request, pk):
@@ -710,12 +711,9 @@ class ReviewAttachmentView(AssignmentMixin, View):
 
     def get(self, request, pk, attachment):
         a = self.assignment
-        listed = {
-            item.get("id"): item.get("sha256")
-            for item in (a.version.content if a.version_id else {}).get("attachments", [])
-        }
+        listed = read_version(a.version if a.version_id else None).attachment(attachment)
         file = get_object_or_404(Attachment, pk=attachment, application_id=a.application_id)
-        if listed.get(file.pk) != file.sha256:
+        if listed is None or listed.sha256 != file.sha256:
             raise Http404
         return FileResponse(
             file.file.open("rb"), as_attachment=True, filename=file.original_name, content_type="application/pdf"

@@ -216,7 +216,7 @@ class ProgrammeSerializer(StrictModelSerializer):
         fields = [
             "id", "name", "name_en", "year", "receipt_prefix", "opens_at", "closes_at", "max_teams",
             "gpu_cap_per_team", "gpu_node_size", "budget_min", "budget_max", "budget_envelope",
-            "model_categories", "attachment_max_file_mb", "attachment_max_total_mb",
+            "model_categories", "attachment_max_file_mb", "attachment_max_total_mb", "required_attachments",
             "one_consortium_per_organisation", "require_university", "appeal_window_days",
         ]  # fmt: skip
 

@@ -32,7 +32,7 @@ class ProgrammeForm(forms.ModelForm):
         fields = [
             "name", "name_en", "year", "receipt_prefix", "opens_at", "closes_at", "max_teams", "gpu_cap_per_team",
             "gpu_node_size", "budget_min", "budget_max", "budget_envelope", "model_categories",
-            "attachment_max_file_mb", "attachment_max_total_mb", "one_consortium_per_organisation",
+            "attachment_max_file_mb", "attachment_max_total_mb", "required_attachments", "one_consortium_per_organisation",
             "require_university", "appeal_window_days",
         ]  # fmt: skip
         widgets = {"opens_at": DateTimeLocalInput(), "closes_at": DateTimeLocalInput()}
@@ -45,7 +45,7 @@ class ProgrammeForm(forms.ModelForm):
             Fieldset(_("Application period (KST)"), "opens_at", "closes_at", "reason"),
             Fieldset(_("Teams and resources"), "max_teams", "gpu_cap_per_team", "gpu_node_size",
                      "budget_min", "budget_max", "budget_envelope"),
-            Fieldset(_("Proposals"), "model_categories", "attachment_max_file_mb", "attachment_max_total_mb",
+            Fieldset(_("Proposals"), "model_categories", "attachment_max_file_mb", "attachment_max_total_mb", "required_attachments",
                      "one_consortium_per_organisation", "require_university", "appeal_window_days"),
             Submit("save", _("Save")),
         )  # fmt: skip

@@ -84,6 +84,11 @@ class Programme(models.Model):
     model_categories = models.JSONField(_("model categories"), default=default_categories)
     attachment_max_file_mb = models.PositiveIntegerField(_("attachment size limit per file (MB)"), default=20)
     attachment_max_total_mb = models.PositiveIntegerField(_("attachment size limit in total (MB)"), default=100)
+    required_attachments = models.PositiveSmallIntegerField(
+        _("required PDF attachments"),
+        default=1,
+        help_text=_("How many PDF documents a submission must carry (default one: the proposal document)."),
+    )
     one_consortium_per_organisation = models.BooleanField(
         _("an organisation may join only one consortium"), default=True
     )

@@ -107,6 +107,7 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Application
+        skip_postgeneration_save = True
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
@@ -135,6 +136,15 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
     open_source_plan = COMPLETE_FIELDS["open_source_plan"]
     milestones = factory.LazyFunction(lambda: [dict(m) for m in COMPLETE_FIELDS["milestones"]])
 
+    @factory.post_generation
+    def proposal_document(obj, create, extracted, **kwargs):
+        """A complete draft carries the proposal document the programme requires (a real PDF);
+        ``proposal_document=False`` leaves it out, and an empty draft has none."""
+        if not create or extracted is False or not obj.title:
+            return
+        if not obj.attachments.filter(removed_at__isnull=True).exists():
+            store_attachment(obj, pdf_bytes(), name="proposal.pdf", title="제안서")
+
     class Params:
         empty = factory.Trait(
             title="", summary="", model_categories=factory.LazyFunction(list), technical_approach="", data_strategy="",
@@ -159,6 +169,42 @@ def submitted_application(*, programme=None, consortium=None, request_key: str =
     application_submit(application=application, by=consortium.lead_contact, request_key=request_key)
     application.refresh_from_db()
     return application
+
+
+def store_attachment(application, body: bytes, *, name: str, title: str = ""):
+    """An attachment row and its stored file, as the upload service leaves them (no checks)."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    from consortia.models import Attachment
+
+    attachment = Attachment(
+        application=application,
+        title=title or name,
+        original_name=name,
+        size=len(body),
+        sha256=hashlib.sha256(body).hexdigest(),
+        page_count=1,
+        uploaded_by=application.consortium.lead_contact,
+    )
+    attachment.file.save("attachment.pdf", ContentFile(body), save=True)
+    return attachment
+
+
+def add_proposal_pdf(application, *, name: str = "proposal.pdf"):
+    """Upload the proposal document (a real one-page PDF) through the attachment service,
+    as the programme requires one before submission."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from consortia.services import attachment_add
+
+    return attachment_add(
+        application=application,
+        by=application.consortium.lead_contact,
+        uploaded=SimpleUploadedFile(name, pdf_bytes(), content_type="application/pdf"),
+        title="제안서",
+    )
 
 
 def pdf_bytes(*, pages: int = 1, encrypt: bool = False, padding: int = 0) -> bytes:

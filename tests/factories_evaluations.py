@@ -71,19 +71,29 @@ def submitted_application(*, programme, lead_contact=None, title=None, categorie
         requested_gpus=512,
         requested_budget=4_000_000_000,
     )
+    # The version's content is built by the same function the submit service uses, so every
+    # reader sees the shape real submissions have.
+    from consortia.services import content_digest, version_content
+
+    receipt = f"T-{programme.year}-{n:05d}"
+    now = timezone.now()
+    content = version_content(
+        application=application,
+        members=list(consortium.members.select_related("organisation").order_by("id")),
+        attachments=[],
+        number=1,
+        receipt_number=receipt,
+        submitted_at=now,
+        by=lead_contact,
+    )
     ApplicationVersion.objects.create(
         application=application,
         number=1,
-        receipt_number=f"T-{programme.year}-{n:05d}",
-        submitted_at=timezone.now(),
+        receipt_number=receipt,
+        submitted_at=now,
         submitted_by=lead_contact,
-        content={
-            "title": application.title,
-            "summary": "요약",
-            "model_categories": list(categories),
-            "requested_gpus": 512,
-        },
-        sha256=hashlib.sha256(str(n).encode()).hexdigest(),
+        content=content,
+        sha256=content_digest(content),
     )
     return application
 
@@ -223,7 +233,7 @@ def bulk_selection_phase(*, programme, applications: int, reviewer_count: int = 
         [
             ApplicationVersion(
                 application=a, number=1, receipt_number=f"B-{start + i}", submitted_at=timezone.now(),
-                submitted_by=lead_contact, content={}, sha256="0" * 64,
+                submitted_by=lead_contact, content={"version": 1, "fields": {"title": a.title}}, sha256="0" * 64,
             )
             for i, a in enumerate(apps)
         ]

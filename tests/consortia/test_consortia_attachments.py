@@ -18,7 +18,7 @@ def _upload(client, application, name, content, content_type="application/pdf"):
 
 
 def test_valid_pdf_is_stored_with_its_digest(api_for, client_for, db):
-    application = ApplicationFactory()
+    application = ApplicationFactory(proposal_document=False)
     content = pdf_bytes(pages=3)
     response = _upload(api_for(application.consortium.lead_contact), application, "plan.pdf", content)
     assert response.status_code == 201, response.json()
@@ -44,7 +44,7 @@ BAD_FILES = [
 
 @pytest.mark.parametrize(("kind", "name", "make", "phrase"), BAD_FILES, ids=[b[0] for b in BAD_FILES])
 def test_bad_attachment_is_refused_with_a_clear_message(api_for, db, kind, name, make, phrase):
-    application = ApplicationFactory()
+    application = ApplicationFactory(proposal_document=False)
     response = _upload(api_for(application.consortium.lead_contact), application, name, make())
     assert response.status_code == 400
     body = response.json()
@@ -54,7 +54,7 @@ def test_bad_attachment_is_refused_with_a_clear_message(api_for, db, kind, name,
 
 
 def test_empty_file_is_refused(api_for, db):
-    application = ApplicationFactory()
+    application = ApplicationFactory(proposal_document=False)
     response = _upload(api_for(application.consortium.lead_contact), application, "empty.pdf", b"")
     assert response.status_code == 400
     assert "file" in response.json()["errors"]
@@ -77,7 +77,7 @@ def test_validator_messages_name_the_field():
 
 
 def test_file_over_the_per_file_limit_is_refused(api_for, db):
-    application = ApplicationFactory()
+    application = ApplicationFactory(proposal_document=False)
     application.programme.attachment_max_file_mb = 1
     application.programme.save()
     big = pdf_bytes(padding=1024 * 1024 + 10)
@@ -89,7 +89,7 @@ def test_file_over_the_per_file_limit_is_refused(api_for, db):
 
 
 def test_total_limit_is_enforced(api_for, db):
-    application = ApplicationFactory()
+    application = ApplicationFactory(proposal_document=False)
     application.programme.attachment_max_file_mb = 1
     application.programme.attachment_max_total_mb = 1
     application.programme.save()
@@ -103,7 +103,7 @@ def test_total_limit_is_enforced(api_for, db):
 
 
 def test_attachment_invisible_to_another_consortium(api_for, client_for, db):
-    application = ApplicationFactory()
+    application = ApplicationFactory(proposal_document=False)
     response = _upload(api_for(application.consortium.lead_contact), application, "plan.pdf", pdf_bytes())
     url = response.json()["download_url"]
     other = ConsortiumFactory().lead_contact
@@ -113,7 +113,7 @@ def test_attachment_invisible_to_another_consortium(api_for, client_for, db):
 
 
 def test_submitted_version_records_attachment_digests(api_for, db):
-    application = ApplicationFactory()
+    application = ApplicationFactory(proposal_document=False)
     client = api_for(application.consortium.lead_contact)
     content = pdf_bytes()
     _upload(client, application, "plan.pdf", content)
@@ -129,7 +129,7 @@ def test_officer_downloads_only_after_the_deadline(api_for, client_for, officer,
 
     from portal.models import Programme
 
-    application = ApplicationFactory()
+    application = ApplicationFactory(proposal_document=False)
     content = pdf_bytes()
     url = _upload(api_for(application.consortium.lead_contact), application, "plan.pdf", content).json()["download_url"]
     client = client_for(officer)

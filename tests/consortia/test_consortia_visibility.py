@@ -206,7 +206,7 @@ def test_api_attachment_removal_keeps_the_file_for_versions(api_for, db):
     from consortia.models import Attachment
     from consortia.services import attachment_add
 
-    application = ApplicationFactory()
+    application = ApplicationFactory(proposal_document=False)
     lead = application.consortium.lead_contact
     attachment = attachment_add(application=application, by=lead, uploaded=SimpleUploadedFile("p.pdf", pdf_bytes()))
     url = f"/api/v1/applications/{application.pk}/attachments/{attachment.pk}/"

@@ -32,6 +32,7 @@ from consortia.models import (
     ConsortiumMember,
     Organisation,
 )
+from consortia.rules_application import CONTENT_FIELDS
 from evaluations.enums import AssignmentStatus, CriterionSource, Decision, PhaseKind, PhaseStatus
 from evaluations.models import Assignment, ConflictDeclaration, Criterion, Phase, PhaseResult, Score
 from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun, GpuCluster
@@ -119,9 +120,9 @@ def seed_scale(*, n: int, r: int, seed: int = 2025) -> dict:
     attachments = []
     for i, application in enumerate(applications):
         digest = hashlib.sha256(f"{tag}-{i}-attachment".encode()).hexdigest()
-        content = {"title": application.title, "requested_gpus": application.requested_gpus,
-                   "requested_budget": application.requested_budget, "model_categories": ["LLM"],
-                   "attachments": [{"name": "proposal.pdf", "sha256": digest}]}  # fmt: skip
+        content = {"version": 1, "fields": {name: getattr(application, name) for name in CONTENT_FIELDS},
+                   "requested_gpus": application.requested_gpus, "requested_budget": application.requested_budget,
+                   "attachments": [{"original_name": "proposal.pdf", "sha256": digest}]}  # fmt: skip
         body = json.dumps(content, sort_keys=True, ensure_ascii=False)
         versions.append(ApplicationVersion(
             application=application, number=1, receipt_number=f"SCALE-{tag}-{i + 1:05d}", submitted_at=now - timedelta(days=31),
