@@ -6,7 +6,6 @@ the consortia services; ``bulk_selection_phase`` uses ``bulk_create`` for large 
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import random
 from datetime import timedelta
