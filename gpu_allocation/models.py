@@ -68,6 +68,9 @@ class AllocationRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    #: Refreshed by the executing worker every ``ALLOCATION_HEARTBEAT_SECONDS``; a running
+    #: run whose heartbeat is older than ``ALLOCATION_RUN_STALE_SECONDS`` lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

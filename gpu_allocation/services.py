@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -54,6 +56,8 @@ MAX_ATTEMPTS = 3
 STEP_DELAY_ENV = "ALLOCATION_TEST_DELAY_SECONDS"
 #: A queued run not picked up after this long is re-enqueued by :func:`allocation_run_recover_stale`.
 QUEUED_STALE_AFTER = timedelta(minutes=2)
+#: PostgreSQL's SQLSTATE for ``lock_not_available`` (a ``NOWAIT`` lock held by another transaction).
+LOCK_NOT_AVAILABLE = "55P03"
 
 CLUSTER_FIELDS = [
     "name",
@@ -257,6 +261,24 @@ def enqueue_run(run_id: int) -> bool:
     return True
 
 
+def _programme_lock_nowait(programme: Programme) -> Programme:
+    """Lock the programme row without waiting: while another transaction holds it (a start or
+    an approval in progress) the caller gets a 409 at once instead of a request that hangs."""
+    try:
+        with transaction.atomic():  # a savepoint: the refused lock does not break the caller's transaction
+            return Programme.objects.select_for_update(nowait=True).get(pk=programme.pk)
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise DomainError(
+            _(
+                "Another allocation start or approval for this programme is in progress. "
+                "Try again in a moment."
+            ),
+            code="programme_busy",
+        ) from exc
+
+
 @transaction.atomic
 def allocation_run_start(*, programme: Programme, by, enqueue: bool = True) -> AllocationRun:
     """Start an allocation run of ``programme``; returns the run row.
@@ -267,7 +289,7 @@ def allocation_run_start(*, programme: Programme, by, enqueue: bool = True) -> A
     anything. Otherwise creates a *queued* run and enqueues the task when the transaction commits
     (``enqueue=False`` leaves that to the caller, as the demo seeding does).
     """
-    programme = Programme.objects.select_for_update().get(pk=programme.pk)
+    programme = _programme_lock_nowait(programme)
     active = AllocationRun.objects.filter(programme=programme, status__in=RUN_ACTIVE_STATES).first()
     if active is not None:
         raise _active_run_error(active)
@@ -338,7 +360,36 @@ def _step_delay() -> float:
 
 def _progress(run_id: int, percent: int, message: str) -> None:
     """Record progress on the row at once (autocommit), where the page and the API read it."""
-    AllocationRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(progress=percent, progress_message=message)
+    AllocationRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+        progress=percent, progress_message=message, heartbeat_at=timezone.now()
+    )
+
+
+@contextmanager
+def _heartbeat(run_id: int):
+    """While the block runs, a thread refreshes the run's ``heartbeat_at`` every
+    ``ALLOCATION_HEARTBEAT_SECONDS`` (on its own database connection). It dies with the
+    worker, so a stale heartbeat means the run lost its worker (:func:`allocation_run_recover_stale`)."""
+    stop = threading.Event()
+    interval = settings.ALLOCATION_HEARTBEAT_SECONDS
+
+    def beat() -> None:
+        try:
+            while not stop.wait(interval):
+                try:
+                    AllocationRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(heartbeat_at=timezone.now())
+                except Exception:  # noqa: BLE001 -- a missed beat only brings the reclaim closer
+                    logger.warning("Heartbeat of allocation run %s not recorded.", run_id, exc_info=True)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"allocation-run-{run_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=interval + 5)
 
 
 def _fail(run: AllocationRun, *, error: str, detail: dict[str, Any] | None = None) -> AllocationRun:
@@ -377,10 +428,10 @@ def _allocation_run_begin(run_id: int) -> AllocationRun | None:
         return None
     run.attempts += 1
     run.status = RunStatus.RUNNING
-    run.started_at = timezone.now()
+    run.started_at = run.heartbeat_at = timezone.now()
     run.progress = 5
     run.progress_message = gettext_noop("Started")
-    run.save(update_fields=["attempts", "status", "started_at", "progress", "progress_message"])
+    run.save(update_fields=["attempts", "status", "started_at", "heartbeat_at", "progress", "progress_message"])
     if run.attempts == 1:
         audit_record(action="allocation_run.execute", obj=run, after={"status": run.status, "attempts": run.attempts})
     else:
@@ -526,6 +577,12 @@ def allocation_run_execute(*, run_id: int, sleep: Callable[[float], None] = time
     run = _allocation_run_begin(run_id)
     if run is None:
         return AllocationRun.objects.filter(pk=run_id).first()
+    with _heartbeat(run_id):
+        return _allocation_run_compute(run, sleep=sleep)
+
+
+def _allocation_run_compute(run: AllocationRun, *, sleep: Callable[[float], None]) -> AllocationRun:
+    run_id = run.pk
     delay = _step_delay()
     teams, clusters, policy_settings = policy.inputs_from_dict(run.inputs)
     _progress(run_id, 15, gettext_noop("Reading the frozen inputs"))
@@ -552,19 +609,39 @@ def allocation_run_recover_stale(*, now=None) -> list[int]:
     """Re-enqueue runs whose task was lost; returns their ids. Run by Celery beat.
 
     * queued runs older than ``QUEUED_STALE_AFTER`` (the broker was down when they started);
-    * running runs that started longer ago than the hard task time limit plus a minute: no
-      worker can still be executing them, so their worker died.
+    * running runs whose heartbeat is older than ``ALLOCATION_RUN_STALE_SECONDS``: their
+      worker died (killed, machine lost). They are reclaimed at once, whatever the broker's
+      visibility timeout: audited, the heartbeat reset (so the next sweep waits for the new
+      worker) and handed to another worker, which counts a new attempt.
 
-    Re-enqueueing a run that is in fact still in the broker is harmless: execution is idempotent.
+    Re-enqueueing a run that is in fact still in the broker, or still executing, is harmless:
+    execution is idempotent and the result is written once, under the run's row lock.
     """
     now = now or timezone.now()
-    hard_limit = timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 900) + 60)
+    stale = now - timedelta(seconds=settings.ALLOCATION_RUN_STALE_SECONDS)
     queued = AllocationRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=now - QUEUED_STALE_AFTER)
-    running = AllocationRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=now - hard_limit)
-    ids = sorted(set(queued.values_list("pk", flat=True)) | set(running.values_list("pk", flat=True)))
-    for run_id in ids:
+    lost = Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale)
+    ids = set(queued.values_list("pk", flat=True))
+    for run_id in AllocationRun.objects.filter(lost, status=RunStatus.RUNNING).values_list("pk", flat=True):
+        with transaction.atomic():
+            # SKIP LOCKED: a run whose worker is writing its result right now is not stale.
+            run = AllocationRun.objects.select_for_update(skip_locked=True).filter(lost, pk=run_id).first()
+            if run is None or run.status != RunStatus.RUNNING:
+                continue
+            last = run.heartbeat_at or run.started_at
+            run.heartbeat_at = timezone.now()
+            run.progress_message = gettext_noop("Its worker stopped; handed to another worker")
+            run.save(update_fields=["heartbeat_at", "progress_message"])
+            audit_record(
+                action="allocation_run.reclaim",
+                obj=run,
+                after={"status": run.status, "attempts": run.attempts, "last_heartbeat": last.isoformat()},
+            )
+            logger.warning("Allocation run %s lost its worker (last heartbeat %s); re-enqueued.", run_id, last)
+        ids.add(run_id)
+    for run_id in sorted(ids):
         enqueue_run(run_id)
-    return ids
+    return sorted(ids)
 
 
 # --------------------------------------------------------------------------------------------

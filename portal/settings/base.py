@@ -276,6 +276,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SOFT_TIME_LIMIT = 600
 CELERY_TASK_TIME_LIMIT = 900
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# An executing allocation run refreshes its heartbeat this often; one whose heartbeat is
+# older than the stale limit lost its worker and is handed to another by the reclaim
+# (beat, every ALLOCATION_RECLAIM_SECONDS): recovered within about two minutes whatever
+# the broker's visibility timeout.
+ALLOCATION_HEARTBEAT_SECONDS = env.float("ALLOCATION_HEARTBEAT_SECONDS", default=10.0)
+ALLOCATION_RUN_STALE_SECONDS = env.float("ALLOCATION_RUN_STALE_SECONDS", default=60.0)
+ALLOCATION_RECLAIM_SECONDS = env.float("ALLOCATION_RECLAIM_SECONDS", default=30.0)
 
 LOGGING = {
     "version": 1,

@@ -7,12 +7,14 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import signal
 import socket
 import socketserver
 import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,17 +85,26 @@ def point_celery_at(url: str) -> None:
 
 
 def celery_process(kind: str, *, env: dict, log: Path, workdir: Path) -> subprocess.Popen:
-    """``celery worker`` (solo pool) or ``celery beat`` with the test settings and ``env``."""
+    """``celery worker`` (``solo`` pool, or ``prefork``: a parent and one child, in a process
+    group of their own so that a test can kill the whole worker) or ``celery beat``, with
+    the test settings and ``env``."""
     full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test", "CELERY_TASK_ALWAYS_EAGER": "0", **env}
-    if kind == "worker":
-        args = ["worker", "--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    if kind in ("worker", "prefork"):
+        pool = ["--pool=prefork", "--concurrency=1"] if kind == "prefork" else ["--pool=solo"]
+        args = ["worker", *pool, "--without-gossip", "--without-mingle", "--without-heartbeat"]
     else:
         # NOTE: the file scheduler: the schedule is the settings' (shortened by env), not the database's.
         args = ["beat", "-S", "celery.beat:PersistentScheduler", "-s", str(workdir / "beat-schedule")]
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", *args, "--loglevel=INFO"],
-        cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=open(log, "ab"),
+        cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=open(log, "ab"), start_new_session=True,
     )  # fmt: skip
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a process and every process of its group (a worker's pool children too)."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
 
 
 def stop(proc: subprocess.Popen | None, *, kill: bool = False) -> None:
@@ -117,6 +128,66 @@ def worker_ready() -> bool:
         return bool(app.control.inspect(timeout=0.5).ping())
     except Exception:  # noqa: BLE001 -- not up yet
         return False
+
+
+class Stack:
+    """A Redis of the test's own on ``redis_port``, this process publishing to it, and the
+    worker and beat processes started on it (killed at the end by :meth:`close`)."""
+
+    def __init__(self, tmp_path, settings, *, redis_port: int, env: dict):
+        from tests.conftest import database_url_for_worker
+
+        self.tmp = tmp_path
+        self.redis = Redis(redis_port)
+        self.workers: list[subprocess.Popen] = []
+        self.beat: subprocess.Popen | None = None
+        self.log = tmp_path / "worker.log"
+        self.env = {"REDIS_URL": self.redis.url, "DATABASE_URL": database_url_for_worker(), **env}
+        settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    def start(self) -> Stack:
+        self.redis.start()
+        point_celery_at(self.redis.url)
+        return self
+
+    def start_worker(self, kind: str = "worker", **env: str) -> subprocess.Popen:
+        proc = celery_process(kind, env={**self.env, **env}, log=self.log, workdir=self.tmp)
+        self.workers.append(proc)
+        wait_for(worker_ready, 40, "the worker to answer")
+        return proc
+
+    def start_beat(self) -> subprocess.Popen:
+        self.beat = celery_process("beat", env=self.env, log=self.tmp / "beat.log", workdir=self.tmp)
+        return self.beat
+
+    def close(self) -> None:
+        for proc in [self.beat, *self.workers]:
+            if proc is not None and proc.poll() is None:
+                kill_group(proc)
+        self.redis.kill()
+
+
+@contextmanager
+def own_stack(tmp_path, settings, *, redis_port: int, env: dict):
+    """A :class:`Stack`; this process's Celery app is pointed back at its broker afterwards."""
+    import shutil
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or not shutil.which("redis-server"):
+        import pytest
+
+        pytest.skip("needs PostgreSQL (DATABASE_URL) and redis-server for real worker processes")
+    from portal.celery import app
+
+    original = (app.conf.broker_url, app.conf.result_backend, app.conf.task_always_eager)
+    stack = Stack(tmp_path, settings, redis_port=redis_port, env=env)
+    try:
+        yield stack.start()
+    finally:
+        stack.close()
+        point_celery_at(original[0])
+        app.conf.result_backend, app.conf.task_always_eager = original[1], original[2]
 
 
 class SmtpServer:

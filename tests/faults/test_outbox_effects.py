@@ -9,16 +9,14 @@ the code paths are the production ones. Each test prints its figures (``-s`` sho
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections import Counter
+from contextlib import ExitStack
 
 import pytest
-from django.db import connection
 
 from portal.models import AuditEntry, OutboxMessage, SentEmail
-from tests.conftest import database_url_for_worker
-from tests.faults.stack import Redis, SmtpServer, celery_process, point_celery_at, stop, wait_for, worker_ready
+from tests.faults.stack import SmtpServer, Stack, own_stack, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -27,66 +25,32 @@ SMTP_PORT = 6398  # in the range kept for these tests; a plain TCP port, not a R
 REPUBLISH_SECONDS = 4
 
 
-class Stack:
-    def __init__(self, tmp_path, settings, **env: str):
-        self.tmp = tmp_path
-        self.redis = Redis(REDIS_PORT)
-        self.smtp = SmtpServer(SMTP_PORT)
-        self.worker = None
-        self.beat = None
-        self.log = tmp_path / "worker.log"
-        self.env = {
-            "REDIS_URL": self.redis.url,
-            "DATABASE_URL": database_url_for_worker(),
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(SMTP_PORT),
-            "EMAIL_TIMEOUT": "5",
-            "OUTBOX_SWEEP_SECONDS": "1",
-            "OUTBOX_REPUBLISH_SECONDS": str(REPUBLISH_SECONDS),
-            "OUTBOX_RETRY_BASE_SECONDS": "1",
-            "OUTBOX_RETRY_MAX_SECONDS": "3",
-            **env,
-        }
-        # This process publishes too (after each commit): same lease as the worker's.
-        settings.OUTBOX_REPUBLISH_SECONDS = REPUBLISH_SECONDS
-        settings.CELERY_TASK_ALWAYS_EAGER = False
-
-    def start_worker(self):
-        self.worker = celery_process("worker", env=self.env, log=self.log, workdir=self.tmp)
-        wait_for(lambda: worker_ready(), 40, "the worker to answer")
-
-    def start_beat(self):
-        self.beat = celery_process("beat", env=self.env, log=self.tmp / "beat.log", workdir=self.tmp)
-
-    def close(self):
-        stop(self.beat)
-        stop(self.worker)
-        self.redis.kill()
-        self.smtp.stop_listening()
-
-
 @pytest.fixture
 def stack_for(tmp_path, settings):
-    if connection.vendor != "postgresql" or not shutil.which("redis-server"):
-        pytest.skip("needs PostgreSQL (DATABASE_URL) and redis-server for real worker processes")
-    from portal.celery import app
+    """``stack_for(**env)``: own Redis, publisher pointed at it, a tiny SMTP server (not yet
+    listening) that the worker mails through; worker and beat started by the test."""
+    smtp = SmtpServer(SMTP_PORT)
+    env = {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(SMTP_PORT),
+        "EMAIL_TIMEOUT": "5",
+        "OUTBOX_SWEEP_SECONDS": "1",
+        "OUTBOX_REPUBLISH_SECONDS": str(REPUBLISH_SECONDS),
+        "OUTBOX_RETRY_BASE_SECONDS": "1",
+        "OUTBOX_RETRY_MAX_SECONDS": "3",
+    }
+    # This process publishes too (after each commit): same lease as the worker's.
+    settings.OUTBOX_REPUBLISH_SECONDS = REPUBLISH_SECONDS
+    with ExitStack() as contexts:
 
-    original = (app.conf.broker_url, app.conf.result_backend, app.conf.task_always_eager)
-    stacks: list[Stack] = []
+        def make(**extra: str) -> Stack:
+            stack = contexts.enter_context(own_stack(tmp_path, settings, redis_port=REDIS_PORT, env={**env, **extra}))
+            stack.smtp = smtp
+            return stack
 
-    def make(**env: str) -> Stack:
-        stack = Stack(tmp_path, settings, **env)
-        stacks.append(stack)
-        stack.redis.start()
-        point_celery_at(stack.redis.url)
-        return stack
-
-    yield make
-    for stack in stacks:
-        stack.close()
-    point_celery_at(original[0])
-    app.conf.result_backend, app.conf.task_always_eager = original[1], original[2]
+        yield make
+        smtp.stop_listening()
 
 
 def submit_receipts(count: int) -> list[str]:
@@ -141,7 +105,9 @@ def test_receipts_published_before_redis_restarts_empty_are_each_mailed_once(sta
     counts = received_per_receipt(stack.smtp, receipts)
     lost = sum(1 for n in counts.values() if n == 0)
     duplicated = sum(n - 1 for n in counts.values() if n > 1)
-    print(f"\nredis restarted empty: 30 receipts, lost {lost}, duplicated {duplicated}, all mailed {recovered:.1f} s after")
+    print(
+        f"\nredis restarted empty: 30 receipts, lost {lost}, duplicated {duplicated}, all mailed {recovered:.1f} s after"
+    )
     assert (lost, duplicated, len(stack.smtp.received)) == (0, 0, 30)
     assert set(rows.values_list("status", flat=True)) == {"done"}
     assert all(n == 1 for n in counts.values())
