@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from gpu_allocation import selectors, services
 from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun
-from portal.api import RulesPermission, StrictSerializer
+from portal.api import STEP_UP_PARAMETER, RulesPermission, StrictSerializer
 from portal.models import Programme
 from portal.reauth import require_recent_authentication_api
 
@@ -66,6 +66,7 @@ class AllocationRunDetailSerializer(AllocationRunSerializer):
         fields = [*AllocationRunSerializer.Meta.fields, "inputs", "result", "allocations"]
         read_only_fields = fields
 
+    @extend_schema_field(AllocationSerializer(many=True))
     def get_allocations(self, run) -> list[dict]:
         return AllocationSerializer(selectors.allocations_of_run(run), many=True).data
 
@@ -104,7 +105,7 @@ class AllocationRunViewSet(viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self):
         return AllocationRunSerializer if self.action == "list" else AllocationRunDetailSerializer
 
-    @extend_schema(request=ApproveSerializer, responses=AllocationRunDetailSerializer)
+    @extend_schema(request=ApproveSerializer, responses=AllocationRunDetailSerializer, parameters=[STEP_UP_PARAMETER])
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         run = self.get_object()
@@ -132,7 +133,7 @@ class ProgrammeAllocationRunsView(generics.ListAPIView):
             return AllocationRun.objects.none()
         return selectors.allocation_runs_visible_to(self.request.user, programme=self.get_programme())
 
-    @extend_schema(request=None, responses={202: AllocationRunStartedSerializer})
+    @extend_schema(request=None, responses={202: AllocationRunStartedSerializer}, parameters=[STEP_UP_PARAMETER])
     def post(self, request, programme_id: int):
         programme = self.get_programme()
         if not request.user.has_perm("gpu_allocation.add_allocationrun", programme):

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from gpu_allocation import notices
 from gpu_allocation.enums import ExportStatus
 from gpu_allocation.models import AllocationRun, AwardNotice, NoticeExport
-from portal.api import RulesPermission, StrictModelSerializer
+from portal.api import STEP_UP_PARAMETER, RulesPermission, StrictModelSerializer
 from portal.reauth import require_recent_authentication_api
 
 
@@ -104,6 +104,7 @@ class NoticeExportViewSet(viewsets.GenericViewSet):
     def retrieve(self, request, pk=None):
         return Response(self.get_serializer(self.get_object()).data)
 
+    @extend_schema(responses={202: NoticeExportSerializer}, parameters=[STEP_UP_PARAMETER])
     def create(self, request):
         if not request.user.has_perm("gpu_allocation.export_awardnotice"):
             raise Http404

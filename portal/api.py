@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, permissions, serializers, viewsets
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -26,9 +27,10 @@ from portal.models import Programme
 
 
 class StrictFieldsMixin:
-    """A write naming a field the serializer does not take is refused (400, each such field
-    named) instead of being silently dropped: a typo (``summry``) or a read-only field
-    (``id``, ``revision``) never looks like a successful save."""
+    # A write naming a field the serializer does not take is refused (400, each such field
+    # named) instead of being silently dropped: a typo ("summry") or a read-only field
+    # ("id", "revision") never looks like a successful save. (A comment, not a docstring:
+    # the schema would take it as every serializer's description.)
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
@@ -90,13 +92,18 @@ def score_value(value, *, label: str):
     return number
 
 
+# NOTE: the two bases below carry comments, not docstrings: the schema takes a serializer's
+# docstring (inherited too) as its component's description.
+
+
 class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
-    """An input serializer: unknown and read-only fields are refused."""
+    # An input serializer: unknown and read-only fields are refused.
+    pass
 
 
 class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
-    """A model serializer whose writes are strict: unknown and read-only fields refused,
-    integers as JSON integers, datetimes with an offset."""
+    # A model serializer whose writes are strict: unknown and read-only fields refused,
+    # integers as JSON integers, datetimes with an offset.
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
@@ -108,6 +115,21 @@ class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         models.PositiveSmallIntegerField: StrictIntegerField,
         models.DateTimeField: StrictDateTimeField,
     }
+
+
+# ----------------------------------------------------------------------------- step-up
+
+#: The header a token-authenticated privileged write carries (portal/reauth.py), in the schema.
+STEP_UP_PARAMETER = OpenApiParameter(
+    "X-OTP",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Token callers: the current 6-digit code of your authenticator app. Each code is accepted once; "
+        "without a fresh one the answer is 403 with code `reauthentication_required`."
+    ),
+)
 
 
 # ----------------------------------------------------------------------------- one error shape
