@@ -17,8 +17,6 @@ portal_patterns = [
     path("programmes/", views.ProgrammeListView.as_view(), name="programme_list"),
     path("programmes/new/", views.ProgrammeEditView.as_view(), name="programme_create"),
     path("programmes/<int:pk>/edit/", views.ProgrammeEditView.as_view(), name="programme_edit"),
-    path("bench/floor/tiny/", views.floor_tiny, name="floor_tiny"),
-    path("bench/floor/list/", views.floor_list, name="floor_list"),
 ]
 
 urlpatterns = [
@@ -39,3 +37,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+# The database unreachable or the media disk full: 503/507 with a retry message and an
+# incident id instead of the bare 500 page (portal/outage.py).
+handler500 = "portal.outage.server_error"

@@ -263,3 +263,105 @@ class SmtpServer:
                 wfile.write(b"250 2.0.0 OK\r\n")
             else:
                 wfile.write(b"502 5.5.2 Command not recognised\r\n")
+
+
+class TcpProxy:
+    """A TCP relay in a thread of the test, from ``port`` to ``target``: :meth:`cut` closes
+    the listening socket and every relayed connection (the server behind it becomes
+    unreachable, its sessions end), :meth:`restore` listens again."""
+
+    def __init__(self, port: int, target: tuple[str, int]):
+        self.port = port
+        self.target = target
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            # NOTE: close() alone leaves a thread blocked in accept() holding the socket,
+            # which would still accept one connection; shutdown() wakes it up first.
+            try:
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            listener.close()
+        with self._lock:
+            sockets, self._open = self._open, set()
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _address = listener.accept()
+            except OSError:
+                return  # cut
+            if self._listener is not listener:
+                client.close()  # accepted as it was being cut
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._open.update((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def web_server(*, port: int, env: dict, log: Path) -> subprocess.Popen:
+    """gunicorn serving the portal (test settings, ``env``) on 127.0.0.1:``port``."""
+    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test", "LOG_LEVEL": "INFO", **env}
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", "1", "--threads", "4", "--timeout", "60"],
+        cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=open(log, "ab"), start_new_session=True,
+    )  # fmt: skip
+
+
+def http_get(port: int, path: str, *, headers: dict | None = None, timeout: float = 15.0) -> tuple[int, dict, bytes]:
+    """(status, headers, body) of a GET to 127.0.0.1:``port``, whatever the status."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
