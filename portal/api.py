@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import models
 from django.http import Http404
 from django.utils import timezone, translation
@@ -85,7 +86,11 @@ def score_value(value, *, label: str):
             _("%(criterion)s: give the points as a number (such as 8 or 8.5), not text.") % {"criterion": label}
         )
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    if not number.is_finite() or number != number.quantize(Decimal("0.1")):
+    try:
+        finer = not number.is_finite() or number != number.quantize(Decimal("0.1"))
+    except InvalidOperation:  # too large to carry a decimal place: out of any range
+        finer = True
+    if finer:
         raise serializers.ValidationError(
             _("%(criterion)s: give the points with at most one decimal place (such as 8.5).") % {"criterion": label}
         )
@@ -158,6 +163,10 @@ def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         body = {"detail": exc.message, "code": exc.code, **exc.details}
         return Response(body, status=exc.status_code, headers=getattr(exc, "headers", None))
+    if isinstance(exc, Http404):  # Django's own: the default message, never a model's name
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
