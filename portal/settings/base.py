@@ -173,6 +173,10 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # A mail server answering 4xx or unreachable is asked again for this long after its first
 # refusal, then the message is failed and an alert logged (portal/mail.py).
 MAIL_RETRY_SECONDS = env.int("MAIL_RETRY_SECONDS", default=60 * 60)
+# Media on the local disk: a write cut short (the disk full) leaves no partial file behind
+# and fails the request with 507 (portal/storage.py, portal/outage.py).
+if STORAGES["default"]["BACKEND"] == "django.core.files.storage.FileSystemStorage":
+    STORAGES["default"]["BACKEND"] = "portal.storage.MediaStorage"
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
