@@ -90,7 +90,7 @@ class OrganisationViewSet(
 
 class MemberSerializer(serializers.ModelSerializer):
     organisation = OrganisationSerializer(read_only=True)
-    contact = serializers.CharField(source="contact.username", read_only=True, default=None)
+    contact = serializers.CharField(source="contact.username", read_only=True, allow_null=True, default=None)
 
     class Meta:
         model = ConsortiumMember
@@ -102,7 +102,7 @@ class ConsortiumSerializer(StrictModelSerializer):
     lead_organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all())
     lead_contact = serializers.CharField(source="lead_contact.username", read_only=True)
     members = MemberSerializer(many=True, read_only=True)
-    application = serializers.IntegerField(source="application.id", read_only=True, default=None)
+    application = serializers.IntegerField(source="application.id", read_only=True, allow_null=True, default=None)
 
     class Meta:
         model = Consortium

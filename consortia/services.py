@@ -459,7 +459,7 @@ def application_save(*, application: Application, by, data: dict, revision: int 
                 "yours": data,
                 "theirs": draft_texts(application),
                 "saved_by": str(application.saved_by or ""),
-                "saved_at": application.saved_at.isoformat() if application.saved_at else None,
+                "saved_at": application.saved_at,  # the API writes it in its one datetime form
             },
         )
     errors = field_errors(programme, data)

@@ -354,3 +354,23 @@ def test_each_4xx_has_the_one_error_shape_in_the_callers_language(api_for, clien
     stale = _patch(api, application, json.dumps({"title": "x", "revision": application.revision + 5}))
     body = assert_error(stale, 409, code="stale_revision")
     assert body["current_revision"] == application.revision
+
+
+def test_fields_served_as_null_are_nullable_in_the_schema(client, api_for):
+    schema = json.loads(_schema(client, "en"))["components"]["schemas"]
+    assert schema["Member"]["properties"]["contact"].get("nullable") is True
+    assert schema["Consortium"]["properties"]["application"].get("nullable") is True
+    assert schema["Application"]["properties"]["requested_gpus"].get("nullable") is True
+    application, lead = _draft()
+    member = application.consortium.members.exclude(contact=lead).first() or application.consortium.members.first()
+    type(member).objects.filter(pk=member.pk).update(contact=None)
+    body = api_for(lead).get(f"/api/v1/consortia/{application.consortium_id}/").json()
+    assert None in [m["contact"] for m in body["members"]]
+
+
+def test_a_programme_patch_that_changes_nothing_writes_no_audit_entry(api_for, officer, programme):
+    api = api_for(officer)
+    audits = AuditEntry.objects.filter(object_type__icontains="programme").count()
+    same = api.patch(f"/api/v1/programmes/{programme.pk}/", {"max_teams": programme.max_teams})
+    assert same.status_code == 200, same.json()
+    assert AuditEntry.objects.filter(object_type__icontains="programme").count() == audits
