@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 
 from consortia.enums import COMPANY_KINDS, OrganisationKind
 from consortia.validators import business_number_check_digit
+from portal.enums import GpuSupplierRule
 
 # The text fields of the proposal, in form order; each must be filled before submission.
 TEXT_FIELDS = (
@@ -270,16 +271,51 @@ def application_checklist(application, *, members=None, attachments=None) -> lis
     )
     suppliers = [str(m.organisation) for m in members if m.organisation.is_gpu_supplier]
     if suppliers:
+        blocking_suppliers = gpu_suppliers_withholding(
+            programme, lead=lead, organisations=[m.organisation for m in members]
+        )
         items.append(
             CheckItem(
                 "gpu_supplier",
-                _("GPU suppliers may take part but receive no GPU allocation while they supply"),
-                lead.is_gpu_supplier is False,
-                _("GPU suppliers in the consortium: %(names)s.") % {"names": ", ".join(suppliers)},
+                gpu_supplier_rule_text(programme),
+                not blocking_suppliers,
+                (
+                    _(
+                        "GPU suppliers in the consortium: %(names)s. Under this rule the team will receive no GPUs "
+                        "while they supply GPUs (it still receives its data budget)."
+                    )
+                    % {"names": ", ".join(blocking_suppliers)}
+                    if blocking_suppliers
+                    else _(
+                        "GPU suppliers in the consortium: %(names)s. Under this rule they do not keep the team from "
+                        "receiving GPUs."
+                    )
+                    % {"names": ", ".join(suppliers)}
+                ),
                 blocking=False,
             )
         )
     return items
+
+
+def gpu_supplier_rule_text(programme) -> str:
+    """The programme's GPU-supplier rule in one sentence (SPEC §6)."""
+    if programme.gpu_supplier_rule == GpuSupplierRule.LEAD_ONLY:
+        return _("GPU suppliers may take part; the team receives no GPUs while its lead organisation supplies GPUs")
+    return _(
+        "GPU suppliers may take part; the team receives no GPUs while any of its member organisations supplies GPUs"
+    )
+
+
+def gpu_suppliers_withholding(programme, *, lead, organisations) -> list[str]:
+    """Names of the organisations whose GPU-supplier flag keeps the team from receiving GPUs under the
+    programme's rule (``Programme.gpu_supplier_rule``; default: any member organisation, the lead included).
+    ``organisations`` are the consortium's members; the lead counts whether or not it is among them."""
+    if programme.gpu_supplier_rule == GpuSupplierRule.LEAD_ONLY:
+        candidates = [lead]
+    else:
+        candidates = [lead, *(o for o in organisations if o.pk != lead.pk)]
+    return sorted({str(o) for o in candidates if o.is_gpu_supplier})
 
 
 def checklist_passes(items: list[CheckItem]) -> bool:

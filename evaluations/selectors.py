@@ -15,6 +15,7 @@ from django.db.models.functions import Cast, Floor, Least
 
 from consortia.enums import ApplicationState
 from consortia.models import Affiliation, Application, ApplicationVersion, ConsortiumMember
+from consortia.rules_application import gpu_suppliers_withholding
 from consortia.versions import read_version
 from evaluations import scoring
 from evaluations.enums import (
@@ -59,6 +60,7 @@ class ActiveTeam:
     requested_gpus: int
     requested_budget: int
     gpu_supplier: bool
+    gpu_supplier_members: tuple[str, ...] = ()  # the organisations whose flag withholds GPUs
 
 
 def phase_latest_finalised(*, programme: Programme) -> Phase | None:
@@ -68,8 +70,9 @@ def phase_latest_finalised(*, programme: Programme) -> Phase | None:
 def active_teams_for_allocation(*, programme: Programme) -> list[ActiveTeam]:
     """Selected or kept teams of the latest finalised phase, best rank first.
 
-    Reads the frozen ``PhaseResult`` snapshot, never live scores. A team whose lead
-    organisation supplies GPUs to the programme is flagged (it receives no GPUs).
+    Reads the frozen ``PhaseResult`` snapshot, never live scores. A team is flagged as a GPU
+    supplier (it receives no GPUs) while an organisation of its consortium is flagged as one, by
+    the programme's rule (``Programme.gpu_supplier_rule``; default: any member, not only the lead).
     Requests come from the version that was evaluated, never from the editable draft.
     """
     phase = phase_latest_finalised(programme=programme)
@@ -79,11 +82,18 @@ def active_teams_for_allocation(*, programme: Programme) -> list[ActiveTeam]:
         PhaseResult.objects.filter(phase=phase, decision__in=ACTIVE_DECISIONS)
         .exclude(application__state=ApplicationState.WITHDRAWN)
         .select_related("application__consortium__lead_organisation", "version")
+        .prefetch_related("application__consortium__members__organisation")
         .order_by("rank", "application_id")
     )
     teams = []
     for result in results:
         application = result.application
+        consortium = application.consortium
+        suppliers = gpu_suppliers_withholding(
+            programme,
+            lead=consortium.lead_organisation,
+            organisations=[m.organisation for m in consortium.members.all()],
+        )
         # The evaluated version's requests; a result without a version (none was submitted) requests nothing.
         frozen = read_version(result.version if result.version_id else None)
         teams.append(
@@ -97,7 +107,8 @@ def active_teams_for_allocation(*, programme: Programme) -> list[ActiveTeam]:
                 score=result.score,
                 requested_gpus=int(frozen.requested_gpus or 0),
                 requested_budget=int(frozen.requested_budget or 0),
-                gpu_supplier=application.consortium.lead_organisation.is_gpu_supplier,
+                gpu_supplier=bool(suppliers),
+                gpu_supplier_members=tuple(suppliers),
             )
         )
     return teams

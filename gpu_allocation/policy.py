@@ -123,7 +123,7 @@ __all__ = [
 
 #: Bumped whenever the policy's rules or objective change, so that stored digests of inputs
 #: (which include it) never match a result computed under another policy.
-POLICY_VERSION = "1"
+POLICY_VERSION = "2"
 DEFAULT_GPUS_PER_NODE = 8
 _DEVIATION_QUANTUM = Decimal("1e-12")
 
@@ -227,6 +227,7 @@ class Team:
     requested_gpus: int
     requested_budget: int
     gpu_supplier: bool = False
+    gpu_supplier_members: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require_int(self.id, "Team id", minimum=None)
@@ -238,6 +239,10 @@ class Team:
         _require_int(self.requested_budget, f"Requested budget of team {self.id}")
         if not isinstance(self.gpu_supplier, bool):
             raise PolicyInputError(f"gpu_supplier of team {self.id} must be a bool.")
+        members = tuple(self.gpu_supplier_members)
+        if not all(isinstance(name, str) for name in members):
+            raise PolicyInputError(f"gpu_supplier_members of team {self.id} must be names (text).")
+        object.__setattr__(self, "gpu_supplier_members", tuple(sorted(members)))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -247,6 +252,7 @@ class Team:
             "requested_gpus": self.requested_gpus,
             "requested_budget": self.requested_budget,
             "gpu_supplier": self.gpu_supplier,
+            "gpu_supplier_members": list(self.gpu_supplier_members),
         }
 
     @classmethod
@@ -258,6 +264,7 @@ class Team:
             requested_gpus=data["requested_gpus"],
             requested_budget=data["requested_budget"],
             gpu_supplier=data.get("gpu_supplier", False),
+            gpu_supplier_members=tuple(data.get("gpu_supplier_members", ())),
         )
 
 
@@ -499,7 +506,8 @@ class ObjectiveValue:
     """The objective's levels, each a vector in rank order. Compare allocations with ``key()``.
 
     ``floors_met``: G1, whether each team holds its floor (teams without a floor: True).
-    ``equivalents``: G2, H100-equivalents per team. ``clusters_per_team``: G3.
+    ``equivalents``: G2, H100-equivalents per team. ``clusters_per_team``: G3 (first the number of
+    teams split, :attr:`teams_split`, then this vector).
     ``budget_units``: B1, units above the minimum given to teams with a positive score.
     ``budget_deviation``: B2, ``sum(extra_units**2 / score)`` over those teams, computed with 60 significant
     digits and rounded to 12 decimal places (an exact fraction over thousands of scores would run to
@@ -512,11 +520,17 @@ class ObjectiveValue:
     budget_units: int
     budget_deviation: Decimal
 
+    @property
+    def teams_split(self) -> int:
+        """Teams whose GPUs sit in more than one cluster."""
+        return sum(1 for k in self.clusters_per_team if k > 1)
+
     def key(self) -> tuple[Any, ...]:
         """A tuple that compares like the objective: greater is better."""
         return (
             tuple(int(met) for met in self.floors_met),
             self.equivalents,
+            -self.teams_split,
             tuple(-k for k in self.clusters_per_team),
             self.budget_units,
             -self.budget_deviation,
@@ -784,8 +798,334 @@ def _order_tier(shares: Sequence[tuple[int, int]], tier: Sequence[Cluster], sent
     return order
 
 
-def _deal(prep: _Prepared, counts: Sequence[int]) -> list[dict[int, int]]:
-    """Deal value-sorted nodes to teams in rank order (G2), laying each tier out by G3."""
+#: The layout search of one tier stops after this many steps (a step tries one placement of one
+#: team). Small tiers finish far inside it and are then laid out optimally; see :func:`_layout_tier`.
+LAYOUT_SEARCH_STEPS = 20_000
+#: Tiers with more clusters than this are not searched (the search keeps a table of 2**clusters
+#: loads); they keep the best rank-ordered layout.
+LAYOUT_SEARCH_MAX_CLUSTERS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class _TierLayout:
+    """The layout of one tier: for each share (rank order), cluster id -> nodes.
+
+    ``proven``: no layout of these shares into these clusters has a better key (:func:`_layout_key`);
+    False when the search stopped at its bound (the layout is then the best one it found, never worse
+    than the best rank-ordered layout)."""
+
+    pieces: list[dict[int, int]]
+    proven: bool
+
+
+def _layout_key(pieces: Sequence[Mapping[int, int]], whole: Sequence[bool]) -> tuple[int, tuple[int, ...]]:
+    """(teams split inside the tier that are in no other tier, clusters per share in rank order): smaller is better."""
+    counts = tuple(len(p) for p in pieces)
+    return sum(1 for k, w in zip(counts, whole, strict=True) if w and k > 1), counts
+
+
+def _fill_in_order(shares: Sequence[tuple[int, int]], order: Sequence[Cluster]) -> list[dict[int, int]]:
+    """Lay the shares out in rank order over the clusters in ``order``, one cluster after another."""
+    pieces: list[dict[int, int]] = [{} for _ in shares]
+    c, room = 0, order[0].nodes
+    for j, (_, share) in enumerate(shares):
+        need = share
+        while need:
+            while not room:
+                c += 1
+                room = order[c].nodes
+            take = min(need, room)
+            pieces[j][order[c].id] = pieces[j].get(order[c].id, 0) + take
+            need -= take
+            room -= take
+    return pieces
+
+
+def _route(sizes: Sequence[int], supports: Sequence[int], bins: Sequence[Cluster]) -> list[dict[int, int]]:
+    """Whole nodes for each share inside its support (a bit mask over ``bins``), every cluster within capacity.
+
+    The supports satisfy Hall's condition, so a transport exists: shares with one cluster are placed
+    directly, the others by augmenting paths (share -> cluster, back along a cluster's other shares)."""
+    left = [b.nodes for b in bins]
+    x: list[dict[int, int]] = [{} for _ in sizes]
+    multi = []
+    for j, mask in enumerate(supports):
+        if mask & (mask - 1):
+            multi.append(j)
+        else:
+            b = mask.bit_length() - 1
+            x[j][b] = sizes[j]
+            left[b] -= sizes[j]
+    members = [[b for b in range(len(bins)) if mask >> b & 1] for mask in supports]
+    for j in multi:
+        need = sizes[j]
+        while need:
+            # BFS from share j over (share -> cluster in its support) and (cluster -> share holding nodes there).
+            parent: dict[tuple[str, int], tuple[str, int] | None] = {("s", j): None}
+            queue, end = [("s", j)], None
+            for kind, v in queue:
+                if kind == "s":
+                    for b in members[v]:
+                        if ("b", b) not in parent:
+                            parent[("b", b)] = (kind, v)
+                            if left[b] > 0:
+                                end = ("b", b)
+                                break
+                            queue.append(("b", b))
+                    if end:
+                        break
+                else:
+                    for k in multi:
+                        if x[k].get(v) and ("s", k) not in parent:
+                            parent[("s", k)] = (kind, v)
+                            queue.append(("s", k))
+            if end is None:  # pragma: no cover -- Hall's condition was checked
+                raise AssertionError("layout supports admit no transport")
+            path = [end]
+            while parent[path[-1]] is not None:
+                path.append(parent[path[-1]])
+            path.reverse()  # s j, b, s, b, ..., b end
+            amount = min(need, left[end[1]])
+            for a in range(2, len(path) - 1, 2):  # cluster path[a-1] gives back nodes of share path[a]
+                amount = min(amount, x[path[a][1]][path[a - 1][1]])
+            for a in range(0, len(path) - 1, 2):
+                share, cluster = path[a][1], path[a + 1][1]
+                x[share][cluster] = x[share].get(cluster, 0) + amount
+                if a:
+                    back = path[a - 1][1]
+                    x[share][back] -= amount
+                    if not x[share][back]:
+                        del x[share][back]
+            left[end[1]] -= amount
+            need -= amount
+    _cancel_cycles(x, multi)
+    return [{bins[b].id: n for b, n in sorted(p.items())} for p in x]
+
+
+def _cancel_cycles(x: list[dict[int, int]], multi: Sequence[int]) -> None:
+    """Remove every cycle share-cluster-share-... from the layout of the split shares: moving nodes
+    around a cycle keeps every share's total and every cluster's load, and empties at least one piece.
+    The pieces then form a forest, so ``clusters - 1`` boundaries bound the extra pieces of a tier."""
+    while True:
+        cycle = _find_cycle(x, multi)
+        if cycle is None:
+            return
+        # cycle: [(share, cluster), ...] alternating "+" and "-" edges, starting with a "-" edge.
+        amount = min(x[s][b] for s, b in cycle[0::2])
+        for k, (s, b) in enumerate(cycle):
+            x[s][b] = x[s].get(b, 0) + (amount if k % 2 else -amount)
+            if not x[s][b]:
+                del x[s][b]
+
+
+def _find_cycle(x: list[dict[int, int]], multi: Sequence[int]) -> list[tuple[int, int]] | None:
+    """A cycle of pieces among shares with several pieces, as edges (share, cluster) in cycle order."""
+    edges = [(s, b) for s in multi for b in sorted(x[s])]
+    adjacency: dict[tuple[str, int], list[tuple[str, int]]] = {}
+    for s, b in edges:
+        adjacency.setdefault(("s", s), []).append(("b", b))
+        adjacency.setdefault(("b", b), []).append(("s", s))
+    seen: dict[tuple[str, int], tuple[str, int] | None] = {}
+    for root in adjacency:
+        if root in seen:
+            continue
+        seen[root] = None
+        stack = [(root, None)]
+        while stack:
+            node, via = stack.pop()
+            for other in adjacency[node]:
+                if other == via:
+                    continue
+                if other in seen:
+                    # Found a cycle: walk both ends up to their common ancestor.
+                    up_a, a = [node], node
+                    while seen[a] is not None:
+                        a = seen[a]
+                        up_a.append(a)
+                    up_b, b = [other], other
+                    while seen[b] is not None:
+                        b = seen[b]
+                        up_b.append(b)
+                    common = next(n for n in up_a if n in set(up_b))
+                    path = up_a[: up_a.index(common) + 1] + list(reversed(up_b[: up_b.index(common)]))
+                    nodes = path  # node ... common ... other, closed by the edge other-node
+                    cycle = []
+                    for k in range(len(nodes)):
+                        p, q = nodes[k], nodes[(k + 1) % len(nodes)]
+                        share, cluster = (p[1], q[1]) if p[0] == "s" else (q[1], p[1])
+                        cycle.append((share, cluster))
+                    return cycle
+                seen[other] = node
+                stack.append((other, node))
+    return None
+
+
+def _layout_tier(shares: Sequence[tuple[int, int]], whole: Sequence[bool], tier: Sequence[Cluster]) -> _TierLayout:
+    """G3 for one tier: among all layouts of ``shares`` (team position, nodes) into the tier's clusters, one
+    with the fewest split teams, then the fewest clusters for each team in rank order (:func:`_layout_key`).
+
+    A layout is described by each share's *support*, the set of clusters it uses; a set of supports can be
+    filled exactly when Hall's condition holds: for every set ``T`` of clusters, the shares whose support
+    lies inside ``T`` need no more than ``T`` holds. The search is a depth-first branch and bound over the
+    shares in rank order, smaller supports first, keeping that condition for every ``T`` (a table of
+    ``2**clusters`` loads) and pruning any partial layout that cannot beat the best one found. It starts from
+    the best rank-ordered layout (:func:`_order_tier`), so it is never worse than that; identical clusters
+    not used yet are interchangeable, and only the first of them is tried. If it finishes within
+    ``LAYOUT_SEARCH_STEPS`` the result is optimal (``proven``)."""
+    by_size = sorted(tier, key=lambda c: (-c.nodes, c.id))
+    sentinel = -(max((p for p, _ in shares), default=0) + 2)
+    incumbent = _fill_in_order(shares, _order_tier(shares, by_size, sentinel))
+    if len(by_size) == 1:
+        return _TierLayout(incumbent, True)
+    best_key = _layout_key(incumbent, whole)
+    if best_key[0] == 0 and all(k == 1 for k in best_key[1]):
+        return _TierLayout(incumbent, True)
+    k_bins = len(by_size)
+    if k_bins > LAYOUT_SEARCH_MAX_CLUSTERS:
+        return _TierLayout(incumbent, False)
+    sizes = [s for _, s in shares]
+    m = len(sizes)
+    full = (1 << k_bins) - 1
+    cap = [0] * (full + 1)
+    for mask in range(1, full + 1):
+        low = mask & -mask
+        cap[mask] = cap[mask ^ low] + by_size[low.bit_length() - 1].nodes
+    load = [0] * (full + 1)
+    candidates = sorted(
+        range(1, full + 1), key=lambda mask: (mask.bit_count(), [not mask >> b & 1 for b in range(k_bins)])
+    )
+    # The fewest clusters each share needs (its largest clusters first): a lower bound for the search.
+    capacities = [c.nodes for c in by_size]
+    least = []
+    for s in sizes:
+        total, k = 0, 0
+        while total < s:
+            total += capacities[k]
+            k += 1
+        least.append(max(k, 1))
+    forced_after = [0] * (m + 1)  # whole shares after j that cannot sit in one cluster
+    for j in range(m - 1, -1, -1):
+        forced_after[j] = forced_after[j + 1] + (1 if whole[j] and least[j] > 1 else 0)
+    same_before = [[p for p in range(b) if capacities[p] == capacities[b]] for b in range(k_bins)]
+    best_splits, best_vector = best_key
+    best_supports: list[int] | None = None
+    tail_equal = [False] * (m + 1)  # best_vector[j:] == least[j:]
+
+    def refresh_tail() -> None:
+        tail_equal[m] = True
+        for j in range(m - 1, -1, -1):
+            tail_equal[j] = tail_equal[j + 1] and best_vector[j] == least[j]
+
+    refresh_tail()
+    chosen = [0] * m
+    order_state = [0] * (m + 1)  # comparison of the prefix with best_vector: -1 below, 0 equal, 1 above
+    next_candidate = [0] * m
+    used = [0] * k_bins  # shares using each cluster
+    splits, j, steps = 0, 0, 0
+    finished = True
+    while j >= 0:
+        if j == m:
+            vector = tuple(mask.bit_count() for mask in chosen)
+            # Every complete layout reached here beats the best so far (the bound prunes the others).
+            best_splits, best_vector, best_supports = splits, vector, list(chosen)
+            refresh_tail()
+            for k in range(m):
+                order_state[k + 1] = 0  # the current path now is the best: equal everywhere
+            j -= 1
+            _unplace(chosen, j, sizes, load, used, full)
+            splits -= 1 if whole[j] and chosen[j].bit_count() > 1 else 0
+            chosen[j] = 0
+            continue
+        placed = False
+        idx = next_candidate[j]
+        while idx < len(candidates):
+            mask = candidates[idx]
+            idx += 1
+            steps += 1
+            width = mask.bit_count()
+            new_splits = splits + (1 if whole[j] and width > 1 else 0)
+            state = order_state[j] or ((width > best_vector[j]) - (width < best_vector[j]))
+            bound_splits = new_splits + forced_after[j + 1]
+            if bound_splits > best_splits or (
+                bound_splits == best_splits and (state > 0 or (state == 0 and tail_equal[j + 1]))
+            ):
+                break  # wider supports only make the bound worse
+            if width < least[j] or any(
+                not used[b] and any(not used[p] and not mask >> p & 1 for p in same_before[b])
+                for b in range(k_bins)
+                if mask >> b & 1
+            ):
+                continue
+            if _place(mask, sizes[j], load, cap, full):
+                chosen[j] = mask
+                for b in range(k_bins):
+                    if mask >> b & 1:
+                        used[b] += 1
+                splits = new_splits
+                order_state[j + 1] = state
+                next_candidate[j] = idx
+                placed = True
+                break
+        if steps > LAYOUT_SEARCH_STEPS:
+            finished = False
+            break
+        if placed:
+            j += 1
+            if j < m:
+                next_candidate[j] = 0
+            continue
+        next_candidate[j] = 0
+        j -= 1
+        if j >= 0:
+            splits -= 1 if whole[j] and chosen[j].bit_count() > 1 else 0
+            _unplace(chosen, j, sizes, load, used, full)
+            chosen[j] = 0
+    if best_supports is None:
+        return _TierLayout(incumbent, finished)
+    return _TierLayout(_route(sizes, best_supports, by_size), finished)
+
+
+def _place(mask: int, size: int, load: list[int], cap: Sequence[int], full: int) -> bool:
+    """Add a share of ``size`` with support ``mask`` if Hall's condition still holds for every cluster set."""
+    t = mask
+    while t <= full:
+        load[t] += size
+        if load[t] > cap[t]:
+            u = mask
+            while u <= t:
+                load[u] -= size
+                u = (u + 1) | mask
+            return False
+        t = (t + 1) | mask
+    return True
+
+
+def _unplace(chosen: Sequence[int], j: int, sizes: Sequence[int], load: list[int], used: list[int], full: int) -> None:
+    mask, size = chosen[j], sizes[j]
+    t = mask
+    while t <= full:
+        load[t] -= size
+        t = (t + 1) | mask
+    for b in range(len(used)):
+        if mask >> b & 1:
+            used[b] -= 1
+
+
+@dataclass(frozen=True, slots=True)
+class _TierNote:
+    """What a team's explanation needs about one tier it holds nodes in."""
+
+    models: str  # the GPU models of the tier's clusters, e.g. "H100"
+    nodes: int  # the team's share of the tier
+    clusters: int  # clusters of the tier it uses
+    largest: int  # nodes of the tier's largest cluster
+    proven: bool  # the tier's layout is optimal (the search finished)
+
+
+def _deal(prep: _Prepared, counts: Sequence[int]) -> tuple[list[dict[int, int]], list[list[_TierNote]]]:
+    """Deal value-sorted nodes to teams in rank order (G2), laying each tier out by G3.
+
+    Returns each team's nodes per cluster and, per team, a note on every tier it holds nodes in."""
     tiers = _tiers(prep.clusters)
     shares: list[list[tuple[int, int]]] = [[] for _ in tiers]
     t, left = 0, (sum(c.nodes for c in tiers[0]) if tiers else 0)
@@ -799,24 +1139,23 @@ def _deal(prep: _Prepared, counts: Sequence[int]) -> list[dict[int, int]]:
             shares[t].append((position, take))
             need -= take
             left -= take
+    tiers_of = [0] * len(counts)
+    for tier_shares in shares:
+        for position, _ in tier_shares:
+            tiers_of[position] += 1
     grants: list[dict[int, int]] = [{} for _ in counts]
-    sentinel = -(len(counts) + 1)
+    notes: list[list[_TierNote]] = [[] for _ in counts]
     for tier, tier_shares in zip(tiers, shares, strict=True):
         if not tier_shares:
             continue
-        order = _order_tier(tier_shares, tier, sentinel)
-        c, room = 0, order[0].nodes
-        for position, share in tier_shares:
-            need = share
-            while need:
-                while not room:
-                    c += 1
-                    room = order[c].nodes
-                take = min(need, room)
-                grants[position][order[c].id] = grants[position].get(order[c].id, 0) + take
-                need -= take
-                room -= take
-    return grants
+        layout = _layout_tier(tier_shares, [tiers_of[p] == 1 for p, _ in tier_shares], tier)
+        models = " / ".join(dict.fromkeys(c.gpu_model for c in sorted(tier, key=lambda c: (-c.nodes, c.id))))
+        largest = max(c.nodes for c in tier)
+        for (position, share), pieces in zip(tier_shares, layout.pieces, strict=True):
+            for cluster_id, nodes in pieces.items():
+                grants[position][cluster_id] = grants[position].get(cluster_id, 0) + nodes
+            notes[position].append(_TierNote(models, share, len(pieces), largest, layout.proven))
+    return grants, notes
 
 
 # --------------------------------------------------------------------------------------------
@@ -921,6 +1260,153 @@ def _budget_units(prep: _Prepared) -> tuple[list[int], list[int]]:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Neighbours:
+    """Nodes held before and reserved after a team, split by whether the other teams rank above it
+    (below it) or share its rank, so that no sentence calls a team of the same rank higher-ranked."""
+
+    higher_nodes: int  # teams with a better rank
+    same_before_nodes: int  # teams of the same rank placed before it (by team id)
+    same_before_teams: int
+    lower_reserved_nodes: int  # floors held by teams with a worse rank
+    lower_reserved_teams: int
+    same_reserved_nodes: int  # floors held by teams of the same rank placed after it
+    same_reserved_teams: int
+
+
+def _neighbours(prep: _Prepared, counts: Sequence[int], floor_met: Sequence[bool]) -> list[_Neighbours]:
+    """:class:`_Neighbours` of every team (rank order), from prefix sums in one pass."""
+    n = len(prep.teams)
+    nodes_before, served_before, held_before, holders_before = [0], [0], [0], [0]
+    for j in range(n):
+        held = prep.floors[j] if floor_met[j] else 0
+        nodes_before.append(nodes_before[-1] + counts[j])
+        served_before.append(served_before[-1] + (1 if counts[j] else 0))
+        held_before.append(held_before[-1] + held)
+        holders_before.append(holders_before[-1] + (1 if held else 0))
+    out: list[_Neighbours] = []
+    start = 0
+    while start < n:
+        end = start
+        while end < n and prep.teams[end].rank == prep.teams[start].rank:
+            end += 1
+        for i in range(start, end):
+            out.append(
+                _Neighbours(
+                    higher_nodes=nodes_before[start],
+                    same_before_nodes=nodes_before[i] - nodes_before[start],
+                    same_before_teams=served_before[i] - served_before[start],
+                    lower_reserved_nodes=held_before[n] - held_before[end],
+                    lower_reserved_teams=holders_before[n] - holders_before[end],
+                    same_reserved_nodes=held_before[end] - held_before[i + 1],
+                    same_reserved_teams=holders_before[end] - holders_before[i + 1],
+                )
+            )
+        start = end
+    return out
+
+
+def _teams_en(n: int) -> str:
+    return f"{n} team{'s' if n != 1 else ''}"
+
+
+def _pool_exhausted(granted: int, rounded: int, around: _Neighbours, g: int) -> Binding:
+    en = f"The pool ran out: it received {_num(granted)} of the {_num(rounded)} GPUs it could take."
+    ko = f"GPU 풀이 소진되어 받을 수 있는 {_num(rounded)}개 중 {_num(granted)}개를 받았습니다."
+    if around.higher_nodes:
+        en += f" Higher-ranked teams come first and hold {_num(around.higher_nodes * g)} GPUs."
+        ko += f" 상위 순위 팀이 먼저 {_num(around.higher_nodes * g)}개를 받았습니다."
+    if around.same_before_nodes:
+        en += (
+            f" {_teams_en(around.same_before_teams)} sharing its rank "
+            f"{'come' if around.same_before_teams != 1 else 'comes'} before it by team number and "
+            f"{'hold' if around.same_before_teams != 1 else 'holds'} {_num(around.same_before_nodes * g)} GPUs."
+        )
+        ko += (
+            f" 같은 순위의 {around.same_before_teams}개 팀이 팀 번호 순으로 먼저 "
+            f"{_num(around.same_before_nodes * g)}개를 받았습니다."
+        )
+    if around.lower_reserved_nodes:
+        en += (
+            f" {_num(around.lower_reserved_nodes * g)} GPUs are held as the floors of "
+            f"{around.lower_reserved_teams} lower-ranked team{'s' if around.lower_reserved_teams != 1 else ''}."
+        )
+        ko += (
+            f" 하위 순위 {around.lower_reserved_teams}개 팀의 최소 보장 물량으로 "
+            f"{_num(around.lower_reserved_nodes * g)}개를 남겨 두었습니다."
+        )
+    if around.same_reserved_nodes:
+        en += (
+            f" {_num(around.same_reserved_nodes * g)} GPUs are held as the floors of "
+            f"{_teams_en(around.same_reserved_teams)} sharing its rank."
+        )
+        ko += (
+            f" 같은 순위 {around.same_reserved_teams}개 팀의 최소 보장 물량으로 "
+            f"{_num(around.same_reserved_nodes * g)}개를 남겨 두었습니다."
+        )
+    return _binding(
+        "pool_exhausted",
+        en,
+        ko,
+        granted=granted,
+        limit_gpus=rounded,
+        higher_ranked_gpus=around.higher_nodes * g,
+        same_rank_gpus=around.same_before_nodes * g,
+        reserved_gpus=(around.lower_reserved_nodes + around.same_reserved_nodes) * g,
+        reserved_teams=around.lower_reserved_teams + around.same_reserved_teams,
+    )
+
+
+def _split_binding(grants: Mapping[int, int], names: Mapping[int, str], notes: Sequence[_TierNote], g: int) -> Binding:
+    """Why a team's GPUs sit in several clusters: each sentence part is one fact that holds for the result."""
+    listed = ", ".join(names[c] for c in sorted(grants))
+    en = [f"Its GPUs are spread over {len(grants)} clusters ({listed})."]
+    ko = [f"배정 물량이 {len(grants)}개 클러스터({listed})에 나뉘어 있습니다."]
+    if len(notes) > 1:
+        parts = " and ".join(f"{_num(n.nodes * g)} {n.models}" for n in notes)
+        parts_ko = ", ".join(f"{n.models} {_num(n.nodes * g)}개" for n in notes)
+        en.append(
+            f"Its share of the best remaining GPUs is made of GPUs of different value ({parts}), "
+            "which sit in different clusters."
+        )
+        ko.append(
+            f"남은 GPU 중 가장 좋은 것부터 받은 몫이 서로 다른 등급의 GPU({parts_ko})로 이루어져 클러스터가 다릅니다."
+        )
+    for n in notes:
+        if n.clusters < 2:
+            continue
+        if n.nodes > n.largest:
+            en.append(
+                f"Its {_num(n.nodes * g)} {n.models} GPUs are more than the largest {n.models} cluster holds "
+                f"({_num(n.largest * g)})."
+            )
+            ko.append(
+                f"받은 {n.models} {_num(n.nodes * g)}개가 가장 큰 {n.models} 클러스터({_num(n.largest * g)}개)보다 많습니다."
+            )
+        if n.proven:
+            en.append(
+                f"Among the {n.models} clusters, no layout that gives every team the same GPUs splits fewer teams, "
+                f"and none that splits as few puts it in fewer than {n.clusters} of them without putting a team "
+                "before it in rank order into more of them."
+            )
+            ko.append(
+                f"{n.models} 클러스터에서는 모든 팀에 같은 GPU를 주는 배치 가운데 나뉘는 팀이 더 적은 배치가 없고, 나뉘는 팀 수가 "
+                f"같은 배치에서는 순위상 앞선 팀을 더 많은 클러스터에 나누지 않고서는 이 팀을 {n.clusters}개보다 적은 "
+                "클러스터에 둘 수 없습니다."
+            )
+        else:
+            en.append(
+                f"Among the {n.models} clusters, the layout search (bounded for pools this large) found no layout that "
+                f"gives every team the same GPUs and splits fewer teams, nor one that splits as few and puts it in fewer "
+                f"than {n.clusters} of them without putting a team before it in rank order into more of them."
+            )
+            ko.append(
+                f"{n.models} 클러스터의 배치 탐색(큰 풀에서는 탐색 범위를 제한합니다)에서 모든 팀에 같은 GPU를 주면서 나뉘는 팀이 "
+                f"더 적거나, 나뉘는 팀 수가 같으면서 순위상 앞선 팀을 더 나누지 않고 이 팀을 {n.clusters}개보다 적은 클러스터에 두는 배치를 찾지 못했습니다."
+            )
+    return _binding("split", " ".join(en), " ".join(ko), clusters=len(grants))
+
+
 def _gpu_bindings(
     prep: _Prepared,
     i: int,
@@ -928,18 +1414,27 @@ def _gpu_bindings(
     floor_met: Sequence[bool],
     grants: Mapping[int, int],
     names: Mapping[int, str],
-    higher_nodes: int,
-    reserved_nodes: int,
-    reserved_teams: int,
+    tier_notes: Sequence[_TierNote],
+    around: _Neighbours,
 ) -> tuple[Binding, ...]:
     team, g, cap = prep.teams[i], prep.node_size, prep.settings.per_team_gpu_cap
     granted = counts[i] * g
     if team.gpu_supplier:
+        members = ", ".join(team.gpu_supplier_members)
+        who_en = (
+            f"a member organisation of this team's consortium ({members})"
+            if members
+            else ("a member organisation of this team's consortium")
+        )
+        who_ko = f"이 팀 컨소시엄의 참여 기관({members})" if members else "이 팀 컨소시엄의 참여 기관"
         return (
             _binding(
                 "supplier",
-                "This team's consortium supplies GPUs to the programme, so it receives no GPUs while it supplies.",
-                "이 팀의 컨소시엄이 사업에 GPU를 공급하고 있어, 공급하는 동안에는 GPU를 배정받지 않습니다.",
+                f"It receives no GPUs: {who_en} is flagged as a GPU supplier to the programme, and under the "
+                "programme's rule a team receives no GPUs while any of its member organisations supplies GPUs.",
+                f"GPU를 배정하지 않습니다. {who_ko}이 사업의 GPU 공급 기관으로 지정되어 있으며, 사업 규칙에 따라 "
+                "참여 기관 중 하나라도 GPU를 공급하는 동안에는 그 팀에 GPU를 배정하지 않습니다.",
+                members=members,
             ),
         )
     if team.requested_gpus == 0:
@@ -1017,50 +1512,16 @@ def _gpu_bindings(
                 _binding(
                     "no_floor",
                     f"The pool is too small to give every eligible team its floor of {_num(floor_gpus)} GPUs; floors go to "
-                    "higher-ranked teams first, and a floor is never taken from a higher-ranked team.",
-                    f"GPU 풀이 모든 대상 팀에 최소 보장 물량({_num(floor_gpus)}개)을 주기에 부족합니다. 최소 보장은 상위 순위 "
-                    "팀부터 배정하며, 상위 팀의 몫을 줄여 하위 팀에 주지 않습니다.",
+                    "teams in rank order (teams sharing a rank by team number), and a floor is never taken from a team "
+                    "before it in that order.",
+                    f"GPU 풀이 모든 대상 팀에 최소 보장 물량({_num(floor_gpus)}개)을 주기에 부족합니다. 최소 보장은 순위 순서(같은 "
+                    "순위는 팀 번호 순)로 배정하며, 앞선 팀의 몫을 줄여 뒤의 팀에 주지 않습니다.",
                     floor_gpus=floor_gpus,
                 )
             )
-        higher_en = f" Higher-ranked teams come first and hold {_num(higher_nodes * g)} GPUs." if higher_nodes else ""
-        higher_ko = f" 상위 순위 팀이 먼저 {_num(higher_nodes * g)}개를 받았습니다." if higher_nodes else ""
-        reserved_en = (
-            f" {_num(reserved_nodes * g)} GPUs are held as the floors of {reserved_teams} lower-ranked "
-            f"team{'s' if reserved_teams != 1 else ''}."
-            if reserved_nodes
-            else ""
-        )
-        reserved_ko = (
-            f" 하위 순위 {reserved_teams}개 팀의 최소 보장 물량으로 {_num(reserved_nodes * g)}개를 남겨 두었습니다."
-            if reserved_nodes
-            else ""
-        )
-        out.append(
-            _binding(
-                "pool_exhausted",
-                f"The pool ran out: it received {_num(granted)} of the {_num(rounded)} GPUs it could take."
-                f"{higher_en}{reserved_en}",
-                f"GPU 풀이 소진되어 받을 수 있는 {_num(rounded)}개 중 {_num(granted)}개를 받았습니다.{higher_ko}{reserved_ko}",
-                granted=granted,
-                limit_gpus=rounded,
-                higher_ranked_gpus=higher_nodes * g,
-                reserved_gpus=reserved_nodes * g,
-                reserved_teams=reserved_teams,
-            )
-        )
+        out.append(_pool_exhausted(granted, rounded, around, g))
     if len(grants) > 1:
-        listed = ", ".join(names[c] for c in sorted(grants))
-        out.append(
-            _binding(
-                "split",
-                f"Its GPUs are spread over {len(grants)} clusters ({listed}): its share of the best remaining GPUs does not "
-                "fit in one cluster, and teams are laid out in rank order so that as few teams as possible are split.",
-                f"배정 물량이 한 클러스터에 들어가지 않아 {len(grants)}개 클러스터({listed})에 나누어 배정했습니다. 팀은 순위대로 "
-                "배치하여 나뉘는 팀이 가장 적도록 합니다.",
-                clusters=len(grants),
-            )
-        )
+        out.append(_split_binding(grants, names, tier_notes, g))
     return tuple(out)
 
 
@@ -1232,19 +1693,13 @@ def allocate(teams: Iterable[Team], clusters: Iterable[Cluster], settings: Polic
     prep = _prepare(teams, clusters, settings)
     _check_envelope(prep)
     counts, floor_met = _node_counts(prep)
-    dealt = _deal(prep, counts)
+    dealt, notes = _deal(prep, counts)
     units, ceiling_units = _budget_units(prep)
     ceilings = _budget_ceilings(prep)
     equivalence = {c.id: c.equivalence for c in prep.clusters}
     names = {c.id: c.name for c in prep.clusters}
-    reserved_below = [0] * len(prep.teams)
-    teams_below = [0] * len(prep.teams)
-    for i in range(len(prep.teams) - 2, -1, -1):
-        held = prep.floors[i + 1] if floor_met[i + 1] else 0
-        reserved_below[i] = reserved_below[i + 1] + held
-        teams_below[i] = teams_below[i + 1] + (1 if held else 0)
+    around = _neighbours(prep, counts, floor_met)
     allocations: list[TeamAllocation] = []
-    higher = 0
     for i, team in enumerate(prep.teams):
         grants = _grants_tuple(dealt[i], prep.node_size)
         budget = settings.budget_min + units[i] * settings.budget_unit
@@ -1256,13 +1711,10 @@ def allocate(teams: Iterable[Team], clusters: Iterable[Cluster], settings: Polic
                 total_gpus=counts[i] * prep.node_size,
                 total_equivalents=_equivalents(grants, equivalence),
                 budget=budget,
-                gpu_bindings=_gpu_bindings(
-                    prep, i, counts, floor_met, dealt[i], names, higher, reserved_below[i], teams_below[i]
-                ),
+                gpu_bindings=_gpu_bindings(prep, i, counts, floor_met, dealt[i], names, notes[i], around[i]),
                 budget_bindings=_budget_bindings(prep, i, budget, ceilings[i], units[i], ceiling_units[i]),
             )
         )
-        higher += counts[i]
     return _result(prep, allocations, "policy")
 
 

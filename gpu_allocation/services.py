@@ -33,6 +33,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q, Sum
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -136,6 +137,44 @@ def gpu_cluster_update(*, cluster: GpuCluster, by, data: dict[str, Any]) -> GpuC
 # --------------------------------------------------------------------------------------------
 
 
+def _refuse_undecided_ranks(active: list) -> None:
+    """Refuse (409) while two or more active teams share a rank: the policy favours better ranks, so
+    teams of equal rank would receive different GPUs for the same score. Names the tied teams and
+    links to the phase's ranking page, where the officer records the order."""
+    by_rank: dict[int, list] = defaultdict(list)
+    for team in active:
+        by_rank[team.rank].append(team)
+    ties = [(rank, teams) for rank, teams in sorted(by_rank.items()) if len(teams) > 1]
+    if not ties:
+        return
+    phase_id = active[0].phase_id
+    url = reverse("evaluations:phase_ranking", args=[phase_id])
+    described = "; ".join(
+        _("rank %(rank)s: %(teams)s") % {"rank": rank, "teams": ", ".join(t.consortium_name for t in teams)}
+        for rank, teams in ties
+    )
+    raise DomainError(
+        _(
+            "The ranks of the active teams are not decided (%(ties)s). Teams sharing a rank would receive "
+            "different GPUs for the same score. Record the order of the tied teams on the phase's ranking page "
+            "(%(url)s), then start the run again."
+        )
+        % {"ties": described, "url": url},
+        code="ranks_undecided",
+        details={
+            "ranking_url": url,
+            "phase_id": phase_id,
+            "ties": [
+                {
+                    "rank": rank,
+                    "teams": [{"application_id": t.application_id, "consortium": t.consortium_name} for t in teams],
+                }
+                for rank, teams in ties
+            ],
+        },
+    )
+
+
 def allocation_inputs_build(*, programme: Programme) -> tuple[dict[str, Any], str, int | None]:
     """Snapshot the policy inputs of ``programme`` now: ``(inputs dict, sha256, phase id)``.
 
@@ -148,6 +187,7 @@ def allocation_inputs_build(*, programme: Programme) -> tuple[dict[str, Any], st
         raise DomainError(
             _("There are no active teams to allocate to: finalise a selection or stage phase first."), code="no_teams"
         )
+    _refuse_undecided_ranks(active)
     today = timezone.localdate()
     clusters = list(
         GpuCluster.objects.filter(
@@ -177,6 +217,7 @@ def allocation_inputs_build(*, programme: Programme) -> tuple[dict[str, Any], st
             requested_gpus=max(0, t.requested_gpus),
             requested_budget=max(0, t.requested_budget),
             gpu_supplier=t.gpu_supplier,
+            gpu_supplier_members=t.gpu_supplier_members,
         )
         for t in active
     ]

@@ -113,23 +113,29 @@ class RunListView(NotFoundPermissionMixin, View):
     permission_required = "gpu_allocation.view_allocationrun"
 
     def get(self, request):
-        programme = _programme_or_404(request)
-        page = None
-        in_force = None
-        if programme is not None:
-            runs = selectors.allocation_runs_visible_to(request.user, programme=programme)
-            page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
-            in_force = selectors.approved_run_in_force(programme=programme)
-        return render(
-            request,
-            "gpu_allocation/run_list.html",
-            {
-                "programme": programme,
-                "programmes": selectors.programmes_for_switch(),
-                "page": page,
-                "in_force": in_force,
-            },
-        )
+        return _render_run_list(request, _programme_or_404(request))
+
+
+def _render_run_list(request, programme, *, refusal: DomainError | None = None, status: int = 200):
+    """The run list; ``refusal`` (a start the rules refused) is shown above it, with its link if it has one."""
+    page = None
+    in_force = None
+    if programme is not None:
+        runs = selectors.allocation_runs_visible_to(request.user, programme=programme)
+        page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
+        in_force = selectors.approved_run_in_force(programme=programme)
+    return render(
+        request,
+        "gpu_allocation/run_list.html",
+        {
+            "programme": programme,
+            "programmes": selectors.programmes_for_switch(),
+            "page": page,
+            "in_force": in_force,
+            "refusal": refusal,
+        },
+        status=status,
+    )
 
 
 class RunStartView(NotFoundPermissionMixin, View):
@@ -143,8 +149,9 @@ class RunStartView(NotFoundPermissionMixin, View):
         try:
             run = services.allocation_run_start(programme=programme, by=request.user)
         except DomainError as exc:
-            messages.error(request, exc.message)
-            return redirect(f"{reverse('gpu_allocation:run_list')}?programme={programme.pk}")
+            # Nothing was created: the list answers 409 with the reason (and, for undecided ranks, the ties
+            # and the link to the ranking page where they are settled).
+            return _render_run_list(request, programme, refusal=exc, status=exc.status_code)
         if run.reused_from_id:
             messages.info(
                 request,

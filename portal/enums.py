@@ -25,6 +25,13 @@ class OutboxStatus(models.TextChoices):
     FAILED = "failed", _("given up")
 
 
+class GpuSupplierRule(models.TextChoices):
+    """Which organisations' GPU-supplier flag keeps a team from receiving GPUs (SPEC §6)."""
+
+    ANY_MEMBER = "any_member", _("no GPUs while any member organisation supplies GPUs")
+    LEAD_ONLY = "lead_only", _("no GPUs while the lead organisation supplies GPUs")
+
+
 # Roles that must use a second factor before doing anything.
 STAFF_ROLES = (Role.OFFICER, Role.ADMIN)
 

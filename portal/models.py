@@ -11,7 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.enums import STAFF_ROLES, AccessAction, ModelCategory, OutboxStatus, Role
+from portal.enums import STAFF_ROLES, AccessAction, GpuSupplierRule, ModelCategory, OutboxStatus, Role
 
 
 class User(AbstractUser):
@@ -88,6 +88,16 @@ class Programme(models.Model):
         _("required PDF attachments"),
         default=1,
         help_text=_("How many PDF documents a submission must carry (default one: the proposal document)."),
+    )
+    gpu_supplier_rule = models.CharField(
+        _("GPU-supplier rule"),
+        max_length=20,
+        choices=GpuSupplierRule.choices,
+        default=GpuSupplierRule.ANY_MEMBER,
+        help_text=_(
+            "A team receives no GPUs while an organisation flagged as a GPU supplier is part of it. Default: any "
+            "member organisation, not only the lead."
+        ),
     )
     one_consortium_per_organisation = models.BooleanField(
         _("an organisation may join only one consortium"), default=True
