@@ -301,7 +301,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
 class SubmitInputSerializer(StrictSerializer):
     request_key = serializers.CharField(
-        required=False, allow_blank=True, max_length=200, help_text="Idempotency key (or send Idempotency-Key)"
+        required=False, allow_blank=True, max_length=64, help_text="Idempotency key (or send Idempotency-Key)"
     )
 
 
