@@ -58,7 +58,7 @@ def test_environment_settings_use_postgresql_and_redis():
         "django.db.backends.postgresql",
         "redis://127.0.0.1:6379/3",
         False,
-        "django.core.cache.backends.redis.RedisCache",
+        "portal.cache.FailOpenRedisCache",
     ]
 
 
