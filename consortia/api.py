@@ -29,7 +29,7 @@ from consortia.selectors import (
     versions_of,
 )
 from consortia.validators import normalise_business_number
-from portal.api import RulesPermission, StrictIntegerField, StrictModelSerializer, StrictSerializer
+from portal.api import RulesPermission, StrictIntegerField, StrictModelSerializer, StrictSerializer, refuse_body
 from portal.models import Programme
 
 
@@ -203,6 +203,7 @@ class ConsortiumViewSet(
         mine = [m for m in consortium.members.all() if m.contact_id == request.user.pk]
         if not mine:
             raise Http404
+        refuse_body(request)
         confirmed = [services.member_confirm(member=m, by=request.user) for m in mine]
         return Response(MemberSerializer(confirmed, many=True).data)
 

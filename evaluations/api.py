@@ -20,7 +20,7 @@ from evaluations import services
 from evaluations.enums import AppealGrounds, AssignmentStatus
 from evaluations.models import Appeal, Assignment, Criterion, Objective, Phase
 from evaluations.selectors import appeals_visible_to, assignments_visible_to, phase_ranking_source, phases_visible_to
-from portal.api import RulesPermission, StrictModelSerializer, StrictSerializer, score_value
+from portal.api import RulesPermission, StrictModelSerializer, StrictSerializer, refuse_body, score_value
 from portal.models import Programme
 
 
@@ -222,6 +222,7 @@ class PhaseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def finalise(self, request, pk=None):
         phase = self.get_object()
+        refuse_body(request)
         services.phase_finalise(phase=phase, by=request.user)
         phase.refresh_from_db()
         return Response(PhaseSerializer(phase).data)
@@ -229,13 +230,17 @@ class PhaseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses=PhaseSerializer)
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
-        phase = services.phase_publish(phase=self.get_object(), by=request.user)
+        phase = self.get_object()
+        refuse_body(request)
+        phase = services.phase_publish(phase=phase, by=request.user)
         return Response(PhaseSerializer(phase).data)
 
     @extend_schema(request=None, responses=PhaseSerializer)
     @action(detail=True, methods=["post"], url_path="open-scoring")
     def open_scoring(self, request, pk=None):
-        phase = services.phase_open_scoring(phase=self.get_object(), by=request.user)
+        phase = self.get_object()
+        refuse_body(request)
+        phase = services.phase_open_scoring(phase=phase, by=request.user)
         return Response(PhaseSerializer(phase).data)
 
     @extend_schema(
@@ -252,7 +257,9 @@ class PhaseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="auto-assign")
     def auto_assign(self, request, pk=None):
-        summary = services.phase_auto_assign(phase=self.get_object(), by=request.user)
+        phase = self.get_object()
+        refuse_body(request)
+        summary = services.phase_auto_assign(phase=phase, by=request.user)
         return Response(
             {
                 "created": summary.created,

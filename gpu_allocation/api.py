@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from gpu_allocation import selectors, services
 from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun
-from portal.api import STEP_UP_PARAMETER, RulesPermission, StrictSerializer
+from portal.api import STEP_UP_PARAMETER, RulesPermission, StrictSerializer, refuse_body
 from portal.models import Programme
 from portal.reauth import require_recent_authentication_api
 
@@ -139,6 +139,7 @@ class ProgrammeAllocationRunsView(generics.ListAPIView):
         if not request.user.has_perm("gpu_allocation.add_allocationrun", programme):
             raise Http404
         require_recent_authentication_api(request)
+        refuse_body(request)
         run = services.allocation_run_start(programme=programme, by=request.user)
         body = AllocationRunStartedSerializer(run, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)

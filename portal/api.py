@@ -97,6 +97,17 @@ def score_value(value, *, label: str):
     return number
 
 
+def refuse_body(request) -> None:
+    """For an operation that takes no body: whatever is sent is refused (400 naming each
+    field), as unknown fields are everywhere else, and nothing is done."""
+    data = request.data
+    if not data:
+        return
+    if isinstance(data, Mapping):
+        raise serializers.ValidationError({name: [_("Unknown field: this request does not accept it.")] for name in data})
+    raise serializers.ValidationError({"non_field_errors": [_("This request takes no body.")]})
+
+
 # NOTE: the two bases below carry comments, not docstrings: the schema takes a serializer's
 # docstring (inherited too) as its component's description.
 

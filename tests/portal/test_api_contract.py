@@ -374,3 +374,15 @@ def test_a_programme_patch_that_changes_nothing_writes_no_audit_entry(api_for, o
     same = api.patch(f"/api/v1/programmes/{programme.pk}/", {"max_teams": programme.max_teams})
     assert same.status_code == 200, same.json()
     assert AuditEntry.objects.filter(object_type__icontains="programme").count() == audits
+
+
+def test_a_body_sent_to_an_operation_that_takes_none_is_refused_and_nothing_is_done(api_for, officer, programme):
+    from evaluations.enums import PhaseStatus
+
+    phase = selection_phase(programme=programme)
+    api = api_for(officer)
+    body = assert_error(api.post(f"/api/v1/phases/{phase.pk}/finalise/", {"force": True}), 400, fields=["force"])
+    assert "force" in body["detail"]
+    assert_error(api.post(f"/api/v1/phases/{phase.pk}/publish/", [1]), 400, fields=["non_field_errors"])
+    phase.refresh_from_db()
+    assert (phase.status, phase.finalised_at, phase.published_at) == (PhaseStatus.SCORING, None, None)
