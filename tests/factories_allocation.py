@@ -1,8 +1,8 @@
 """Factories for the allocation tests: a GPU pool and the active teams of a finalised phase.
 
-Teams are built straight from the models (organisation, consortium, draft application with its
-requests, and a ``PhaseResult`` row of a finalised phase), which is all that
-``evaluations.selectors.active_teams_for_allocation`` reads.
+Teams are built straight from the models (organisation, consortium, application, the version that
+was evaluated with its requests, and a ``PhaseResult`` row of a finalised phase bound to it), which
+is all that ``evaluations.selectors.active_teams_for_allocation`` reads.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import factory
 from django.utils import timezone
 
 from consortia.enums import OrganisationKind
-from consortia.models import Application, Consortium, Organisation
+from consortia.models import Application, ApplicationVersion, Consortium, Organisation
 from evaluations.enums import Decision, PhaseKind, PhaseStatus
 from evaluations.models import Phase, PhaseResult
 from gpu_allocation.models import GpuCluster
@@ -82,10 +82,32 @@ def team_application(
     )  # fmt: skip
 
 
+def evaluated_version(application: Application) -> ApplicationVersion:
+    """A frozen version carrying the draft's requests: what the phase evaluated and the allocation reads
+    (an allocation never reads the editable draft)."""
+    n = application.versions.count() + 1
+    requests = {"requested_gpus": application.requested_gpus, "requested_budget": application.requested_budget}
+    return ApplicationVersion.objects.create(
+        application=application, number=n, receipt_number=f"ALLOC-{application.pk}-{n}",
+        submitted_at=timezone.now(), submitted_by=application.consortium.lead_contact,
+        content={"fields": {"title": application.title, **requests}, **requests}, sha256="0" * 64,
+    )  # fmt: skip
+
+
+def request_changed(application: Application, *, requested_gpus: int) -> ApplicationVersion:
+    """The team's request changes in a newly evaluated version (its phase results now bind that
+    version); an edit of the draft alone changes no allocation input."""
+    application.requested_gpus = requested_gpus
+    application.save()
+    version = evaluated_version(application)
+    PhaseResult.objects.filter(application=application).update(version=version)
+    return version
+
+
 def phase_result(phase: Phase, application: Application, *, rank: int, score: str, decision=Decision.SELECTED):
     return PhaseResult.objects.create(
-        phase=phase, application=application, score=Decimal(score), rank=rank, passed=decision in
-        (Decision.SELECTED, Decision.KEPT), decision=decision,
+        phase=phase, application=application, version=evaluated_version(application), score=Decimal(score),
+        rank=rank, passed=decision in (Decision.SELECTED, Decision.KEPT), decision=decision,
     )  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from gpu_allocation.enums import RunStatus
 from gpu_allocation.models import AllocationRun
 from gpu_allocation.services import allocation_run_execute, allocation_run_start
 from portal.models import AuditEntry
-from tests.factories_allocation import allocation_setup
+from tests.factories_allocation import allocation_setup, request_changed
 
 pytestmark = pytest.mark.django_db
 
@@ -115,8 +115,7 @@ def make_runs(officer, n: int):
     setup = allocation_setup()
     application = setup.applications[-1]
     for i in range(n):
-        application.requested_gpus = 8 * (i + 1)
-        application.save()
+        request_changed(application, requested_gpus=8 * (i + 1))
         run = allocation_run_start(programme=setup.programme, by=officer, enqueue=False)
         allocation_run_execute(run_id=run.pk, sleep=lambda s: None)
     return setup

@@ -15,7 +15,7 @@ from gpu_allocation.models import AllocationRun, GpuCluster
 from gpu_allocation.services import allocation_run_approve, allocation_run_execute, allocation_run_start
 from portal.models import AuditEntry
 from tests.factories import UserFactory
-from tests.factories_allocation import GpuClusterFactory, allocation_setup, stage_phase_eliminating
+from tests.factories_allocation import GpuClusterFactory, allocation_setup, request_changed, stage_phase_eliminating
 
 pytestmark = pytest.mark.django_db
 
@@ -244,8 +244,7 @@ def test_run_detail_costs_a_constant_number_of_queries(client_for, officer, djan
     setup = allocation_setup(teams=DEFAULT_TEAMS[:teams])
     first = executed_run(setup, officer)
     allocation_run_approve(run=first, by=officer)
-    setup.applications[0].requested_gpus = 256
-    setup.applications[0].save()
+    request_changed(setup.applications[0], requested_gpus=256)
     second = executed_run(setup, officer)
     c = client_for(officer)
     with django_assert_max_num_queries(16):

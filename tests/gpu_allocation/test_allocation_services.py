@@ -17,7 +17,7 @@ from gpu_allocation.services import (
 )
 from portal.errors import DomainError
 from portal.models import AuditEntry
-from tests.factories_allocation import allocation_setup, stage_phase_eliminating
+from tests.factories_allocation import allocation_setup, request_changed, stage_phase_eliminating
 
 pytestmark = pytest.mark.django_db
 
@@ -142,9 +142,7 @@ def test_resubmitting_unchanged_inputs_reuses_the_earlier_result(officer):
 def test_changed_inputs_start_a_new_computation(officer):
     setup = allocation_setup()
     first = start_and_execute(setup, officer)
-    application = setup.applications[4]
-    application.requested_gpus = 128
-    application.save()
+    request_changed(setup.applications[4], requested_gpus=128)
     second = allocation_run_start(programme=setup.programme, by=officer, enqueue=False)
     assert (second.status, second.reused_from_id) == (RunStatus.QUEUED, None)
     assert second.inputs_sha256 != first.inputs_sha256
@@ -185,9 +183,7 @@ def test_approval_supersedes_the_previous_approved_run_and_keeps_history(officer
     setup = allocation_setup()
     first = start_and_execute(setup, officer)
     allocation_run_approve(run=first, by=officer)
-    application = setup.applications[0]
-    application.requested_gpus = 640
-    application.save()
+    request_changed(setup.applications[0], requested_gpus=640)
     second = start_and_execute(setup, officer)
     allocation_run_approve(run=second, by=officer, reason="요청 변경 반영")
     first.refresh_from_db()

@@ -6,7 +6,7 @@ from pypdf import PdfReader
 from gpu_allocation.models import AwardNotice
 from gpu_allocation.services import allocation_run_approve, allocation_run_execute, allocation_run_start
 from portal.models import OutboxMessage
-from tests.factories_allocation import allocation_setup
+from tests.factories_allocation import allocation_setup, request_changed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,9 +31,7 @@ def test_approval_issues_one_notice_per_team(officer):
 
 def test_a_new_approval_supersedes_the_teams_earlier_notices(officer):
     first, setup = approved_run(officer)
-    application = setup.applications[0]
-    application.requested_gpus = 640
-    application.save()
+    request_changed(setup.applications[0], requested_gpus=640)
     second = allocation_run_start(programme=setup.programme, by=officer, enqueue=False)
     second = allocation_run_execute(run_id=second.pk, sleep=lambda s: None)
     allocation_run_approve(run=second, by=officer)

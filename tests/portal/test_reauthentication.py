@@ -42,7 +42,8 @@ def test_starting_a_run_asks_for_the_password_then_carries_on(client_for, office
     # Within the window the next consequential action goes straight through (it is
     # refused or reused on its own terms, not sent back to the password).
     again = c.post(start_path(setup))
-    assert again.status_code == 302 and not again["Location"].startswith(reverse("account_reauthenticate"))
+    assert again.status_code == 409  # the run list, refusing: a run is already queued
+    assert "이미 대기 중이거나 진행 중입니다" in again.content.decode()
 
 
 def test_the_proof_lapses_after_the_window(client_for, officer, settings):
