@@ -5,6 +5,7 @@ programme endpoints. ``docs/api.md`` describes the contract these implement."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
@@ -203,13 +204,34 @@ def exception_handler(exc, context):
 # ----------------------------------------------------------------------------- one schema
 
 
+ENUM_LINE = re.compile(r"^(\* `[^`]*` - )(.+)$")
+
+
+def _korean_enum_labels(schema: dict) -> None:
+    """Each enum's description lists its values with the English label and, where the
+    catalogue has one, the Korean label: ``* `draft` - Draft (초안)``."""
+    with translation.override("ko"):
+        for component in schema.get("components", {}).get("schemas", {}).values():
+            if "enum" not in component or not component.get("description"):
+                continue
+            lines = []
+            for line in component["description"].splitlines():
+                match = ENUM_LINE.match(line)
+                korean = _(match.group(2)) if match else ""
+                lines.append(f"{line} ({korean})" if match and korean != match.group(2) else line)
+            component["description"] = "\n".join(lines)
+
+
 class PortalSchemaGenerator(SchemaGenerator):
     """One schema whatever the caller's language: identifiers, enum names and titles are
-    generated in English (served at ``/api/schema/`` and by ``manage.py spectacular``)."""
+    generated in English (served at ``/api/schema/`` and by ``manage.py spectacular``);
+    Korean appears only in descriptions (the enums' Korean labels)."""
 
     def get_schema(self, request=None, public=False):
         with translation.override("en"):
-            return super().get_schema(request=request, public=public)
+            schema = super().get_schema(request=request, public=public)
+        _korean_enum_labels(schema)
+        return schema
 
 
 class RulesPermission(permissions.BasePermission):

@@ -91,6 +91,10 @@ def test_the_schema_is_the_same_in_korean_and_english(client):
 
     walk(schema)
     assert all(name.isascii() for name in schema["components"]["schemas"])
+    # Korean lives in descriptions: each enum value's Korean label next to its English one.
+    states = schema["components"]["schemas"]["ApplicationStateEnum"]
+    assert states["enum"] == ["draft", "submitted", "withdrawn"]
+    assert all(HANGUL.search(line) for line in states["description"].splitlines()), states["description"]
 
 
 def test_bare_array_lists_are_documented_as_bare_arrays_and_drafts_may_have_no_submission(client):
