@@ -22,6 +22,9 @@ Hard rules (never broken)
       nodes (a request of 100 GPUs with 8-GPU nodes allows at most 96). Caps and requests count
       GPUs of whatever model is granted; fairness and the objective count H100-equivalents.
     * A GPU supplier gets no GPUs (it still gets its data budget). No cluster is over capacity.
+      Which teams are suppliers is decided by the service layer under the programme's rule
+      (default: any member organisation flagged as a supplier, not only the lead) and passed in
+      as ``gpu_supplier`` with the organisations' names (``gpu_supplier_members``).
     * Every team gets at least ``budget_min`` KRW and at most its *budget ceiling*: its request
       clamped into ``[budget_min, budget_max]`` (a request below the minimum is raised to the
       minimum, one above the maximum lowered to it). Budgets above the minimum move in whole
@@ -42,11 +45,10 @@ Objective (lexicographic: each level only breaks ties of the levels before it)
         than there are eligible teams; then the highest-ranked teams get one node each.
     G2. Rank priority. Maximise the H100-equivalents of the first team, then of the second,
         and so on (lexicographic maximum of the equivalents vector in rank order).
-    G3. Consolidation. Minimise the number of clusters of the first team, then of the second,
-        and so on, over *rank-ordered layouts*: inside a group of clusters with the same
-        equivalence factor (a "tier"), teams are laid out in rank order across the clusters,
-        one cluster after another; the order of the clusters is chosen to cut as few
-        (higher-ranked) teams as possible.
+    G3. Consolidation. Among all layouts that give every team the same GPUs (the same number of
+        nodes in each *tier*, a group of clusters with the same equivalence factor), minimise the
+        number of teams whose GPUs sit in more than one cluster; among those, minimise the number
+        of clusters of the first team, then of the second, and so on (rank order breaks ties).
     B1. Distribute as many budget units above the minimum as the envelope and the ceilings
         allow (teams with a phase score of zero receive the minimum only).
     B2. Share them as nearly in proportion to the phase scores as whole units allow:
@@ -54,32 +56,48 @@ Objective (lexicographic: each level only breaks ties of the levels before it)
         water-filling with caps, the whole-unit optimum is Sainte-Laguë apportionment with
         ceilings. Ties go to the higher-ranked team.
 
-Algorithm (all exact; O(n log n) in the number of teams for a fixed pool)
+Algorithm (G1, G2, B1 and B2 exact, O(n log n) in the number of teams; G3 as stated below)
     G1 hands out floors in rank order, skipping a team whose floor no longer fits. G2 tops
     teams up to their limit in rank order and deals the pool's nodes, best equivalence first,
     to the teams in rank order: each team receives a contiguous run of the value-sorted nodes.
-    G3 is a dynamic programme per tier over "how many clusters of each size have been laid
-    out", at most ``prod(clusters of size s + 1)`` states. B1/B2 compute the continuous
-    water level in integer arithmetic, round to whole units, and repair the at most ``n``
-    units of rounding error with a heap: the result is the first ``T`` units of the global
-    order of unit costs ``(2k - 1) / score``, which is optimal for a separable convex cost.
+    G3 is solved tier by tier (tiers do not interact: a team's split and cluster counts add up
+    over its tiers). A tier's layout is described by the set of clusters each share uses; such a
+    set of supports can be filled exactly iff Hall's condition holds (for every set T of the
+    tier's clusters, the shares using only clusters of T fit in T). A depth-first branch and
+    bound over the shares in rank order, smaller supports first, keeps that condition on a
+    table of 2**clusters loads, prunes partial layouts that cannot beat the best one found and
+    starts from the best *rank-ordered* layout (teams in rank order filling one cluster after
+    another; the cluster order by a dynamic programme over "how many clusters of each size
+    have been laid out"). The chosen supports are filled by augmenting paths and cleared of
+    cycles, so the pieces of a tier form a forest: a tier of K clusters never has more than
+    K - 1 extra pieces.
 
-Why G3 is over rank-ordered layouts
-    Minimising splits over *all* layouts includes deciding whether teams pack into equally
-    good clusters without any split, which is bin packing (NP-hard). Rank-ordered layouts
-    split at most one team per cluster boundary (at most ``clusters - 1`` splits in the pool),
-    and within them the best order is found exactly.
+What G3 guarantees
+    * Always: the layout is never worse (by the G3 order) than the best rank-ordered layout,
+      and the pool as a whole has at most ``clusters - 1`` extra pieces.
+    * Optimal over *all* layouts whenever the search of a tier finishes within
+      ``LAYOUT_SEARCH_STEPS`` steps (every tier of a small pool: the tests compare with a brute
+      force over every layout) and for tiers with one cluster or no split.
+    * Otherwise (large tiers, or more than ``LAYOUT_SEARCH_MAX_CLUSTERS`` clusters in a tier)
+      the best layout found; the team's ``split`` sentence then says the search was bounded.
+      Deciding whether shares pack into clusters without any split is bin packing (NP-hard),
+      so no fast method is exact on every large input.
 
 Determinism
     Teams are sorted by (rank, id), clusters by (equivalence descending, id) and, inside a
-    tier, ties are broken by cluster size (larger first) then id. Same inputs in any order give
+    tier, ties are broken by cluster size (larger first) then id; the layout search is
+    deterministic (a fixed step bound, not a time limit), so equal inputs give equal layouts.
+    Teams sharing a rank are ordered by id, and their explanations say so: a team of the same
+    rank is never called higher-ranked. Same inputs in any order give
     the same result, byte for byte in ``to_dict()``.
 
 Explanations
     Each team's result carries :class:`Binding` entries: a machine ``code`` with ``params`` and
     one English and one Korean sentence. GPU codes: ``supplier``, ``no_request``,
     ``below_one_node``, ``request``, ``team_cap``, ``node_rounding``, ``floor``, ``no_floor``,
-    ``pool_exhausted``, ``split``. Budget codes: ``budget_request``, ``budget_below_min``,
+    ``pool_exhausted``, ``split`` (one sentence part per fact: GPUs of different value, a share
+    larger than the largest cluster of its model, and the layout claim, "no layout ... splits fewer
+    teams" when the tier's search finished, or that the search was bounded). Budget codes: ``budget_request``, ``budget_below_min``,
     ``budget_max``, ``budget_rounding``, ``envelope``, ``zero_score``.
 """
 
