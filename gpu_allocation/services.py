@@ -312,10 +312,7 @@ def _programme_lock_nowait(programme: Programme) -> Programme:
         if getattr(exc.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
             raise
         raise DomainError(
-            _(
-                "Another allocation start or approval for this programme is in progress. "
-                "Try again in a moment."
-            ),
+            _("Another allocation start or approval for this programme is in progress. Try again in a moment."),
             code="programme_busy",
         ) from exc
 
@@ -418,7 +415,9 @@ def _heartbeat(run_id: int):
         try:
             while not stop.wait(interval):
                 try:
-                    AllocationRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(heartbeat_at=timezone.now())
+                    AllocationRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
                 except Exception:  # noqa: BLE001 -- a missed beat only brings the reclaim closer
                     logger.warning("Heartbeat of allocation run %s not recorded.", run_id, exc_info=True)
         finally:
