@@ -11,11 +11,12 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import models
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views import defaults
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, permissions, serializers, viewsets
@@ -199,6 +200,22 @@ def exception_handler(exc, context):
         else:
             response.data = {"detail": str(detail), "code": str(code)}
     return response
+
+
+def api_or_page_not_found(request, exception=None):
+    """``handler404``: under ``/api/`` a path no view answers gets the API's error shape
+    (JSON, ``not_found``); elsewhere Django's page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": str(exceptions.NotFound.default_detail), "code": "not_found"}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def api_or_page_bad_request(request, exception=None):
+    """``handler400``: a request Django refuses before any view (a malformed or suspicious
+    request) gets, under ``/api/``, the API's error shape."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": _("The request could not be read."), "code": "bad_request"}, status=400)
+    return defaults.bad_request(request, exception)
 
 
 # ----------------------------------------------------------------------------- one schema

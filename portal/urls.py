@@ -43,3 +43,6 @@ urlpatterns = [
 # The database unreachable or the media disk full: 503/507 with a retry message and an
 # incident id instead of the bare 500 page (portal/outage.py).
 handler500 = "portal.outage.server_error"
+# Under /api/ the error answers keep the API's one shape (docs/api.md).
+handler400 = "portal.api.api_or_page_bad_request"
+handler404 = "portal.api.api_or_page_not_found"

@@ -390,3 +390,11 @@ def test_a_body_sent_to_an_operation_that_takes_none_is_refused_and_nothing_is_d
     assert_error(api.post(f"/api/v1/phases/{phase.pk}/publish/", [1]), 400, fields=["non_field_errors"])
     phase.refresh_from_db()
     assert (phase.status, phase.finalised_at, phase.published_at) == (PhaseStatus.SCORING, None, None)
+
+
+def test_error_answers_django_gives_before_any_view_keep_the_shape_under_api(client, api_for):
+    application, lead = _draft()
+    assert_error(api_for(lead).get("/api/v1/no-such-resource/"), 404, code="not_found")
+    assert_error(client.get("/api/v1/programmes/", HTTP_HOST="not-this-portal.example"), 400, code="bad_request")
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
