@@ -378,8 +378,17 @@ def _journeys(m, package, programme, phase, team, expert, chief):
     assert_kst(run.created_at)
     assert_kst(run.finished_at)
     assert AllocationRun.objects.get(pk=started.id).status == "succeeded"
+    # A second privileged write: the step-up code of the start is spent, so the hook sends another.
+    approved = assert_typed(
+        call("v1_allocation_runs_approve_create")(
+            id=started.id, client=chief, body=model("ApproveRequest")(reason="검토 완료")
+        ),
+        200, model("AllocationRunDetail"),
+    )  # fmt: skip
+    assert_kst(approved.approved_at)
+    assert AllocationRun.objects.get(pk=started.id).approved_at is not None
     results["officer"] = (
         f"assigned 1, finalised and published phase {phase.pk}, run {run.id} {run.status}: "
-        f"{run.allocations[0].total_gpus} GPUs"
+        f"{run.allocations[0].total_gpus} GPUs, approved"
     )
     print("\ngenerated-client journeys: " + "; ".join(f"{k}: {v}" for k, v in results.items()))
