@@ -94,13 +94,13 @@ def hold_programme_row(programme_id: int) -> psycopg2.extensions.connection:
     return other  # the transaction stays open until other.rollback()
 
 
-def timed_post(client, path: str, seconds: float = 10.0):
+def timed_post(client, path: str, seconds: float = 10.0, **kwargs):
     """POST in a thread; (response or None if it had not answered after ``seconds``, elapsed)."""
     outcome: dict = {}
 
     def post():
         try:
-            outcome["response"] = client.post(path)
+            outcome["response"] = client.post(path, **kwargs)
         finally:
             connection.close()
 
@@ -121,7 +121,9 @@ def test_a_start_while_the_programme_row_is_held_answers_409_at_once(client_for)
     assert client.get(f"/api/v1/programmes/{pk}/allocation-runs/").status_code == 200  # warm: URLconf and views loaded
     other = hold_programme_row(pk)
     try:
-        api_thread, api, api_elapsed = timed_post(client, f"/api/v1/programmes/{pk}/allocation-runs/")
+        api_thread, api, api_elapsed = timed_post(
+            client, f"/api/v1/programmes/{pk}/allocation-runs/", content_type="application/json"
+        )
         page_thread, page, page_elapsed = timed_post(client, f"/allocation/programmes/{pk}/runs/start/")
     finally:
         other.rollback()
@@ -138,6 +140,6 @@ def test_a_start_while_the_programme_row_is_held_answers_409_at_once(client_for)
     assert "Another allocation start or approval for this programme is in progress" in page.content.decode()
     assert AllocationRun.objects.filter(programme_id=pk).count() == 0
     # Once the row is free, the same start goes through.
-    response = client.post(f"/api/v1/programmes/{pk}/allocation-runs/")
+    response = client.post(f"/api/v1/programmes/{pk}/allocation-runs/", content_type="application/json")
     assert response.status_code == 202
     assert AllocationRun.objects.filter(programme_id=pk).count() == 1
