@@ -93,7 +93,9 @@ Determinism
 
 Explanations
     Each team's result carries :class:`Binding` entries: a machine ``code`` with ``params`` and
-    one English and one Korean sentence. GPU codes: ``supplier``, ``no_request``,
+    one English and one Korean sentence. ``rank_tie`` comes first when the team shares its phase
+    score with other applications (from ``Team.tie_breaks``): for each, the tie-break criterion that
+    decided with both unrounded means, or the officer's recorded reason. GPU codes: ``supplier``, ``no_request``,
     ``below_one_node``, ``request``, ``team_cap``, ``node_rounding``, ``floor``, ``no_floor``,
     ``pool_exhausted``, ``split`` (one sentence part per fact: GPUs of different value, a share
     larger than the largest cluster of its model, and the layout claim, "no layout ... splits fewer
@@ -129,6 +131,7 @@ __all__ = [
     "PolicySettings",
     "Team",
     "TeamAllocation",
+    "TieBreak",
     "allocate",
     "canonical_inputs_json",
     "evaluate_objective",
@@ -236,6 +239,44 @@ def _share_text(share: Decimal) -> str:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class TieBreak:
+    """How a team's order against one other application of the same phase score was settled.
+
+    ``by`` is ``"criterion"`` (``criterion`` named, the two unrounded means compared), ``"officer"``
+    (an officer's recorded decision, with its ``reason``) or ``"undecided"``. ``other_rank`` is the
+    other application's rank, so the sentence can say which of the two ranks higher."""
+
+    other: str
+    other_rank: int
+    by: str
+    criterion: str = ""
+    own_mean: str = ""
+    other_mean: str = ""
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.by not in ("criterion", "officer", "undecided"):
+            raise PolicyInputError(f"Tie-break 'by' must be criterion, officer or undecided, not {self.by!r}.")
+        _require_int(self.other_rank, "Rank of the tied application", minimum=1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "other": self.other,
+            "other_rank": self.other_rank,
+            "by": self.by,
+            "criterion": self.criterion,
+            "own_mean": self.own_mean,
+            "other_mean": self.other_mean,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TieBreak:
+        optional = {k: data.get(k, "") for k in ("criterion", "own_mean", "other_mean", "reason")}
+        return cls(other=data["other"], other_rank=data["other_rank"], by=data["by"], **optional)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Team:
     """An active team: its rank and score from the latest finalised phase, and its requests."""
 
@@ -246,6 +287,9 @@ class Team:
     requested_budget: int
     gpu_supplier: bool = False
     gpu_supplier_members: tuple[str, ...] = ()
+    #: How its place among applications of the same phase score was settled (the explanation says it):
+    #: one :class:`TieBreak` per other application of that score, in rank order.
+    tie_breaks: tuple[TieBreak, ...] = ()
 
     def __post_init__(self) -> None:
         _require_int(self.id, "Team id", minimum=None)
@@ -261,6 +305,10 @@ class Team:
         if not all(isinstance(name, str) for name in members):
             raise PolicyInputError(f"gpu_supplier_members of team {self.id} must be names (text).")
         object.__setattr__(self, "gpu_supplier_members", tuple(sorted(members)))
+        ties = tuple(self.tie_breaks)
+        if not all(isinstance(t, TieBreak) for t in ties):
+            raise PolicyInputError(f"tie_breaks of team {self.id} must be TieBreak entries.")
+        object.__setattr__(self, "tie_breaks", ties)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -271,6 +319,7 @@ class Team:
             "requested_budget": self.requested_budget,
             "gpu_supplier": self.gpu_supplier,
             "gpu_supplier_members": list(self.gpu_supplier_members),
+            "tie_breaks": [t.to_dict() for t in self.tie_breaks],
         }
 
     @classmethod
@@ -283,6 +332,7 @@ class Team:
             requested_budget=data["requested_budget"],
             gpu_supplier=data.get("gpu_supplier", False),
             gpu_supplier_members=tuple(data.get("gpu_supplier_members", ())),
+            tie_breaks=tuple(TieBreak.from_dict(t) for t in data.get("tie_breaks", ())),
         )
 
 
@@ -1425,6 +1475,53 @@ def _split_binding(grants: Mapping[int, int], names: Mapping[int, str], notes: S
     return _binding("split", " ".join(en), " ".join(ko), clusters=len(grants))
 
 
+def _rank_bindings(team: Team) -> tuple[Binding, ...]:
+    """One sentence on how the team's place among equal phase scores was settled, if it shares its score."""
+    if not team.tie_breaks:
+        return ()
+    score = _dec_str(team.score)
+    en_parts, ko_parts = [], []
+    for tie in team.tie_breaks:
+        if tie.other_rank > team.rank:
+            side_en, side_ko = "it ranks above", "앞 순위입니다"
+        elif tie.other_rank < team.rank:
+            side_en, side_ko = "it ranks below", "뒤 순위입니다"
+        else:
+            side_en, side_ko = "they share the rank", "같은 순위입니다"
+        if tie.by == "criterion":
+            en_parts.append(
+                f"against {tie.other}, the tie-break criterion {tie.criterion} decided (mean {tie.own_mean} against "
+                f"{tie.other_mean}), so {side_en}"
+            )
+            ko_parts.append(
+                f"{tie.other}와는 동점 처리 기준 {tie.criterion}의 평균({tie.own_mean} 대 {tie.other_mean})으로 정해져 "
+                f"{side_ko}"
+            )
+        elif tie.by == "officer":
+            en_parts.append(
+                f"against {tie.other}, the tie-break criteria could not separate them and an officer's recorded "
+                f"decision set the order (reason: {tie.reason}), so {side_en}"
+            )
+            ko_parts.append(
+                f"{tie.other}와는 동점 처리 기준으로 가릴 수 없어 담당관의 기록된 결정(사유: {tie.reason})으로 정해져 "
+                f"{side_ko}"
+            )
+        else:
+            en_parts.append(f"against {tie.other}, the order is not decided yet")
+            ko_parts.append(f"{tie.other}와의 순서는 아직 정해지지 않았습니다")
+    n = len(team.tie_breaks)
+    return (
+        _binding(
+            "rank_tie",
+            f"Rank {team.rank}: its phase score of {score} equals that of {n} other application{'s' if n != 1 else ''}; "
+            + "; ".join(en_parts)
+            + ".",
+            f"{team.rank}위: 단계 평가 점수 {score}점이 다른 {n}개 신청과 같습니다. " + "; ".join(ko_parts) + ".",
+            tied=n,
+        ),
+    )
+
+
 def _gpu_bindings(
     prep: _Prepared,
     i: int,
@@ -1729,7 +1826,8 @@ def allocate(teams: Iterable[Team], clusters: Iterable[Cluster], settings: Polic
                 total_gpus=counts[i] * prep.node_size,
                 total_equivalents=_equivalents(grants, equivalence),
                 budget=budget,
-                gpu_bindings=_gpu_bindings(prep, i, counts, floor_met, dealt[i], names, notes[i], around[i]),
+                gpu_bindings=_rank_bindings(team)
+                + _gpu_bindings(prep, i, counts, floor_met, dealt[i], names, notes[i], around[i]),
                 budget_bindings=_budget_bindings(prep, i, budget, ceilings[i], units[i], ceiling_units[i]),
             )
         )

@@ -7,9 +7,12 @@ constant number of queries whatever the number of rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
 from django.db.models import DecimalField, ExpressionWrapper, F, Prefetch, QuerySet, Sum
 
+from gpu_allocation import policy
 from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun, GpuCluster
 from portal.models import Programme
 
@@ -175,3 +178,112 @@ def clusters_of_run(run: AllocationRun) -> list[GpuCluster]:
     """The clusters named in the run's frozen inputs, in id order."""
     ids = [c["id"] for c in (run.inputs or {}).get("clusters", [])]
     return list(GpuCluster.objects.filter(pk__in=ids).order_by("pk"))
+
+
+# --------------------------------------------------------------------------------------------
+# The phase's ranking around the active teams (read from the frozen results)
+# --------------------------------------------------------------------------------------------
+
+
+def phase_tie_breaks(*, phase_id: int) -> dict[int, tuple[policy.TieBreak, ...]]:
+    """For each application of the phase that shares its phase score with others: how its order
+    against each of them was settled — the first tie-break criterion whose unrounded means differ
+    (named, with both means), else the officer's recorded decision ordering both (with its reason).
+    Read from the frozen ``PhaseResult`` rows and the recorded decisions, never from live scores."""
+    from evaluations.models import Phase, PhaseResult, TieBreakDecision
+
+    phase = Phase.objects.get(pk=phase_id)
+    results = list(
+        PhaseResult.objects.filter(phase=phase).select_related("application__consortium").order_by("rank", "id")
+    )
+    keys = list(phase.tie_break_criteria or [])
+    names: dict[str, str] = {}
+    for result in results:
+        for criterion in (result.details or {}).get("criteria", []):
+            names.setdefault(criterion.get("key"), criterion.get("name") or criterion.get("key"))
+    decisions = [
+        (set(d.ordered_application_ids), d.reason)
+        for d in TieBreakDecision.objects.filter(phase=phase).order_by("-decided_at", "-id")
+    ]
+    by_score: dict[Decimal, list] = {}
+    for result in results:
+        by_score.setdefault(result.score, []).append(result)
+    ties: dict[int, tuple[policy.TieBreak, ...]] = {}
+    for result in results:
+        entries = []
+        mine = (result.details or {}).get("criterion_means", {})
+        for other in by_score[result.score]:
+            if other.pk == result.pk:
+                continue
+            theirs = (other.details or {}).get("criterion_means", {})
+            entry = None
+            for key in keys:
+                if key in mine and key in theirs and Decimal(mine[key]) != Decimal(theirs[key]):
+                    entry = policy.TieBreak(
+                        other=other.application.consortium.name,
+                        other_rank=other.rank,
+                        by="criterion",
+                        criterion=names.get(key, key),
+                        own_mean=mine[key],
+                        other_mean=theirs[key],
+                    )
+                    break
+            if entry is None:
+                pair = {result.application_id, other.application_id}
+                reason = next((reason for ids, reason in decisions if pair <= ids), None)
+                entry = policy.TieBreak(
+                    other=other.application.consortium.name,
+                    other_rank=other.rank,
+                    by="officer" if reason is not None else "undecided",
+                    reason=reason or "",
+                )
+            entries.append(entry)
+        if entries:
+            ties[result.application_id] = tuple(entries)
+    return ties
+
+
+def phase_passing_not_selected(*, phase_id: int) -> list[dict[str, Any]]:
+    """Applications that passed the phase but were not selected or kept, each with its own sentence
+    (English and Korean): they take no part in an allocation run."""
+    from evaluations.enums import ACTIVE_DECISIONS
+    from evaluations.models import Phase, PhaseResult
+
+    phase = Phase.objects.get(pk=phase_id)
+    results = PhaseResult.objects.filter(phase=phase).select_related("application__consortium").order_by("rank", "id")
+    rows = list(results)
+    kept = sum(1 for r in rows if r.decision in ACTIVE_DECISIONS)
+    out = []
+    for result in rows:
+        if not result.passed or result.decision in ACTIVE_DECISIONS:
+            continue
+        score = format(result.score.normalize(), "f")
+        en = (
+            f"It passed the phase with a score of {score} (rank {result.rank}) but is not among the {kept} teams "
+            f"selected or kept (the phase keeps at most {phase.teams_to_keep})."
+        )
+        ko = (
+            f"단계 평가를 {score}점({result.rank}위)으로 통과했으나 선정·유지된 {kept}개 팀에 들지 않았습니다"
+            f"(이 단계는 최대 {phase.teams_to_keep}개 팀을 선정합니다)."
+        )
+        if result.reserve_rank:
+            en += (
+                f" It is number {result.reserve_rank} on the reserve list and moves up only if a selected team "
+                "withdraws."
+            )
+            ko += f" 예비 순위 {result.reserve_rank}번으로, 선정 팀이 포기할 때에만 승계합니다."
+        en += " Only selected or kept teams take part in an allocation run, so it receives no GPUs and no data budget."
+        ko += " 배분은 선정·유지된 팀만 대상으로 하므로 GPU와 데이터 예산을 받지 않습니다."
+        out.append(
+            {
+                "application_id": result.application_id,
+                "consortium": result.application.consortium.name,
+                "rank": result.rank,
+                "score": score,
+                "decision": result.decision,
+                "reserve_rank": result.reserve_rank,
+                "en": en,
+                "ko": ko,
+            }
+        )
+    return out

@@ -40,7 +40,7 @@ from django.utils.translation import gettext_noop
 
 from consortia.models import Application
 from evaluations.selectors import active_teams_for_allocation
-from gpu_allocation import policy
+from gpu_allocation import policy, selectors
 from gpu_allocation.enums import RUN_ACTIVE_STATES, RUN_FINAL_STATES, RunStatus
 from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun, GpuCluster
 from portal.audit import audit_changes, audit_record, model_snapshot
@@ -209,6 +209,7 @@ def allocation_inputs_build(*, programme: Programme) -> tuple[dict[str, Any], st
             % {"sizes": ", ".join(str(s) for s in sizes)},
             code="mixed_node_sizes",
         )
+    tie_breaks = selectors.phase_tie_breaks(phase_id=active[0].phase_id)
     teams = [
         policy.Team(
             id=t.application_id,
@@ -218,6 +219,7 @@ def allocation_inputs_build(*, programme: Programme) -> tuple[dict[str, Any], st
             requested_budget=max(0, t.requested_budget),
             gpu_supplier=t.gpu_supplier,
             gpu_supplier_members=t.gpu_supplier_members,
+            tie_breaks=tie_breaks.get(t.application_id, ()),
         )
         for t in active
     ]
@@ -239,6 +241,8 @@ def allocation_inputs_build(*, programme: Programme) -> tuple[dict[str, Any], st
         budget_max=programme.budget_max,
     )
     inputs = policy.inputs_to_dict(teams, pool, policy_settings)
+    # Not a policy input (they take no part): recorded with the run so its page can say why they get nothing.
+    inputs["passing_not_selected"] = selectors.phase_passing_not_selected(phase_id=active[0].phase_id)
     return inputs, policy.inputs_digest(teams, pool, policy_settings), active[0].phase_id
 
 

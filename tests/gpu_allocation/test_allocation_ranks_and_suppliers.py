@@ -10,12 +10,12 @@ import pytest
 
 from consortia.enums import MemberRole
 from evaluations.enums import Decision
-from evaluations.models import PhaseResult
+from evaluations.models import PhaseResult, TieBreakDecision
 from gpu_allocation.models import AllocationRun
 from gpu_allocation.services import allocation_run_execute
 from portal.enums import GpuSupplierRule
 from portal.models import AuditEntry
-from tests.factories import ProgrammeFactory
+from tests.factories import ProgrammeFactory, UserFactory
 from tests.factories_allocation import demo_pool, finalised_phase
 from tests.factories_consortia import ApplicationFactory, submitted_application
 
@@ -24,9 +24,10 @@ pytestmark = pytest.mark.django_db
 TEAMS = [("91.50", 1000), ("88.20", 768), ("84.00", 512), ("80.75", 384)]
 
 
-def evaluated_teams(programme, ranks, *, decisions=None):
+def evaluated_teams(programme, ranks, *, decisions=None, scores=None, means=None, reserve=None):
     """Submitted applications of ``programme`` (their versions carry the requests) with a finalised
-    phase ranking them ``ranks``; all selected unless ``decisions`` says otherwise."""
+    phase ranking them ``ranks``; all selected unless ``decisions`` says otherwise. ``scores`` and
+    ``means`` (criterion means, for tie-breaks) override the defaults per application."""
     demo_pool(programme)
     applications = [
         submitted_application(programme=programme, requested_gpus=gpus, requested_budget=4_000_000_000)
@@ -39,10 +40,15 @@ def evaluated_teams(programme, ranks, *, decisions=None):
             phase=phase,
             application=application,
             version=application.versions.get(),
-            score=Decimal(TEAMS[i][0]),
+            score=Decimal((scores or {}).get(i, TEAMS[i][0])),
             rank=rank,
             passed=True,
             decision=decision,
+            reserve_rank=(reserve or {}).get(i),
+            details={
+                "criteria": [{"key": "technology", "name": "Technology"}, {"key": "data", "name": "Data"}],
+                "criterion_means": (means or {}).get(i, {}),
+            },
         )
     return phase, applications
 
@@ -168,3 +174,79 @@ def test_the_drafting_checklist_shows_the_supplier_rule_without_blocking(api_for
     page = client_for(lead).get(f"/consortia/applications/{application.pk}/review/").content.decode()
     assert "any of its member organisations supplies GPUs" in page
     assert str(organisation) in page
+
+
+# --------------------------------------------------------------------------------------------
+# Tie-breaks and passing teams that were not selected, in the run's explanations
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_tie_broken_by_a_criterion_is_explained_with_the_criterion_and_both_means(api_for, officer):
+    programme = ProgrammeFactory()
+    phase, applications = evaluated_teams(
+        programme,
+        [1, 2, 3],
+        scores={0: "85.00", 1: "85.00"},
+        means={0: {"technology": "30.12", "data": "20.1"}, 1: {"technology": "30.12", "data": "19.95"}},
+    )
+    phase.tie_break_criteria = ["technology", "data"]
+    phase.save()
+
+    allocations = run_and_read(api_for(officer), programme)
+
+    first, second = (allocations[a.pk]["explanation_en"] for a in applications[:2])
+    other, mine = applications[1].consortium.name, applications[0].consortium.name
+    assert (
+        f"Rank 1: its phase score of 85 equals that of 1 other application; against {other}, the tie-break "
+        "criterion Data decided (mean 20.1 against 19.95), so it ranks above." in first
+    )
+    assert (
+        f"against {mine}, the tie-break criterion Data decided (mean 19.95 against 20.1), so it ranks below" in second
+    )
+    assert "equals that of" not in allocations[applications[2].pk]["explanation_en"]
+
+
+def test_a_tie_settled_by_the_officer_is_explained_with_the_recorded_reason(api_for, officer):
+    programme = ProgrammeFactory()
+    phase, applications = evaluated_teams(programme, [1, 2], scores={0: "85.00", 1: "85.00"})
+    phase.tie_break_criteria = ["technology"]
+    phase.save()
+    TieBreakDecision.objects.create(
+        phase=phase,
+        ordered_application_ids=[applications[0].pk, applications[1].pk],
+        reason="Stronger open-source plan in the presentation",
+        decided_by=UserFactory(role="officer"),
+    )
+
+    allocations = run_and_read(api_for(officer), programme)
+
+    second = allocations[applications[1].pk]["explanation_en"]
+    assert (
+        f"against {applications[0].consortium.name}, the tie-break criteria could not separate them and an "
+        "officer's recorded decision set the order (reason: Stronger open-source plan in the presentation), so it "
+        "ranks below" in second
+    )
+    assert "Stronger open-source plan" in allocations[applications[1].pk]["explanation_ko"]
+
+
+def test_a_passing_team_that_was_not_selected_gets_its_own_sentence(api_for, client_for, officer):
+    programme = ProgrammeFactory()
+    _, applications = evaluated_teams(programme, [1, 2, 3], decisions={2: Decision.RESERVE}, reserve={2: 1})
+    api = api_for(officer)
+
+    allocations = run_and_read(api, programme)
+
+    reserve = applications[2]
+    assert reserve.pk not in allocations
+    run = AllocationRun.objects.get()
+    detail = api.get(f"/api/v1/allocation-runs/{run.pk}/").json()
+    [entry] = detail["inputs"]["passing_not_selected"]
+    assert entry["application_id"] == reserve.pk
+    assert entry["en"] == (
+        "It passed the phase with a score of 84 (rank 3) but is not among the 2 teams selected or kept (the phase "
+        "keeps at most 5). It is number 1 on the reserve list and moves up only if a selected team withdraws. Only "
+        "selected or kept teams take part in an allocation run, so it receives no GPUs and no data budget."
+    )
+    page = client_for(officer).get(f"/allocation/runs/{run.pk}/").content.decode()
+    assert 'data-testid="passing-not-selected"' in page
+    assert reserve.consortium.name in page and "예비 순위 1번" in page
