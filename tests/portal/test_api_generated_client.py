@@ -279,6 +279,14 @@ def _journeys(m, package, programme, phase, team, expert, chief):
     )  # fmt: skip
     assert patched.revision == draft.revision + 1 and patched.requested_gpus == 512
     assert_kst(patched.saved_at)
+    typo = model("PatchedApplicationPatchRequest")(revision=patched.revision)
+    typo.additional_properties["summry"] = "오타"
+    refused = assert_typed(
+        call("v1_applications_partial_update")(id=draft.id, client=team, body=typo), 400, model("Error")
+    )
+    assert (refused.code, list(refused.errors.additional_properties)) == ("invalid", ["summry"])
+    unchanged = assert_typed(call("v1_applications_retrieve")(id=draft.id, client=team), 200, model("Application"))
+    assert unchanged.revision == patched.revision
     nfd_name = unicodedata.normalize("NFD", "사업계획서.pdf")
     uploaded = assert_typed(
         call("v1_applications_attachments_create")(
