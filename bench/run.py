@@ -150,7 +150,7 @@ def bench_size(size: int, seconds: float, port: int) -> dict:
     env = {
         **os.environ,
         "DATABASE_URL": fresh_database(size),
-        "DJANGO_SETTINGS_MODULE": "portal.settings.local",
+        "DJANGO_SETTINGS_MODULE": "portal.settings.bench",
         "DEBUG": "0",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",  # keep stdout JSON-only
     }

@@ -86,7 +86,7 @@ def main() -> None:
     env = {
         **os.environ,
         "DATABASE_URL": fresh_database(0),
-        "DJANGO_SETTINGS_MODULE": "portal.settings.local",
+        "DJANGO_SETTINGS_MODULE": "portal.settings.bench",
         "DEBUG": "0",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
     }

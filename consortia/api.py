@@ -31,6 +31,7 @@ from consortia.selectors import (
 from consortia.validators import normalise_business_number
 from portal.api import RulesPermission, StrictIntegerField, StrictModelSerializer, StrictSerializer, refuse_body
 from portal.models import Programme
+from portal.ratelimit import rate_limit_check
 
 
 class OrganisationSerializer(StrictModelSerializer):
@@ -396,6 +397,7 @@ class ApplicationViewSet(
         data = SubmitInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key") or data.validated_data.get("request_key") or ""
+        rate_limit_check(scope="submit", user=request.user, application=application, request_key=str(key))
         result = services.application_submit(application=application, by=request.user, request_key=str(key))
         v = result.version
         return Response(
@@ -433,6 +435,7 @@ class ApplicationViewSet(
             return Response(AttachmentSerializer(attachments_of(application), many=True).data)
         if not request.user.has_perm("consortia.change_application", application):
             raise Http404
+        rate_limit_check(scope="upload", user=request.user, application=application)
         data = AttachmentUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         attachment = services.attachment_add(

@@ -43,7 +43,7 @@ from consortia.rules_application import (
 from consortia.validators import check_pdf, normalise_business_number
 from consortia.workflow import application_transition
 from portal.audit import audit_record, model_snapshot
-from portal.errors import DomainError, InvalidInput
+from portal.errors import DomainError, InvalidInput, PayloadTooLarge
 from portal.mail import mail_queue
 from portal.models import Programme
 from portal.validators import clean_text
@@ -505,6 +505,10 @@ def attachment_add(*, application: Application, by, uploaded, title: str = "") -
     try:
         checked = check_pdf(uploaded, max_bytes=max_file)
     except ValidationError as exc:
+        if exc.code == "attachment_too_large":
+            raise PayloadTooLarge(
+                " ".join(exc.messages), code=exc.code, details={"errors": {"file": exc.messages}}
+            ) from exc
         raise _validation(exc, "file") from exc
     used = application.attachments.filter(removed_at__isnull=True).aggregate(total=Sum("size"))["total"] or 0
     if used + checked.size > programme.attachment_max_total_mb * 1024 * 1024:

@@ -7,10 +7,10 @@ Both are used by the model forms, the API serializers and the services alike, an
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
@@ -49,7 +49,24 @@ def normalise_business_number(value: str) -> str:
             _("Business registration number: the check digit is wrong; please check the number."),
             code="business_number_check_digit",
         )
+    if business_number_is_reserved(digits):
+        raise ValidationError(
+            _(
+                "Business registration number: %(number)s is a placeholder that is never issued to an organisation; "
+                "enter the organisation's own number."
+            )
+            % {"number": f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"},
+            code="business_number_reserved",
+        )
     return digits
+
+
+def business_number_is_reserved(digits: str) -> bool:
+    """Whether ten digits with a correct check digit are still never issued: a part of the
+    number that is all zeros (the tax office ``000``, the kind of business ``00``, the serial
+    ``0000`` — so ``000-00-00000``) or one digit repeated ten times."""
+    office, kind, serial = digits[:3], digits[3:5], digits[5:9]
+    return office == "000" or kind == "00" or serial == "0000" or len(set(digits)) == 1
 
 
 def validate_business_number(value: str) -> None:
@@ -71,29 +88,74 @@ class CheckedPdf:
     content: bytes
 
 
+def _too_large(max_bytes: int) -> ValidationError:
+    return ValidationError(
+        _("Attachment: the file is larger than the limit of %(mb)s MB.") % {"mb": f"{max_bytes / (1024 * 1024):g}"},
+        code="attachment_too_large",
+    )
+
+
+def active_content_labels() -> dict[str, str]:
+    """What a person is told was found, for each kind of active content (``portal.pdf_inspect``)."""
+    return {
+        "javascript": _("JavaScript (/JavaScript, /JS)"),
+        "open_action": _("an action run when the document opens (/OpenAction)"),
+        "launch": _("a Launch action that starts another program or file (/Launch)"),
+        "embedded_files": _("embedded files (/EmbeddedFiles)"),
+        "xfa": _("an XFA form (/XFA)"),
+        "rich_media": _("RichMedia content such as Flash or video (/RichMedia)"),
+    }
+
+
+def inspect_pdf_isolated(content: bytes) -> dict:
+    """Run ``portal/pdf_inspect.py`` on ``content`` in a child process capped in memory and CPU
+    time and killed after a wall-clock timeout (settings ``PDF_CHECK_MEMORY_MB``,
+    ``PDF_CHECK_SECONDS``, ``PDF_CHECK_MAX_OBJECTS``); its JSON answer, or ``too_complex``."""
+    import json
+    import subprocess  # noqa: S404 -- a fixed command: this interpreter running the portal's own script
+    import sys
+    from pathlib import Path
+
+    from django.conf import settings
+
+    import portal
+
+    seconds = getattr(settings, "PDF_CHECK_SECONDS", 10)
+    command = [
+        sys.executable, "-I", str(Path(portal.__file__).with_name("pdf_inspect.py")),
+        str(getattr(settings, "PDF_CHECK_MEMORY_MB", 512)), str(seconds),
+        str(getattr(settings, "PDF_CHECK_MAX_OBJECTS", 200_000)),
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(command, input=content, capture_output=True, timeout=seconds + 5, check=False)  # noqa: S603
+    except subprocess.TimeoutExpired:
+        return {"status": "too_complex", "reason": "time"}
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        # Killed (SIGXCPU, SIGKILL past the CPU limit) or out of memory before it could answer.
+        return {"status": "too_complex", "reason": "time" if done.returncode < 0 else "memory"}
+
+
 def check_pdf(uploaded, *, max_bytes: int) -> CheckedPdf:
-    """Accept ``uploaded`` only if it is a readable, unencrypted PDF with pages within ``max_bytes``.
+    """Accept ``uploaded`` only if it is a readable, unencrypted PDF with pages within
+    ``max_bytes``, and without active content.
 
     The size is checked before the file is read; the content is judged by its magic bytes
-    (``%PDF-``) and by a real parse with pypdf, never by its name or declared type.
+    (``%PDF-``) and by a real parse with pypdf, never by its name or declared type. The parse
+    runs in a separate process bounded in memory and time (``inspect_pdf_isolated``), and looks
+    through every object for JavaScript, actions run on opening, Launch actions, embedded
+    files, XFA forms and RichMedia: a file with any of them is refused, saying what was found.
+    Messages say what is wrong in a person's words (never the parser's exception).
     """
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
     size = getattr(uploaded, "size", None)
     if size is not None and size > max_bytes:
-        raise ValidationError(
-            _("Attachment: the file is larger than the limit of %(mb)s MB.") % {"mb": max_bytes // (1024 * 1024)},
-            code="attachment_too_large",
-        )
+        raise _too_large(max_bytes)
     if hasattr(uploaded, "seek"):
         uploaded.seek(0)
     content = uploaded.read(max_bytes + 1)
     if len(content) > max_bytes:
-        raise ValidationError(
-            _("Attachment: the file is larger than the limit of %(mb)s MB.") % {"mb": max_bytes // (1024 * 1024)},
-            code="attachment_too_large",
-        )
+        raise _too_large(max_bytes)
     if len(content) == 0:
         raise ValidationError(_("Attachment: the file is empty."), code="attachment_empty")
     if not content.startswith(b"%PDF-"):
@@ -106,25 +168,42 @@ def check_pdf(uploaded, *, max_bytes: int) -> CheckedPdf:
             _("Attachment: the PDF is damaged or truncated (its end marker is missing)."),
             code="attachment_damaged",
         )
-    try:
-        reader = PdfReader(io.BytesIO(content), strict=False)
-        if reader.is_encrypted:
-            raise ValidationError(
-                _("Attachment: the PDF is encrypted or password-protected; upload an unprotected copy."),
-                code="attachment_encrypted",
-            )
-        pages = len(reader.pages)
-        # Touch every page so a truncated body is found now rather than by a reviewer.
-        for page in reader.pages:
-            page.get_contents()
-    except ValidationError:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError, OSError) as exc:
+    result = inspect_pdf_isolated(content)
+    status = result.get("status")
+    if status == "encrypted":
         raise ValidationError(
-            _("Attachment: the PDF is damaged or truncated and cannot be read (%(reason)s).")
-            % {"reason": type(exc).__name__},
-            code="attachment_damaged",
-        ) from exc
-    if pages == 0:
+            _("Attachment: the PDF is encrypted or password-protected; upload an unprotected copy."),
+            code="attachment_encrypted",
+        )
+    if status == "no_pages":
         raise ValidationError(_("Attachment: the PDF has no pages."), code="attachment_no_pages")
-    return CheckedPdf(sha256=hashlib.sha256(content).hexdigest(), size=len(content), page_count=pages, content=content)
+    if status == "too_complex":
+        raise ValidationError(
+            _(
+                "Attachment: the PDF is too complex to check within the portal's limits (%(seconds)s seconds, "
+                "%(mb)s MB); save it again as a plain PDF (for example with “Print to PDF”) and upload that copy."
+            )
+            % {
+                "seconds": getattr(settings, "PDF_CHECK_SECONDS", 10),
+                "mb": getattr(settings, "PDF_CHECK_MEMORY_MB", 512),
+            },
+            code="attachment_too_complex",
+        )
+    if status != "ok":
+        raise ValidationError(
+            _("Attachment: the PDF is damaged or truncated and cannot be read; save it again and upload the new copy."),
+            code="attachment_damaged",
+        )
+    if result["active"]:
+        labels = active_content_labels()
+        raise ValidationError(
+            _(
+                "Attachment: the PDF contains active content, which is not accepted: %(found)s. Save it again "
+                "without scripts, attachments or interactive forms (for example with “Print to PDF”) and upload that copy."
+            )
+            % {"found": ", ".join(labels.get(key, key) for key in result["active"])},
+            code="attachment_active_content",
+        )
+    return CheckedPdf(
+        sha256=hashlib.sha256(content).hexdigest(), size=len(content), page_count=result["pages"], content=content
+    )

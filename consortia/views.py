@@ -41,6 +41,7 @@ from consortia.selectors import (
 )
 from portal.errors import DomainError
 from portal.models import Programme
+from portal.ratelimit import rate_limit_check
 from portal.views import NotFoundPermissionMixin
 
 
@@ -368,6 +369,7 @@ class ApplicationAttachmentsView(ApplicationMixin, View):
 
     def post(self, request, pk):
         application = self.get_application(request, pk, perm="consortia.change_application")
+        rate_limit_check(scope="upload", user=request.user, application=application)  # 429 page
         form = AttachmentForm(request.POST, request.FILES)
         if not form.is_valid():
             return self.render_page(request, application, form, status=400)
@@ -442,6 +444,8 @@ class ApplicationReviewView(ApplicationMixin, View):
 class ApplicationSubmitView(ApplicationMixin, View):
     def post(self, request, pk):
         application = self.get_application(request, pk, perm="consortia.submit_application")
+        key = request.POST.get("request_key", "")
+        rate_limit_check(scope="submit", user=request.user, application=application, request_key=key)  # 429 page
         try:
             result = services.application_submit(
                 application=application, by=request.user, request_key=request.POST.get("request_key", "")

@@ -109,9 +109,9 @@ class AllocationRunViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         run = self.get_object()
+        require_recent_authentication_api(request)  # before the input is read: a wrong code is 403, not 400
         data = ApproveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        require_recent_authentication_api(request)
         run = services.allocation_run_approve(run=run, by=request.user, reason=data.validated_data["reason"])
         return Response(AllocationRunDetailSerializer(run).data)
 

@@ -108,9 +108,9 @@ class NoticeExportViewSet(viewsets.GenericViewSet):
     def create(self, request):
         if not request.user.has_perm("gpu_allocation.export_awardnotice"):
             raise Http404
+        require_recent_authentication_api(request)  # before the input is read: a wrong code is 403, not 400
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        require_recent_authentication_api(request)
         export = notices.notice_export_start(run=serializer.validated_data["run"], by=request.user)
         export.refresh_from_db()
         return Response(self.get_serializer(export).data, status=status.HTTP_202_ACCEPTED)

@@ -20,3 +20,10 @@ class InvalidInput(DomainError):
 
     status_code = 400
     code = "invalid"
+
+
+class PayloadTooLarge(InvalidInput):
+    """The upload is larger than the limit (named in the message); nothing was stored."""
+
+    status_code = 413
+    code = "too_large"

@@ -70,8 +70,10 @@ class StaffTwoFactorMiddleware:
                 if request.path.startswith("/api/"):
                     from django.http import JsonResponse
 
+                    from portal.api_auth import two_factor_enrolment_message
+
                     return JsonResponse(
-                        {"detail": "Two-factor authentication must be set up before using the portal."}, status=403
+                        {"detail": two_factor_enrolment_message(), "code": "two_factor_required"}, status=403
                     )
                 return redirect(reverse("mfa_activate_totp"))
         return self.get_response(request)

@@ -8,8 +8,13 @@ officer to prove again who they are, whatever the age of their session:
   ``ACCOUNT_REAUTHENTICATION_TIMEOUT`` seconds (5 minutes);
 - over the API with a token, a current authenticator code in the ``X-OTP`` header of
   the request itself (officers and administrators always have one: see
-  ``StaffTwoFactorMiddleware``); a session-authenticated API call needs the portal's
-  recent re-authentication.
+  ``StaffTwoFactorMiddleware`` and ``portal.api_auth.StaffTokenAuthentication``), each code
+  accepted once (``portal.totp.totp_code_accept``); a session-authenticated API call needs
+  the portal's recent re-authentication.
+
+The check comes right after the permission check (someone who may not act at all still
+gets 404) and before the request's input is read or validated: a wrong code answers 403,
+never a validation message.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied
 
-from portal.totp import totp_code_is_current
+from portal.totp import totp_code_accept
 
 OTP_HEADER = "X-OTP"
 
@@ -31,7 +36,11 @@ def recently_authenticated(request) -> bool:
     if not user.is_authenticated:
         return False
     if isinstance(getattr(request, "auth", None), Token):
-        return totp_code_is_current(user, request.headers.get(OTP_HEADER, ""))
+        # NOTE: the code is spent by the first check; a second check of the same request
+        # (one action calling another) reads the outcome instead of spending it again.
+        if not hasattr(request, "_portal_step_up"):
+            request._portal_step_up = totp_code_accept(user, request.headers.get(OTP_HEADER, ""))
+        return request._portal_step_up
     return did_recently_reauthenticate(request)
 
 
@@ -47,8 +56,9 @@ def require_recent_authentication_api(request) -> None:
     if not recently_authenticated(request):
         raise PermissionDenied(
             _(
-                "This action needs a fresh proof of who you are: send a current authenticator code in the "
-                "%(header)s header, or re-authenticate in the portal (%(path)s) and try again within 5 minutes."
+                "This action needs a fresh proof of who you are: send the current code of your authenticator "
+                "app in the %(header)s header (each code works once; wait for the next one to act again), or "
+                "re-authenticate in the portal (%(path)s) and try again within 5 minutes."
             )
             % {"header": OTP_HEADER, "path": "/accounts/reauthenticate/"},
             code="reauthentication_required",

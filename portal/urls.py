@@ -17,8 +17,6 @@ portal_patterns = [
     path("programmes/", views.ProgrammeListView.as_view(), name="programme_list"),
     path("programmes/new/", views.ProgrammeEditView.as_view(), name="programme_create"),
     path("programmes/<int:pk>/edit/", views.ProgrammeEditView.as_view(), name="programme_edit"),
-    path("bench/floor/tiny/", views.floor_tiny, name="floor_tiny"),
-    path("bench/floor/list/", views.floor_list, name="floor_list"),
 ]
 
 urlpatterns = [

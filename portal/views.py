@@ -1,7 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
-from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.dateparse import parse_date
@@ -78,18 +77,6 @@ class AccessLogView(NotFoundPermissionMixin, View):
 def healthz(request):
     report = health_report()
     return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
-
-
-def floor_tiny(request):
-    """Benchmark floor: the least a page can cost through the full middleware stack."""
-    return render(request, "bench/tiny.html", {})
-
-
-def floor_list(request):
-    """Benchmark floor: a 50-row list rendered from one query."""
-    rows = list(AuditEntry.objects.order_by("id").values("id", "action", "at")[:50])
-    connection.ensure_connection()
-    return render(request, "bench/list.html", {"rows": rows})
 
 
 class ProgrammeListView(NotFoundPermissionMixin, View):

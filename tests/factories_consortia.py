@@ -13,15 +13,17 @@ from django.utils import timezone
 
 from consortia.enums import MemberRole, OrganisationKind
 from consortia.models import Affiliation, Application, Consortium, ConsortiumMember, Organisation
-from consortia.validators import make_business_number
+from consortia.validators import business_number_is_reserved, make_business_number
 from tests.factories import ProgrammeFactory, UserFactory
 
-_numbers = itertools.count(100_000_000 + 7_000_000)
+_numbers = itertools.count(107_810_001)  # tax office 107, corporation (81), serial 0001 on
 
 
 def valid_business_number() -> str:
-    """A fresh, valid 사업자등록번호 (ten digits, check digit computed)."""
-    return make_business_number(str(next(_numbers)))
+    """A fresh, valid 사업자등록번호 (ten digits, check digit computed, never a reserved one)."""
+    while business_number_is_reserved(number := make_business_number(str(next(_numbers)))):
+        pass
+    return number
 
 
 class OrganisationFactory(factory.django.DjangoModelFactory):

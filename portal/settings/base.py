@@ -45,6 +45,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that every answer (health, static files, refusals, error pages) carries it.
+    "portal.security_headers.PermissionsPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -53,6 +55,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before any body is read (CSRF reads it in process_view, after every request phase).
+    "portal.uploads.RequestSizeLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -61,6 +65,7 @@ MIDDLEWARE = [
     "portal.middleware.StaffTwoFactorMiddleware",
     "portal.middleware.RefusedAccessAuditMiddleware",
     "portal.middleware.AccessLogMiddleware",
+    "portal.ratelimit.RateLimitedPageMiddleware",
 ]
 # Access records of personal data are kept two years (portal/access_log.py).
 ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=730)
@@ -158,6 +163,14 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The largest body of any request but an attachment upload (whose limit is the programme's
+# per-file limit): refused with 413 from Content-Length, before it is read (portal/uploads.py).
+REQUEST_BODY_MAX_MB = env.int("REQUEST_BODY_MAX_MB", default=25)
+# Uploaded PDFs are parsed in a child process capped at this much memory and CPU time, looking
+# through at most this many objects (consortia/validators.py, portal/pdf_inspect.py).
+PDF_CHECK_MEMORY_MB = env.int("PDF_CHECK_MEMORY_MB", default=512)
+PDF_CHECK_SECONDS = env.int("PDF_CHECK_SECONDS", default=10)
+PDF_CHECK_MAX_OBJECTS = env.int("PDF_CHECK_MAX_OBJECTS", default=200_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 10
 
@@ -184,7 +197,8 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's token, refused to officers and administrators without TOTP (portal/api_auth.py).
+        "portal.api_auth.StaffTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

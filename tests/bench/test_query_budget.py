@@ -16,6 +16,12 @@ BUDGET = 15
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def bench_urlconf(settings):
+    """The floors exist only in the benchmark's URLconf (portal.settings.bench uses it)."""
+    settings.ROOT_URLCONF = "portal.bench_urls"
+
+
 def seeded(n: int, r: int) -> tuple[dict, dict]:
     out = StringIO()
     call_command("seed_scale", "--applications", str(n), "--reviewers", str(r), stdout=out)

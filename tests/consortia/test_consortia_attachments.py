@@ -82,7 +82,7 @@ def test_file_over_the_per_file_limit_is_refused(api_for, db):
     application.programme.save()
     big = pdf_bytes(padding=1024 * 1024 + 10)
     response = _upload(api_for(application.consortium.lead_contact), application, "big.pdf", big)
-    assert response.status_code == 400
+    assert response.status_code == 413  # the programme's own limit, once the application is known
     assert response.json()["code"] == "attachment_too_large"
     assert "1 MB" in response.json()["detail"]
     assert Attachment.objects.count() == 0

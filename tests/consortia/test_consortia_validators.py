@@ -4,9 +4,12 @@ from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consortia.validators import make_business_number, normalise_business_number
+from consortia.validators import business_number_is_reserved, make_business_number, normalise_business_number
 
-nine_digits = st.text(alphabet="0123456789", min_size=9, max_size=9)
+# Nine digits that a real number may start with (reserved ones are refused: see below).
+nine_digits = st.text(alphabet="0123456789", min_size=9, max_size=9).filter(
+    lambda prefix: not business_number_is_reserved(make_business_number(prefix))
+)
 
 
 @given(nine_digits)
@@ -36,3 +39,15 @@ def test_non_numbers_are_refused_with_the_format_message(text):
         assert error.code == "business_number_format"
     else:
         raise AssertionError(f"{text!r} was accepted")
+
+
+@given(st.text(alphabet="0123456789", min_size=9, max_size=9))
+def test_reserved_numbers_are_refused_even_with_a_right_check_digit(prefix):
+    number = make_business_number(prefix)
+    reserved = number[:3] == "000" or number[3:5] == "00" or number[5:9] == "0000" or len(set(number)) == 1
+    try:
+        normalise_business_number(number)
+    except ValidationError as error:
+        assert reserved and error.code == "business_number_reserved"
+    else:
+        assert not reserved, f"{number} was accepted"

@@ -275,3 +275,18 @@ def as_actor(world, db):
         return world.clients[(name, api)]
 
     return make
+
+
+@pytest.fixture
+def folders(settings, tmp_path):
+    """Upload tests: ``(media, temporary uploads)``: the storage's folder and Django's temporary-file folder."""
+    media, temporary = tmp_path / "media", tmp_path / "upload-tmp"
+    media.mkdir()
+    temporary.mkdir()
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**settings.STORAGES["default"], "OPTIONS": {"location": str(media)}},
+    }
+    settings.MEDIA_ROOT = str(media)
+    settings.FILE_UPLOAD_TEMP_DIR = str(temporary)
+    return media, temporary

@@ -12,8 +12,8 @@ def targets_for(scale: dict, demo: dict) -> list[dict]:
     officer = next(a["username"] for a in demo["accounts"] if a["role"] == "officer")
     application = Application.objects.get(pk=scale["application_id"])
     wanted = [
-        ("floor: tiny page", "portal:floor_tiny", {}, scale["applicant_username"]),
-        ("floor: 50-row list", "portal:floor_list", {}, scale["applicant_username"]),
+        ("floor: tiny page", "bench:floor_tiny", {}, scale["applicant_username"]),
+        ("floor: 50-row list", "bench:floor_list", {}, scale["applicant_username"]),
         ("applicant dashboard", "consortia:my_applications", {}, scale["applicant_username"]),
         (
             "application form",

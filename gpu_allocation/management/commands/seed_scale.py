@@ -46,10 +46,11 @@ PASSWORD = "Scale-Bench-2025!"  # noqa: S105 -- fictional benchmark accounts, pr
 
 
 def business_number(serial: int) -> str:
-    """A syntactically valid (fictional) business registration number, distinct for
-    each serial below 10**7 (three digits, the corporate code 81, four digits)."""
-    head = f"{serial % 10**7:07d}"
-    digits = [int(c) for c in head[:3] + "81" + head[3:]]
+    """A valid (fictional) business registration number, distinct for each serial below
+    8,990,000: a tax office 101-999, the corporate code 81 and a serial 0001-9999 (never a
+    reserved all-zero part, which the validator refuses)."""
+    office, tail = 101 + (serial // 9999) % 899, serial % 9999 + 1
+    digits = [int(c) for c in f"{office:03d}81{tail:04d}"]
     total = sum(d * w for d, w in zip(digits, WEIGHTS, strict=True)) + (digits[8] * 5) // 10
     return "".join(map(str, digits)) + str((10 - total % 10) % 10)
 

@@ -1,0 +1,141 @@
+"""Request-size limits, enforced before the body is read and while it streams (SPEC §4, §10).
+
+``RequestSizeLimitMiddleware`` answers **413** naming the limit
+
+- at once, from the announced ``Content-Length``, without reading any of the body: a 30 MB
+  attachment is refused before a byte of it is received;
+- while the body streams in, through ``LimitedUploadHandler``, the first of Django's upload
+  handlers: the moment a file part passes the limit it stops the parser without reading the
+  rest, and Django closes (and so deletes) the temporary file it had begun. Nothing is stored,
+  and no temporary file is left behind.
+
+Limits: the attachment uploads (page and API) take files up to the largest per-file limit of
+any programme (``Programme.attachment_max_file_mb``, 20 MB by default) — the programme's own
+limit is then applied exactly once the application is known (``consortia.validators.check_pdf``,
+also 413); every other request takes at most ``REQUEST_BODY_MAX_MB``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.http import JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.shortcuts import render
+from django.urls import Resolver404, resolve
+from django.utils.translation import gettext as _
+
+MB = 1024 * 1024
+#: Room for the other parts of an upload's multipart body (boundaries, headers, the title).
+MULTIPART_ALLOWANCE = 64 * 1024
+#: The views that take attachment uploads (their bodies are parsed here, under the guard).
+ATTACHMENT_UPLOAD_VIEWS = frozenset({"consortia:application_attachments", "application-attachments"})
+
+
+def attachment_file_limit_bytes() -> int:
+    """The largest file any programme accepts (the exact limit is the application's programme's)."""
+    from django.db.models import Max
+
+    from portal.models import Programme
+
+    largest = Programme.objects.aggregate(largest=Max("attachment_max_file_mb"))["largest"]
+    field_default = Programme._meta.get_field("attachment_max_file_mb").default
+    return (largest or field_default) * MB
+
+
+def too_large_message(limit_bytes: int, *, upload: bool) -> str:
+    mb = f"{limit_bytes / MB:g}"
+    if upload:
+        return _("The file is larger than the limit of %(mb)s MB per file. Nothing was stored.") % {"mb": mb}
+    return _("The request is larger than the limit of %(mb)s MB. Nothing was changed.") % {"mb": mb}
+
+
+class LimitedUploadHandler(FileUploadHandler):
+    """Passes file data on to the next handlers until a file passes ``limit`` bytes, then
+    stops the upload (the rest of the body is not read) and records that it did."""
+
+    # Django reads the body in chunks of the smallest handler chunk size: 16 kB bounds how
+    # far past the limit a body is read (the other handlers take 64 kB).
+    chunk_size = 16 * 1024
+
+    def __init__(self, request=None, *, limit: int):
+        super().__init__(request)
+        self.limit = limit
+        self.exceeded = False
+
+    def receive_data_chunk(self, raw_data, start):
+        if start + len(raw_data) > self.limit:
+            self.exceeded = True
+            # connection_reset: Django closes the files begun (deleting temporary ones)
+            # and reads no more of the body.
+            raise StopUpload(connection_reset=True)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None  # the next handler (memory or temporary file) makes the file
+
+
+def _content_length(request) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None  # Django itself treats it as no body
+
+
+def _view_name(request) -> str:
+    try:
+        return resolve(request.path_info).view_name
+    except Resolver404:
+        return ""
+
+
+def _refuse(request, limit_bytes: int, *, upload: bool):
+    message = too_large_message(limit_bytes, upload=upload)
+    if request.path_info.startswith("/api/"):
+        code = "attachment_too_large" if upload else "too_large"
+        return JsonResponse({"detail": message, "code": code, "limit_bytes": limit_bytes}, status=413)
+    context = {"title": _("Too large"), "message": message, "back_url": request.path}
+    return render(request, "portal/refused.html", context, status=413)
+
+
+class RequestSizeLimitMiddleware:
+    """See the module docstring. Placed before anything that reads the body (CSRF does, in
+    its ``process_view``, which runs after every middleware's request phase)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method not in ("POST", "PUT", "PATCH"):
+            return self.get_response(request)
+        upload = _view_name(request) in ATTACHMENT_UPLOAD_VIEWS
+        if upload:
+            file_limit = attachment_file_limit_bytes()
+            body_limit = file_limit + MULTIPART_ALLOWANCE
+        else:
+            file_limit = body_limit = settings.REQUEST_BODY_MAX_MB * MB
+        length = _content_length(request)
+        if length is not None and length > body_limit:
+            return _refuse(request, file_limit, upload=upload)
+        guard = None
+        if request.content_type == "multipart/form-data":
+            guard = LimitedUploadHandler(request, limit=file_limit)
+            request.upload_handlers.insert(0, guard)
+            if upload and request.method == "POST":
+                try:
+                    request.FILES  # noqa: B018 -- parse now, under the guard, before any view code runs
+                except (MultiPartParserError, RequestDataTooBig):  # malformed, too many parts or fields
+                    if not request.path_info.startswith("/api/"):
+                        raise  # Django's own 400 page
+                    message = _(
+                        "The multipart body could not be read (malformed, or too many parts). Nothing was stored."
+                    )
+                    return JsonResponse({"detail": message, "code": "parse_error"}, status=400)
+                if guard.exceeded:
+                    return _refuse(request, file_limit, upload=True)
+        response = self.get_response(request)
+        if guard is not None and guard.exceeded:
+            # A body parsed later (by a view) ran into the limit: the view saw no file.
+            return _refuse(request, file_limit, upload=upload)
+        return response
