@@ -213,3 +213,23 @@ def test_a_team_with_a_supplier_member_gets_no_gpus_and_is_told_which_member():
     assert "any of its member organisations supplies GPUs" in supplier.explanation_en
     assert supplier.budget >= 3 * BILLION
     assert result.team(2).total_gpus == 80
+
+
+def test_a_large_tier_whose_search_stops_at_its_bound_says_so_and_stays_optimal_here():
+    """Three H100 clusters of 101 nodes, 199 teams asking 2 nodes each: 151 teams get 2 nodes and one
+    gets 1. Two clusters hold an odd number of nodes that 2-node teams alone cannot fill, so at least one
+    team must be split; the search cannot prove that within its bound, keeps the one split it found, and
+    the split team's sentence says the search was bounded instead of claiming optimality."""
+    clusters = [Cluster(id=c, name=f"H{c}", gpu_model="H100", nodes=101) for c in (1, 2, 3)]
+    teams = [
+        Team(id=i, rank=i, score=Decimal(50), requested_gpus=16, requested_budget=3 * BILLION) for i in range(1, 200)
+    ]
+    result = allocate(teams, clusters, PolicySettings(budget_envelope=199 * 3 * BILLION, gpu_floor_share=Decimal(0)))
+
+    assert sum(t.total_gpus for t in result.teams) == 303 * 8
+    assert result.objective.teams_split == 1
+    [split] = [t for t in result.teams if len(t.grants) > 1]
+    sentence = next(b.en for b in split.gpu_bindings if b.code == "split")
+    assert "the layout search (bounded for pools this large) found no layout" in sentence
+    assert "no layout that gives every team the same GPUs splits fewer teams" not in sentence
+    assert all(c.used_nodes <= c.capacity_nodes for c in result.clusters)
