@@ -41,7 +41,9 @@ PROGRAMME = {
 def bare_token_client(user) -> APIClient:
     """A token client that sends only what each test gives it (no automatic X-OTP)."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}", HTTP_ACCEPT_LANGUAGE="en"
+    )
     return client
 
 
@@ -88,7 +90,7 @@ def test_staff_session_api_call_without_an_authenticator_is_refused_with_how_to_
     client = APIClient()
     client.force_login(officer)
     before = changes()
-    response = client.post("/api/v1/programmes/", PROGRAMME, format="json")
+    response = client.post("/api/v1/programmes/", PROGRAMME, format="json", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 403
     assert response.json()["code"] == "two_factor_required" and ENROL_PATH in response.json()["detail"]
     assert changes() == before
