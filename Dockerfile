@@ -1,8 +1,9 @@
-# Production image: gunicorn serves the portal; the same image runs Celery worker and beat.
+# Production image: gunicorn serves the portal; the same image runs the migrate step and
+# Celery worker and beat. Healthchecks use only what is here (python, celery).
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=portal.settings.production
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 gettext curl \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 gettext \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements.txt .
@@ -10,7 +11,11 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN SECRET_KEY=build ALLOWED_HOSTS=build python manage.py compilemessages --ignore='.venv*' -v0 \
     && SECRET_KEY=build ALLOWED_HOSTS=build REDIS_URL=redis://build:6379/0 python manage.py collectstatic --noinput -v0
-RUN useradd --create-home portal && mkdir -p /app/var/media && chown -R portal /app/var
+# /srv/portal/static is where the migrate step collects the files the proxy serves; a new
+# named volume mounted there takes this folder's owner.
+RUN useradd --create-home portal && mkdir -p /app/var/media /srv/portal/static \
+    && chown -R portal /app/var /srv/portal/static
 USER portal
 EXPOSE 8000
-CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60"]
+ENV PORT=8000
+CMD ["gunicorn", "portal.wsgi:application", "--timeout", "60"]

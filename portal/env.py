@@ -35,3 +35,37 @@ def database_config() -> dict:
 
 
 REDIS_URL: str = env.str("REDIS_URL", default="")
+
+
+def default_storage_config(media_root: Path) -> dict:
+    """Return ``STORAGES['default']``: uploads, award notices and exports.
+
+    ``STORAGE_BACKEND=s3`` puts them in an S3-compatible object store (django-storages),
+    shared by every web and worker process on every machine; otherwise they live in
+    ``media_root`` on this machine's disk (the demo and the tests).
+    """
+    backend = env.str("STORAGE_BACKEND", default="filesystem")
+    if backend == "filesystem":
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(media_root)}}
+    if backend != "s3":
+        raise ValueError(f"STORAGE_BACKEND must be 'filesystem' or 's3', not {backend!r}")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            # Self-hosted stores (SeaweedFS, MinIO, Ceph) answer on one host, bucket in the path.
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="path"),
+            "signature_version": "s3v4",
+            "location": env.str("AWS_LOCATION", default="media"),
+            # Files are private: the portal streams each one after its own permission check,
+            # never hands out a link to the store.
+            "default_acl": None,
+            "querystring_auth": True,
+            # A name already taken gets a suffix instead of overwriting another upload.
+            "file_overwrite": False,
+        },
+    }

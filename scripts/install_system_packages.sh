@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the portal needs, only those missing.
 #   run:  WeasyPrint's HarfBuzz subsetter (PDFs), gettext (translations)
-#   test: the above, plus Chromium (browser tests), poppler-utils (pdftotext/pdftoppm)
-#         and Korean system fonts for screenshots.
+#   test: the above, plus Chromium (browser tests), poppler-utils (pdftotext/pdftoppm),
+#         Korean system fonts for screenshots, and for the deployment tests nginx (the
+#         front proxy's template), openssl (a test certificate), wget (the proxy's
+#         healthcheck) and docker-compose (checks docker-compose.yml; needs no engine).
 set -euo pipefail
 mode=${1:-run}
 packages=(libharfbuzz-subset0 gettext)
 if [ "$mode" = "test" ]; then
-  packages+=(chromium poppler-utils fonts-nanum)
+  packages+=(chromium poppler-utils fonts-nanum nginx openssl wget docker-compose)
 fi
 missing=()
 for p in "${packages[@]}"; do

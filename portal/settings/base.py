@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from portal.env import BASE_DIR, REDIS_URL, database_config, env
+from portal.env import BASE_DIR, REDIS_URL, database_config, default_storage_config, env
 
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key-only-for-local-use")
 DEBUG = env.bool("DEBUG", default=False)
@@ -47,6 +47,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost, so that every answer (health, static files, refusals, error pages) carries it.
     "portal.security_headers.PermissionsPolicyMiddleware",
+    # First: /healthz is answered before the host check and the https redirect (portal/edge.py).
+    "portal.edge.HealthCheckMiddleware",
+    "portal.edge.RequestQueueMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -159,7 +162,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # outside the web root; an S3-compatible store can replace this by configuration.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(MEDIA_ROOT)}},
+    # STORAGE_BACKEND=s3 selects the shared object store (portal/env.py).
+    "default": default_storage_config(MEDIA_ROOT),
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

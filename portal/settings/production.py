@@ -13,6 +13,9 @@ SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
-STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}  # noqa: F405
+# Hashed names and pre-compressed copies (WhiteNoise), Brotli at quality 6 (portal/staticfiles.py).
+STORAGES["staticfiles"] = {"BACKEND": "portal.staticfiles.PortalStaticFilesStorage"}  # noqa: F405
 WHITENOISE_AUTOREFRESH = False
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")  # noqa: F405
+# The image collects static files at build time; a test or a host may collect elsewhere.
+STATIC_ROOT = env.path("STATIC_ROOT", default=STATIC_ROOT)  # noqa: F405
