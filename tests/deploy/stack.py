@@ -269,6 +269,8 @@ class Portal:
             "AWS_ACCESS_KEY_ID": S3_KEY,
             "AWS_SECRET_ACCESS_KEY": S3_SECRET,
             "STATIC_ROOT": str(self.workdir / "static"),
+            # Were a file to reach the local disk instead of the store, it would land here.
+            "MEDIA_ROOT": str(self.workdir / "media"),
             "PATH": f"{VENV_BIN}:{env.get('PATH', '/usr/bin:/bin')}",
             "HOSTNAME": socket.gethostname(),
             "PYTHONUNBUFFERED": "1",

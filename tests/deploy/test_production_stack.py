@@ -209,30 +209,41 @@ def test_healthz_answers_on_the_internal_address_whatever_the_host(running):
     assert page_via_host.headers["Location"] == f"https://{HOST}/"
 
 
-def test_proxy_terminates_tls_and_passes_what_the_portal_trusts(running):
+def test_proxy_terminates_tls_and_passes_what_the_portal_trusts(running, signed_in):
     cert = str(running["proxy"].cert)
     base = f"https://127.0.0.1:{PROXY_HTTPS}"
     plain = requests.get(
         f"http://127.0.0.1:{PROXY_HTTP}/consortia/", headers={"Host": HOST}, timeout=10, allow_redirects=False
     )
-    sent_at = time.time()
+    assert (plain.status_code, plain.headers["Location"]) == (301, f"https://{HOST}/consortia/")
     # A client's own X-Forwarded-For and X-Request-Start are not believed: nginx appends
     # the address it saw and replaces the start time.
-    page = requests.get(
-        f"{base}/accounts/login/",
-        headers={"Host": HOST, "X-Request-Start": "t=1000000000.000", "X-Forwarded-For": "198.51.100.99"},
-        verify=cert, timeout=20,
-    )  # fmt: skip
-    assert (plain.status_code, plain.headers["Location"]) == (301, f"https://{HOST}/consortia/")
+    forged = {"Host": HOST, "X-Request-Start": "t=1000000000.000", "X-Forwarded-For": "198.51.100.99"}
+    browser = requests.Session()
+    sent_at = time.time()
+    page = browser.get(f"{base}/accounts/login/", headers=forged, verify=cert, timeout=20)
     assert page.status_code == 200
     # No redirect loop: the portal sees https through X-Forwarded-Proto; HSTS and Secure cookies follow.
     assert page.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     assert "Secure" in page.headers["Set-Cookie"]
     queue = re.fullmatch(r"queue;dur=([0-9.]+)", page.headers["Server-Timing"])
     assert queue is not None and float(queue.group(1)) < (time.time() - sent_at) * 1000 + 50
-    # The address recorded for this visit is the one nginx saw, not the one the client wrote.
-    access = running["proxy"].workdir / "access.log"
-    assert "127.0.0.1" in access.read_text()
+    # A log-in through the proxy: the audit trail records the address nginx saw (this test's
+    # own connection), not the one the client wrote.
+    spec = account(running, "reviewer")
+    logged_in = browser.post(
+        f"{base}/accounts/login/",
+        data={"login": "reviewer", "password": spec["password"], "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        headers={**forged, "Referer": f"https://{HOST}/accounts/login/"},
+        verify=cert, timeout=20, allow_redirects=False,
+    )  # fmt: skip
+    assert (logged_in.status_code, logged_in.headers["Location"]) == (302, "/")
+    audit = signed_in["admin"].get("/audit/").text
+    login_rows = [row for row in re.findall(r"<tr>(.*?)</tr>", audit, re.S) if "auth.login" in row]
+    addresses = [re.findall(r"<td>([0-9.]+|—)</td>", row)[-1] for row in login_rows]
+    assert addresses[0] == "127.0.0.1", login_rows[0]
+    assert "198.51.100.99" not in addresses
+    assert "203.0.113.7" in addresses  # the visitors that stand where the proxy stands
     # Directly to gunicorn with no proxy in between, the same header is not a queue time.
     direct = requests.get(
         f"http://127.0.0.1:{WEB_PORTS[1]}/healthz", headers={"X-Request-Start": "t=1000000000.000"}, timeout=10
@@ -278,6 +289,8 @@ def test_two_web_processes_and_two_workers_share_everything(running, signed_in):
     downloads = [applicant.get(f"{attachments}{newest}/download/") for _ in WEB_PORTS]
     assert [(d.status_code, d.content) for d in downloads] == [(200, body)] * 2
     assert sum(1 for key in store.keys() if key.startswith("media/")) >= 2  # the proposal and the annex
+    local = running["workdir"] / "media"
+    assert not local.exists() or not any(path.is_file() for path in local.rglob("*"))
     # Submit on one, see the receipt on the other.
     review = applicant.get(f"/consortia/applications/{application_id}/review/")
     assert review.status_code == 200
