@@ -379,14 +379,19 @@ def test_z_compose_healthchecks_pass_while_up_and_fail_once_stopped(running):
             [part.replace("8081", str(stack.PROXY_STATUS)) for part in stack.healthcheck_argv("proxy")],
             capture_output=True, timeout=30,
         ),
+        "store": lambda: subprocess.run(
+            [part.replace(":8333/", f":{stack.S3_PORTS['s3']}/") for part in stack.healthcheck_argv("store")],
+            capture_output=True, timeout=30,
+        ),
     }  # fmt: skip
     up = {name: check().returncode for name, check in checks.items()}
     stack.stop(portal.processes["web2"])
     stack.stop(portal.processes["worker1"])
     stack.stop(portal.processes["beat"])
     running["proxy"].stop()
+    running["store"].stop()
     down = {name: check().returncode for name, check in checks.items()}
     print("healthcheck exit codes, up:", up, "stopped:", down)
-    assert up == {"web": 0, "worker": 0, "beat": 0, "proxy": 0}
+    assert up == {"web": 0, "worker": 0, "beat": 0, "proxy": 0, "store": 0}
     assert all(code != 0 for code in down.values()), down
     assert not Path(stack.ROOT / "var" / "celerybeat.pid").exists()  # beat removed its pidfile
