@@ -30,21 +30,26 @@ Reviewer totals and the phase score
        ``score = expert part + benchmark points + user-panel points``.
 
 Rounding
-    All arithmetic is exact (rational) until the very end; only then is each published
-    figure rounded to two decimal places, half up (``70.125`` → ``70.13``,
-    ``70.124999`` → ``70.12``). No intermediate value is rounded, so the order of
-    additions and divisions never changes a result. Every comparison below (thresholds,
-    ties, tie-breaks) uses the published two-place figures, so what an applicant reads
-    explains what was decided.
+    All arithmetic is exact (rational) until the very end. Rounding happens once, to the
+    phase score: two decimal places, half up (``70.125`` → ``70.13``, ``70.124999`` →
+    ``70.12``), as SPEC §5 defines the score. The ranking orders by that published score
+    and the overall pass threshold is compared with it, so what an applicant reads
+    explains what was decided. Every other comparison uses exact values: per-criterion
+    thresholds and tie-breaks compare the exact criterion figures, and benchmark
+    objectives compare the exact ratio with the target. Criterion figures, benchmark
+    points and ratios are rounded only for display (two places; ratios four places).
+    ``docs/scoring.md`` lists each value and where it is rounded.
 
 Per-criterion figures
-    For an expert criterion the figure is the plain mean of *all* reviewers' scores on it,
-    including the reviewers whose totals the trimmed mean dropped: trimming is defined on
-    totals, a reviewer with an extreme total need not be extreme on every criterion, and
-    every submitted score should count somewhere. Consequently the expert criterion means
-    need not add up to the expert part of the score. For benchmark and user-panel
-    criteria the figure is the criterion's points. These figures are used for
-    per-criterion thresholds and for tie-breaks.
+    For an expert criterion the figure is the criterion's *contribution* to the expert
+    part: the mean of that criterion's scores over the sheets the aggregation keeps (see
+    :func:`sheet_weights`: with the trimmed mean, the sheets with the single lowest and
+    single highest totals are left out; when several sheets share such a total, the one
+    sheet dropped is shared equally among them). The expert figures therefore add up
+    exactly to the expert part of the score; rounded for display they may differ from it
+    by a cent or two, which the pages say. For benchmark and user-panel criteria the
+    figure is the criterion's points. These figures are used for per-criterion
+    thresholds and for tie-breaks.
 
 Passing
     An application passes when all of these hold:
@@ -80,8 +85,12 @@ Ties that matter
     decision ``"undecided"`` and is listed in :attr:`PhaseResult.needs_officer_decision`
     with ``affects="selection"``; a still-tied group inside the reserve list shares its
     reserve rank and is listed with ``affects="reserve_order"``, because the reserve order
-    decides promotions. Ties among applications that are all selected, or that did not
-    pass, change no decision: they simply share a rank and are not listed.
+    decides promotions; a still-tied group of applications that are all selected (or
+    kept) is listed with ``affects="allocation_order"``, because the GPU allocation
+    favours higher ranks. Ties among applications that did not pass change nothing and
+    are not listed. The officer's order names the passing members of a tied group, in
+    any number (two, three, four, ...); members of the group that did not pass follow
+    them and share a rank.
 
 Incomplete inputs
     An application with no reviewer sheets (when the phase has expert criteria) or with a
@@ -96,12 +105,13 @@ Incomplete inputs
 Benchmark attainment
     For each objective (benchmark, reference model, reference score, target ratio with
     default 0.95) the team's ratio is ``team score / reference score`` rounded half up to
-    four places, and the objective is *met* when ``ratio >= target``. A missing team
+    four places for display, and the objective is *met* when the exact ratio is at
+    least the target (0.949960 does not meet 0.95; 0.95 exactly does). A missing team
     result counts as ratio 0 (not met). A benchmark criterion's points are::
 
         points = criterion maximum × mean over objectives of min(1, ratio / target)
 
-    rounded half up to two places, using the published four-place ratios. Reaching the
+    computed from the exact ratios and entering the score exactly. Reaching the
     target on every objective therefore earns the full maximum; exceeding it earns no
     more. Benchmarks are taken as "higher is better"; a lower-is-better measure must be
     entered in a higher-is-better form.
@@ -160,6 +170,7 @@ BY_OFFICER = "officer_decision"
 # What an undecided tie changes (``TieGroup.affects``).
 AFFECTS_SELECTION = "selection"
 AFFECTS_RESERVE_ORDER = "reserve_order"
+AFFECTS_ALLOCATION_ORDER = "allocation_order"
 
 _CENT = Decimal("0.01")
 _TENTH = Decimal("0.1")
@@ -181,6 +192,13 @@ def _decimal(value: object, what: str) -> Decimal:
     if not result.is_finite():
         raise ValueError(f"{what} must be finite, not {result}")
     return result
+
+
+def _points(value: object, what: str) -> Fraction | Decimal:
+    """Points as given: an exact ``Fraction`` (computed benchmark points) or a Decimal."""
+    if isinstance(value, Fraction):
+        return value
+    return _decimal(value, what)
 
 
 @dataclass(frozen=True)
@@ -308,7 +326,7 @@ class ApplicationInput:
         object.__setattr__(
             self,
             "criterion_points",
-            {k: _decimal(v, f"points of {self.application_id!r} on {k!r}") for k, v in self.criterion_points.items()},
+            {k: _points(v, f"points of {self.application_id!r} on {k!r}") for k, v in self.criterion_points.items()},
         )
         object.__setattr__(self, "gate_results", dict(self.gate_results))
 
@@ -509,12 +527,17 @@ class BenchmarkObjective:
 
 @dataclass(frozen=True)
 class ObjectiveAttainment:
-    """A team's standing against one objective. ``team_score`` is ``None`` when no result was submitted."""
+    """A team's standing against one objective. ``team_score`` is ``None`` when no result was submitted.
+
+    ``exact_ratio`` is ``team score / reference score`` exactly; ``ratio`` is the same figure
+    rounded half up to four places, for display only: ``met`` compares the exact ratio.
+    """
 
     objective: BenchmarkObjective
     team_score: Decimal | None
     ratio: Decimal
     met: bool
+    exact_ratio: Fraction = Fraction(0)
 
 
 def objective_attainment(
@@ -522,8 +545,9 @@ def objective_attainment(
 ) -> tuple[ObjectiveAttainment, ...]:
     """Compare a team's results (benchmark name → score) with each objective, in objective order.
 
-    ``ratio = team score / reference score``, four places half up; met when
-    ``ratio >= target_ratio``; a missing result is ratio 0 and not met. Several objectives
+    ``ratio = team score / reference score``, exactly; met when the exact ratio is at least
+    ``target_ratio`` (0.949960 does not meet 0.95); the four-place figure is for display.
+    A missing result is ratio 0 and not met. Several objectives
     may share a benchmark (one per reference model); they then share the team's result.
     """
     seen: set[tuple[str, str]] = set()
@@ -535,27 +559,38 @@ def objective_attainment(
         seen.add(key)
         team_score = results.get(objective.benchmark)
         if team_score is None:
-            ratio = Decimal("0.0000")
+            exact = Fraction(0)
         else:
             team_score = _decimal(team_score, f"result on {objective.benchmark}")
             if team_score < 0:
                 raise ValueError(f"result on {objective.benchmark} must not be negative")
-            ratio = _round_half_up(Fraction(team_score) / Fraction(objective.reference_score), 4)
+            exact = Fraction(team_score) / Fraction(objective.reference_score)
         attainments.append(
             ObjectiveAttainment(
-                objective=objective, team_score=team_score, ratio=ratio, met=ratio >= objective.target_ratio
+                objective=objective,
+                team_score=team_score,
+                ratio=_round_half_up(exact, 4),
+                met=exact >= Fraction(objective.target_ratio),
+                exact_ratio=exact,
             )
         )
     return tuple(attainments)
 
 
-def benchmark_points(max_points: Decimal, attainments: Sequence[ObjectiveAttainment]) -> Decimal:
-    """Points of a benchmark criterion: ``max × mean(min(1, ratio / target))``, two places half up."""
+def benchmark_points_exact(max_points: Decimal, attainments: Sequence[ObjectiveAttainment]) -> Fraction:
+    """Points of a benchmark criterion, exactly: ``max × mean(min(1, ratio / target))`` over the exact ratios.
+
+    This is what enters the phase score; it is rounded only with the score itself."""
     max_points = _decimal(max_points, "max_points")
     if not attainments:
         raise ValueError("a benchmark criterion needs at least one objective")
-    shares = [min(Fraction(1), Fraction(a.ratio) / Fraction(a.objective.target_ratio)) for a in attainments]
-    return _round_half_up(Fraction(max_points) * sum(shares, Fraction(0)) / len(shares))
+    shares = [min(Fraction(1), a.exact_ratio / Fraction(a.objective.target_ratio)) for a in attainments]
+    return Fraction(max_points) * sum(shares, Fraction(0)) / len(shares)
+
+
+def benchmark_points(max_points: Decimal, attainments: Sequence[ObjectiveAttainment]) -> Decimal:
+    """The benchmark points of :func:`benchmark_points_exact`, two places half up, for display."""
+    return _round_half_up(benchmark_points_exact(max_points, attainments))
 
 
 # --------------------------------------------------------------------------- the phase
@@ -563,20 +598,39 @@ def benchmark_points(max_points: Decimal, attainments: Sequence[ObjectiveAttainm
 
 @dataclass(frozen=True)
 class _Scored:
-    """Per-application figures before ranking."""
+    """Per-application figures before ranking; ``criterion_figures`` are exact."""
 
     application_id: Id
     reviewer_totals: tuple[Decimal, ...]
     dropped_totals: tuple[Decimal, ...]
     expert_score: Decimal | None
     score: Decimal | None
-    criterion_means: dict[str, Decimal]
+    criterion_figures: dict[str, Fraction]
     reasons: tuple[Reason, ...]
     gate_failed: bool
 
     @property
     def passed(self) -> bool:
         return not self.reasons
+
+
+def sheet_weights(totals: Sequence[Decimal], method: str = TRIMMED_MEAN) -> tuple[Fraction, ...]:
+    """How much each reviewer's sheet counts in the expert part, in the order of ``totals``.
+
+    The plain mean counts every sheet once. The trimmed mean drops one lowest and one
+    highest total; when several sheets share the lowest (or highest) total, the one sheet
+    dropped is shared equally among them (two sheets at the lowest total count one half
+    each), so no reviewer is picked arbitrarily. The weights sum to the number of totals
+    kept, and ``sum(weight × total) / sum(weight)`` is exactly the trimmed mean.
+    """
+    ordered = [_decimal(t, "total") for t in totals]
+    weights = [Fraction(1)] * len(ordered)
+    if method == TRIMMED_MEAN and len(ordered) >= TRIM_FROM:
+        for extreme in (min(ordered), max(ordered)):
+            sharing = [i for i, t in enumerate(ordered) if t == extreme]
+            for i in sharing:
+                weights[i] -= Fraction(1, len(sharing))
+    return tuple(weights)
 
 
 def _check_application(rules: PhaseRules, application: ApplicationInput) -> None:
@@ -626,16 +680,28 @@ def _score_application(rules: PhaseRules, application: ApplicationInput) -> _Sco
             gate_failed = True
             reasons.append(Reason(GATE_FAILED, {"criterion": gate.key, "reason": result.reason}))
 
-    means: dict[str, Decimal] = {}
+    figures: dict[str, Fraction] = {}
     totals = [_exact_sum(sheet.scores[c.key] for c in rules.expert_criteria) for sheet in application.sheets]
     kept, dropped = trim_totals(totals, rules.method)
     expert_part: Fraction | None = Fraction(0)
     if rules.expert_criteria:
         if application.sheets:
             expert_part = _exact_mean(kept)
+            # Each criterion's contribution to the expert part: the weighted mean of the
+            # sheets the aggregation keeps, so the contributions add up to the expert part.
+            weights = sheet_weights(totals, rules.method)
+            weight = sum(weights, Fraction(0))
             for criterion in rules.expert_criteria:
-                means[criterion.key] = _round_half_up(
-                    _exact_mean([s.scores[criterion.key] for s in application.sheets])
+                figures[criterion.key] = (
+                    sum(
+                        (
+                            w * Fraction(sheet.scores[criterion.key])
+                            for w, sheet in zip(weights, application.sheets, strict=True)
+                            if w
+                        ),
+                        Fraction(0),
+                    )
+                    / weight
                 )
         else:
             expert_part = None
@@ -650,7 +716,7 @@ def _score_application(rules: PhaseRules, application: ApplicationInput) -> _Sco
             points_total = None
             reasons.append(Reason(POINTS_MISSING, {"criterion": criterion.key}))
         else:
-            means[criterion.key] = value
+            figures[criterion.key] = Fraction(value)
             if points_total is not None:
                 points_total += Fraction(value)
 
@@ -660,12 +726,16 @@ def _score_application(rules: PhaseRules, application: ApplicationInput) -> _Sco
         if score < rules.pass_threshold:
             reasons.append(Reason(BELOW_THRESHOLD, {"score": str(score), "threshold": str(rules.pass_threshold)}))
     for criterion in rules.criteria:
-        figure = means.get(criterion.key)
-        if criterion.threshold is not None and figure is not None and figure < criterion.threshold:
+        figure = figures.get(criterion.key)
+        if criterion.threshold is not None and figure is not None and figure < Fraction(criterion.threshold):
             reasons.append(
                 Reason(
                     BELOW_CRITERION_THRESHOLD,
-                    {"criterion": criterion.key, "figure": str(figure), "threshold": str(criterion.threshold)},
+                    {
+                        "criterion": criterion.key,
+                        "figure": str(_round_half_up(figure)),
+                        "threshold": str(criterion.threshold),
+                    },
                 )
             )
     return _Scored(
@@ -674,7 +744,7 @@ def _score_application(rules: PhaseRules, application: ApplicationInput) -> _Sco
         dropped_totals=dropped,
         expert_score=None if expert_part is None or not rules.expert_criteria else _round_half_up(expert_part),
         score=score,
-        criterion_means={c.key: means[c.key] for c in rules.criteria if c.key in means},
+        criterion_figures={c.key: figures[c.key] for c in rules.criteria if c.key in figures},
         reasons=tuple(reasons),
         gate_failed=gate_failed,
     )
@@ -695,20 +765,27 @@ def _ranked_blocks(
         if len(group) == 1:
             blocks.append(group)
             continue
-        # Equal scores: split by the tie-break criteria, higher figure first.
-        by_figures: dict[tuple[Decimal, ...], list[_Scored]] = {}
+        # Equal scores: split by the tie-break criteria (exact figures), higher figure first.
+        by_figures: dict[tuple[Fraction, ...], list[_Scored]] = {}
         for item in group:
-            figures = tuple(item.criterion_means[key] for key in rules.tie_break_keys)
+            figures = tuple(item.criterion_figures[key] for key in rules.tie_break_keys)
             by_figures.setdefault(figures, []).append(item)
         for figures in sorted(by_figures, reverse=True):
             subgroup = by_figures[figures]
             if len(subgroup) == 1:
                 tie_break[subgroup[0].application_id] = BY_CRITERIA
                 blocks.append(subgroup)
-            elif all(item.application_id in officer_position for item in subgroup):
-                for item in sorted(subgroup, key=lambda item: officer_position[item.application_id]):
+                continue
+            # Only the passing members' order can change a decision: the officer orders them,
+            # and members that did not pass follow them, sharing a rank.
+            passing = [item for item in subgroup if item.passed]
+            failing = [item for item in subgroup if not item.passed]
+            if len(passing) > 1 and all(item.application_id in officer_position for item in passing):
+                for item in sorted(passing, key=lambda item: officer_position[item.application_id]):
                     tie_break[item.application_id] = BY_OFFICER
                     blocks.append([item])
+                if failing:
+                    blocks.append(failing)
             else:
                 for item in subgroup:
                     tie_break[item.application_id] = UNDECIDED
@@ -768,7 +845,11 @@ def evaluate_phase(
             verdict, affects = UNDECIDED, AFFECTS_SELECTION
         for item in passing:
             decision[item.application_id] = verdict
-        if len(passing) > 1 and affects is not None:
+        if len(passing) > 1 and affects is None:
+            # All selected (or kept) but sharing a rank: the rank still orders them in the
+            # allocation, so the tie waits for an officer like any other.
+            verdict, affects = first, AFFECTS_ALLOCATION_ORDER
+        if len(passing) > 1:
             assert passing[0].score is not None
             ties.append(
                 TieGroup(
@@ -789,7 +870,7 @@ def evaluate_phase(
             dropped_totals=s.dropped_totals,
             expert_score=s.expert_score,
             score=s.score,
-            criterion_means=s.criterion_means,
+            criterion_means={key: _round_half_up(value) for key, value in s.criterion_figures.items()},
             passed=s.passed,
             gate_failed=s.gate_failed,
             failed_reasons=s.reasons,

@@ -437,7 +437,7 @@ def phase_snapshot(
         points = dict(panel.get(app_id, {}))
         for criterion in benchmark_criteria:
             if core_rows:
-                points[criterion.key] = scoring.benchmark_points(criterion.max_points, core_rows)
+                points[criterion.key] = scoring.benchmark_points_exact(criterion.max_points, core_rows)
         app_sheets = tuple(
             scoring.ReviewerSheet(reviewer_id=reviewer_id, scores=scores)
             for reviewer_id, scores in sorted(sheets.get(app_id, {}).items())

@@ -23,7 +23,7 @@ from django.views import View
 
 from consortia.models import Application, Attachment, ConsortiumMember
 from consortia.versions import read_version
-from evaluations import services
+from evaluations import scoring, services
 from evaluations.enums import (
     PHASE_FROZEN_STATES,
     AppealStatus,
@@ -859,13 +859,25 @@ class BenchmarkSubmitView(NotFoundPermissionMixin, View):
         rows = []
         for objective in self.phase.objectives.all():
             result = results.get(objective.id)
-            ratio = (result.score / objective.reference_score).quantize(Decimal("0.0001")) if result else None
+            attained = None
+            if result is not None:
+                (attained,) = scoring.objective_attainment(
+                    [
+                        scoring.BenchmarkObjective(
+                            benchmark=objective.benchmark,
+                            reference_model=objective.reference_model,
+                            reference_score=objective.reference_score,
+                            target_ratio=objective.target_ratio,
+                        )
+                    ],
+                    {objective.benchmark: result.score},
+                )
             rows.append(
                 {
                     "objective": objective,
                     "result": result,
-                    "ratio": ratio,
-                    "met": ratio is not None and ratio >= objective.target_ratio,
+                    "ratio": attained.ratio if attained else None,
+                    "met": attained is not None and attained.met,
                 }
             )
         return {"phase": self.phase, "application": self.application, "rows": rows, "form": BenchmarkResultForm()}
