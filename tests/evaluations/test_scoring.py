@@ -16,7 +16,6 @@ from evaluations.scoring import (
     BenchmarkObjective,
     Criterion,
     GateResult,
-    ObjectiveAttainment,
     PhaseResult,
     PhaseRules,
     Reason,
@@ -728,3 +727,11 @@ def test_evaluate_phase_decisions_respect_places_passing_and_ranking(drawn, team
         passing = sum(o.passed for o in result.outcomes)
         assert len(selected) == min(teams_to_keep, passing)
     assert {o.application_id: o for o in shuffled.outcomes} == {o.application_id: o for o in result.outcomes}
+
+
+def test_objective_is_met_by_the_exact_ratio_not_the_rounded_one():
+    target = BenchmarkObjective("KMMLU", "reference model A", D("100"), D("0.9"))
+    (below,) = objective_attainment([target], {"KMMLU": D("89.996")})
+    (exact,) = objective_attainment([target], {"KMMLU": D("90")})
+    assert (below.ratio, below.met) == (D("0.9000"), False)  # shown as 0.9000, but 0.89996 < 0.9
+    assert exact.met is True
