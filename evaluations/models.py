@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from consortia.models import Application, ApplicationVersion
 from evaluations.enums import (
     AggregationMethod,
+    AppealGrounds,
     AppealStatus,
     AssignmentStatus,
     CriterionSource,
@@ -54,6 +55,14 @@ class Phase(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     published_at = models.DateTimeField(null=True, blank=True)
+    # The panel may keep fewer teams than pass (``teams_to_keep`` is a maximum): a
+    # recorded officer decision, with reasons, taken before finalising.
+    panel_keeps = models.PositiveSmallIntegerField(_("teams the panel keeps"), null=True, blank=True)
+    panel_keeps_reason = models.TextField(_("reasons for keeping fewer teams"), blank=True, default="")
+    panel_keeps_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    panel_keeps_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["programme_id", "order"]
@@ -64,6 +73,10 @@ class Phase(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(pass_threshold__gte=0) & Q(pass_threshold__lte=100), name="phase_threshold_in_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(panel_keeps__isnull=True) | Q(panel_keeps__lt=F("teams_to_keep")),
+                name="phase_panel_keeps_fewer",
             ),
         ]
 
@@ -278,7 +291,7 @@ class PhaseResult(models.Model):
 class Appeal(models.Model):
     phase = models.ForeignKey(Phase, on_delete=models.PROTECT, related_name="appeals")
     application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="appeals")
-    grounds = models.CharField(_("grounds"), max_length=32)
+    grounds = models.CharField(_("grounds"), max_length=32, choices=AppealGrounds.choices)
     text = models.TextField(_("statement"))
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     filed_at = models.DateTimeField(auto_now_add=True)
@@ -295,7 +308,10 @@ class Appeal(models.Model):
 
     class Meta:
         ordering = ["-filed_at", "id"]
-        constraints = [models.UniqueConstraint(fields=["phase", "application"], name="appeal_one_per_phase")]
+        constraints = [
+            models.UniqueConstraint(fields=["phase", "application"], name="appeal_one_per_phase"),
+            models.CheckConstraint(condition=Q(grounds__in=AppealGrounds.values), name="appeal_grounds_announced"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.application} ({self.get_status_display()})"
