@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from consortia.models import Application
 from evaluations import services
+from evaluations.disagreement import row_disagreement
 from evaluations.enums import AppealGrounds, AssignmentStatus
 from evaluations.models import Appeal, Assignment, Criterion, Objective, Phase
 from evaluations.selectors import appeals_visible_to, assignments_visible_to, phase_ranking_source, phases_visible_to
@@ -124,6 +125,16 @@ class ScoresInputSerializer(StrictSerializer):
         raise serializers.ValidationError("Give an object of criterion key → points, or a list of items.")
 
 
+class DisagreementSerializer(serializers.Serializer):
+    """Spread of the submitted reviewer totals (``evaluations.scoring.reviewer_disagreement``)."""
+
+    reviewers = serializers.IntegerField()
+    spread = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
+    stdev = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
+    threshold = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
+    flagged = serializers.BooleanField()
+
+
 class RankingRowSerializer(serializers.Serializer):
     application_id = serializers.IntegerField()
     consortium = serializers.CharField()
@@ -142,6 +153,7 @@ class RankingRowSerializer(serializers.Serializer):
     reviewer_totals = serializers.ListField()
     dropped_totals = serializers.ListField()
     attainment = serializers.ListField()
+    disagreement = DisagreementSerializer()
 
 
 class TieBreakInputSerializer(StrictSerializer):
@@ -216,7 +228,8 @@ class PhaseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         phase = self.get_object()
         rows, _snapshot = phase_ranking_source(phase=phase)
         page = self.paginate_queryset(rows)
-        return self.get_paginated_response(RankingRowSerializer([asdict(r) for r in page], many=True).data)
+        data = [{**asdict(r), "disagreement": row_disagreement(r, rows.criteria).as_dict()} for r in page]
+        return self.get_paginated_response(RankingRowSerializer(data, many=True).data)
 
     @extend_schema(request=None, responses=PhaseSerializer)
     @action(detail=True, methods=["post"])

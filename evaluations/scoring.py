@@ -119,6 +119,7 @@ Benchmark attainment
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, Inexact, Rounded
@@ -938,3 +939,66 @@ def render_worked_example(result: PhaseResult) -> str:
 def _reason_text(reason: Reason) -> str:
     params = " ".join(f"{key}={value}" for key, value in reason.params.items() if value != "")
     return f"{reason.code}" + (f" ({params})" if params else "")
+
+
+# --------------------------------------------------------------------------- reviewer disagreement
+
+#: A spread of reviewer totals larger than this share of the expert maximum is flagged:
+#: 20 points when the expert criteria add up to 100, 7 points for a 35-point expert part.
+DISAGREEMENT_SHARE = Decimal("0.20")
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """How far an application's reviewers are apart (officers read it beside the ranking).
+
+    ``spread`` is the highest submitted total minus the lowest; ``stdev`` the population
+    standard deviation of the totals (every reviewer of the application is counted, the
+    trimmed ones included: the point is to see the disagreement). Both ``None`` with fewer
+    than two sheets. ``flagged`` when the spread is strictly larger than ``threshold``
+    (``DISAGREEMENT_SHARE`` × the expert maximum). Figures are two places, half up.
+    """
+
+    reviewers: int
+    spread: Decimal | None
+    stdev: Decimal | None
+    threshold: Decimal | None
+    flagged: bool
+
+    def as_dict(self) -> dict:
+        return {
+            "reviewers": self.reviewers,
+            "spread": _str_or_none(self.spread),
+            "stdev": _str_or_none(self.stdev),
+            "threshold": _str_or_none(self.threshold),
+            "flagged": self.flagged,
+        }
+
+
+def _sqrt_half_up(value: Fraction, places: int = 2) -> Decimal:
+    """The square root of an exact non-negative value, rounded half up to ``places``, exactly:
+    ``n = floor(sqrt(value) * 10**places + 1/2)`` is the largest ``n`` with
+    ``(2n - 1)**2 <= 4 * value * 10**(2 * places)``, i.e. ``(isqrt(floor(4 * value * 100**places)) + 1) // 2``."""
+    scaled = 4 * value * 10 ** (2 * places)
+    units = (math.isqrt(scaled.numerator // scaled.denominator) + 1) // 2
+    return Decimal(units).scaleb(-places)
+
+
+def reviewer_disagreement(totals: Sequence[Decimal], expert_max: Decimal | None) -> Disagreement:
+    """Spread and standard deviation of reviewer totals, with the flag (see :class:`Disagreement`)."""
+    values = [_decimal(t, "total") for t in totals]
+    threshold = (
+        quantize_score(_decimal(expert_max, "expert maximum") * DISAGREEMENT_SHARE) if expert_max else None
+    )
+    if len(values) < 2:
+        return Disagreement(reviewers=len(values), spread=None, stdev=None, threshold=threshold, flagged=False)
+    spread = _EXACT.subtract(max(values), min(values))
+    mean = _exact_mean(values)
+    variance = sum(((Fraction(v) - mean) ** 2 for v in values), Fraction(0)) / len(values)
+    return Disagreement(
+        reviewers=len(values),
+        spread=quantize_score(spread),
+        stdev=_sqrt_half_up(variance),
+        threshold=threshold,
+        flagged=threshold is not None and spread > threshold,
+    )

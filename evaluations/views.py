@@ -24,6 +24,7 @@ from django.views import View
 from consortia.models import Application, Attachment, ConsortiumMember
 from consortia.versions import read_version
 from evaluations import scoring, services
+from evaluations.disagreement import row_disagreement
 from evaluations.enums import (
     PHASE_FROZEN_STATES,
     AppealStatus,
@@ -453,6 +454,7 @@ def _export_table(phase: Phase):
     criteria = [c for c in phase.criteria.all() if not c.is_gate]
     header = ["rank", "receipt_number", "consortium", "title", "score", "expert_score"]
     header += [c.key for c in criteria] + ["passed", "decision", "reserve_rank", "objectives_met"]
+    header += ["reviewer_spread", "reviewer_stdev", "reviewers_disagree"]
     table = []
     for r in rows:
         line = [r.rank, r.receipt_number, r.consortium, r.title, r.score, r.expert_score]
@@ -463,6 +465,8 @@ def _export_table(phase: Phase):
             r.reserve_rank,
             f"{r.objectives_met}/{len(r.attainment)}" if r.attainment else "",
         ]
+        spread = row_disagreement(r, criteria)
+        line += [spread.spread, spread.stdev, "yes" if spread.flagged else "no"]
         table.append([neutralise(v) for v in line])
     return header, table
 

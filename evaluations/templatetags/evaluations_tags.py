@@ -53,3 +53,19 @@ def reason_label(reason: dict, names: dict | None = None) -> str:
         return text % params
     except (KeyError, TypeError):
         return text
+
+
+@register.simple_tag
+def reviewer_spread(row, criteria):
+    """``{% reviewer_spread r criteria as d %}``: the row's reviewer disagreement (no query)."""
+    from evaluations.disagreement import row_disagreement
+
+    return row_disagreement(row, criteria)
+
+
+@register.simple_tag
+def spread_threshold(criteria):
+    """The spread above which a row is flagged, in points (``None`` without expert criteria)."""
+    from evaluations.disagreement import disagreement_threshold
+
+    return disagreement_threshold(criteria)
