@@ -88,15 +88,44 @@ def fill(path: Path, pairs: dict[str, str]) -> list[str]:
     return missing
 
 
+def po_translations(path: Path) -> dict[str, str]:
+    """The translations already in a catalogue, so a re-extraction keeps them even when
+    translations.tsv lacks the pair (the TSV still wins where it has one)."""
+    pairs: dict[str, str] = {}
+    if not path.exists():
+        return pairs
+    for block in path.read_text(encoding="utf-8").split("\n\n"):
+        keyed: dict[str, list[str]] = {}
+        current = None
+        for ln in block.strip("\n").splitlines():
+            if ln.startswith("#"):
+                continue
+            if ln.startswith('"'):
+                if current:
+                    keyed[current].append(ln)
+                continue
+            current, _, rest = ln.partition(" ")
+            keyed[current] = [rest]
+        strings = keyed.get("msgstr") or keyed.get("msgstr[0]")
+        if "msgid" not in keyed or not strings:
+            continue
+        msgid, translation = parse_string(keyed["msgid"]), parse_string(strings)
+        if msgid and translation:
+            context = parse_string(keyed["msgctxt"]) if "msgctxt" in keyed else None
+            pairs[f"{context}\x04{msgid}" if context else msgid] = translation
+    return pairs
+
+
 def main() -> int:
     check = "--check" in sys.argv
+    kept = po_translations(PO)
     if not check:
         subprocess.run(
             [sys.executable, "manage.py", "makemessages", "-l", "ko", "--no-wrap", "--no-location", "--no-obsolete",
              "--ignore=.venv*", "--ignore=var", "--ignore=static", "--ignore=tests", "--ignore=bench", "-v0"],
             cwd=ROOT, check=True,
         )  # fmt: skip
-    pairs = load_pairs()
+    pairs = {**kept, **load_pairs()}
     missing = fill(PO, pairs)
     for text in missing:
         print(f"untranslated: {text!r}")
