@@ -22,3 +22,11 @@ def warm_live_ranking_task(self, phase_id: int) -> bool:
     if message_id is not None:
         outbox_done(message_id=message_id)
     return computed
+
+
+@shared_task(name="evaluations.send_scoring_reminders")
+def scoring_reminders_send_task() -> int:
+    """Queue the reminders due before scoring windows close (each goes out once; run often)."""
+    from evaluations.reminders import scoring_reminders_send
+
+    return scoring_reminders_send()

@@ -19,6 +19,9 @@ class User(AbstractUser):
 
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.APPLICANT)
     full_name = models.CharField(_("full name"), max_length=120, blank=True)
+    # The language the portal writes to this person in (e-mails sent without a request);
+    # recorded when they switch the pages' language (portal/language.py).
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
 
     class Meta:
         verbose_name = _("user")

@@ -336,4 +336,6 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-drain": {"task": "portal.outbox_drain", "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=30.0)},
     "access-log-prune": {"task": "portal.access_log_prune", "schedule": 24 * 60 * 60.0},
     "phases-make-final": {"task": "evaluations.make_final_due", "schedule": 15 * 60.0},
+    # Reminders two days and one day before a scoring window closes (each sent once).
+    "scoring-reminders": {"task": "evaluations.send_scoring_reminders", "schedule": 10 * 60.0},
 }
