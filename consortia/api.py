@@ -32,6 +32,7 @@ from consortia.validators import normalise_business_number
 from portal.api import RulesPermission, StrictIntegerField, StrictModelSerializer, StrictSerializer, refuse_body
 from portal.models import Programme
 from portal.ratelimit import rate_limit_check
+from portal.received import received
 
 
 class OrganisationSerializer(StrictModelSerializer):
@@ -275,7 +276,11 @@ class ApplicationPatchSerializer(StrictSerializer):
 class SubmitResultSerializer(serializers.Serializer):
     receipt_number = serializers.CharField()
     version = serializers.IntegerField()
-    submitted_at = serializers.DateTimeField()
+    submitted_at = serializers.DateTimeField(help_text="The time the portal received the submit request (KST)")
+    received_at = serializers.DateTimeField(help_text="The same received time, under its own name")
+    received_clock = serializers.ChoiceField(
+        choices=["proxy", "database"], help_text="Which clock stamped it: the front proxy's or the database's"
+    )
     sha256 = serializers.CharField()
     replayed = serializers.BooleanField()
 
@@ -398,13 +403,17 @@ class ApplicationViewSet(
         data.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key") or data.validated_data.get("request_key") or ""
         rate_limit_check(scope="submit", user=request.user, application=application, request_key=str(key))
-        result = services.application_submit(application=application, by=request.user, request_key=str(key))
+        result = services.application_submit(
+            application=application, by=request.user, request_key=str(key), received=received(request)
+        )
         v = result.version
         return Response(
             {
                 "receipt_number": v.receipt_number,
                 "version": v.number,
                 "submitted_at": v.submitted_at,
+                "received_at": v.submitted_at,
+                "received_clock": v.content.get("received_clock", "database"),
                 "sha256": v.sha256,
                 "replayed": result.replayed,
             }
@@ -416,7 +425,9 @@ class ApplicationViewSet(
         application = self.get_object()
         data = WithdrawInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.application_withdraw(application=application, by=request.user, reason=data.validated_data["reason"])
+        services.application_withdraw(
+            application=application, by=request.user, reason=data.validated_data["reason"], received=received(request)
+        )
         return Response(self.get_serializer(self.get_queryset().get(pk=application.pk)).data)
 
     @extend_schema(methods=["GET"], responses={200: AttachmentSerializer(many=True)})

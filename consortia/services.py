@@ -1,8 +1,11 @@
 """Writes on organisations, consortia and applications. Each is atomic and audited.
 
-Locking order, everywhere: the programme row, then the application row. Submission and
-withdrawal read the server time only after both locks are held, so the deadline is judged
-at the moment the transaction commits its decision (SPEC §4).
+Locking order: the programme row, then the application row — except submission, which
+locks its application row and takes the programme row only for the last moment (the
+receipt number), and withdrawal, which locks the application row alone. Both judge the
+deadline by the time the portal *received* the request (``portal.received``: the front
+proxy's stamp or the database's clock, never a web process's own), so waiting for a lock
+or a worker never makes anyone late (SPEC §4).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from portal.audit import audit_record, model_snapshot
 from portal.errors import DomainError, InvalidInput, PayloadTooLarge
 from portal.mail import mail_queue
 from portal.models import Programme
+from portal.received import DATABASE, Received, database_now
 from portal.validators import clean_text
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -633,19 +637,49 @@ def version_content(
     }
 
 
-def _next_receipt_number(programme: Programme) -> str:
-    """``<prefix>-<year>-<seq>`` from the programme's sequence (the caller holds its row lock).
+def _take_receipt_number(programme: Programme, received_at) -> str | None:
+    """Take the next ``<prefix>-<year>-<seq>`` receipt number, or ``None`` when the deadline
+    (as committed now) is before ``received_at``.
+
+    One statement both decides and numbers: ``UPDATE … SET receipt_sequence + 1 WHERE
+    closes_at >= received_at RETURNING …`` waits for an officer's deadline change in flight
+    and judges by the deadline it committed. The row stays locked only from here to the
+    commit (the version's insert, the state change, the audit and the mail row), so
+    submissions of different applications overlap everywhere else and numbers stay unique
+    and gapless among accepted submissions.
 
     NOTE: receipt numbers are unique across the portal; should two programmes share a prefix
     and year, numbers already taken are skipped rather than failing the submission.
     """
+    from django.db import connection
+
+    table = connection.ops.quote_name(Programme._meta.db_table)
     while True:
-        programme.receipt_sequence += 1
-        receipt_number = f"{programme.receipt_prefix}-{programme.year}-{programme.receipt_sequence:04d}"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET receipt_sequence = receipt_sequence + 1 "  # noqa: S608 -- the model's own table
+                "WHERE id = %s AND closes_at >= %s RETURNING receipt_sequence, receipt_prefix, year",
+                [programme.pk, received_at],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        sequence, prefix, year = row
+        programme.receipt_sequence = sequence
+        receipt_number = f"{prefix}-{year}-{sequence:04d}"
         if not ApplicationVersion.objects.filter(receipt_number=receipt_number).exists():
-            break
-    programme.save(update_fields=["receipt_sequence"])
-    return receipt_number
+            return receipt_number
+
+
+def _received(received: Received | None) -> Received:
+    """The received time given by the request, or (outside a request) the database's clock now."""
+    return received if received is not None else Received(at=database_now(), clock=DATABASE)
+
+
+def _late_error(programme: Programme, received) -> DomainError:
+    error = _deadline_error(programme, received.at)
+    error.details["received_at"] = received.at
+    return error
 
 
 @dataclass(frozen=True)
@@ -655,22 +689,35 @@ class SubmitResult:
 
 
 @transaction.atomic
-def application_submit(*, application: Application, by, request_key: str = "", notify: bool = True) -> SubmitResult:
+def application_submit(
+    *, application: Application, by, request_key: str = "", notify: bool = True, received=None
+) -> SubmitResult:
     """Freeze the draft into a new immutable version with a receipt number.
 
-    Locks the programme row, then the application row, and only then reads the server
-    time: accepted if and only if that time is at or before ``closes_at``; otherwise a 409
-    naming the deadline and nothing changes. A repeated request with the same
+    Accepted if and only if ``received`` — the time the portal received the submit request
+    (``portal.received``: the front proxy's stamp, or the database's clock when handling
+    began; outside a request, the database's clock now) — is at or before ``closes_at`` and
+    the whole version commits; otherwise a 409 naming the deadline and nothing changes. The
+    time spent waiting for a worker, a lock or the database never counts against anyone,
+    and no web process's own clock is read. A repeated request with the same
     ``request_key`` returns the version it created. The checklist must pass entirely.
     The lead contact is e-mailed the receipt after commit (``notify=False`` skips it).
-    The receipt sequence is incremented under the programme lock, so numbers are unique
-    and gapless among accepted submissions.
+
+    Only the application row is locked for the whole transaction (one submission per
+    application at a time); the programme row only for the last moment, when the receipt
+    number is taken (``_take_receipt_number``).
     """
+    received = _received(received)
     request_key = (request_key or "").strip()[:64]
-    programme = _lock_programme(application.programme_id)
+    programme = Programme.objects.get(pk=application.programme_id)
+    if deadline_passed(programme, now=received.at):  # late: answered without taking any lock
+        earlier = request_key and ApplicationVersion.objects.filter(application=application, request_key=request_key)
+        if earlier and earlier.first() is not None:
+            return SubmitResult(version=earlier.first(), replayed=True)
+        raise _late_error(programme, received)
     application = (
         Application.objects.select_for_update(of=("self",))
-        .select_related("consortium", "consortium__lead_organisation")
+        .select_related("consortium", "consortium__lead_organisation", "consortium__lead_contact")
         .get(pk=application.pk)
     )
     application.programme = programme
@@ -678,9 +725,8 @@ def application_submit(*, application: Application, by, request_key: str = "", n
         earlier = ApplicationVersion.objects.filter(application=application, request_key=request_key).first()
         if earlier is not None:
             return SubmitResult(version=earlier, replayed=True)
-    now = timezone.now()  # NOTE: read only now, with both rows locked (see module docstring).
-    if deadline_passed(programme, now=now):
-        raise _deadline_error(programme, now)
+    if deadline_passed(programme, now=received.at):
+        raise _late_error(programme, received)
     if by.pk != application.consortium.lead_contact_id:
         raise DomainError(_("Only the consortium's lead contact may submit."), code="not_lead_contact")
     members = list(application.consortium.members.select_related("organisation", "contact").order_by("id"))
@@ -695,23 +741,27 @@ def application_submit(*, application: Application, by, request_key: str = "", n
             details={"checklist": failing},
         )
     number = (application.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
-    receipt_number = _next_receipt_number(programme)
+    receipt_number = _take_receipt_number(programme, received.at)
+    if receipt_number is None:  # the deadline was moved before ``received`` while this request ran
+        programme.refresh_from_db(fields=["closes_at"])
+        raise _late_error(programme, received)
     content = version_content(
         application=application,
         members=members,
         attachments=attachments,
         number=number,
         receipt_number=receipt_number,
-        submitted_at=now,
+        submitted_at=received.at,
         by=by,
     )
+    content["received_clock"] = received.clock
     try:
         with transaction.atomic():
             version = ApplicationVersion.objects.create(
                 application=application,
                 number=number,
                 receipt_number=receipt_number,
-                submitted_at=now,
+                submitted_at=received.at,
                 submitted_by=by,
                 content=content,
                 sha256=content_digest(content),
@@ -723,8 +773,11 @@ def application_submit(*, application: Application, by, request_key: str = "", n
         application=application,
         to=ApplicationState.SUBMITTED,
         by=by,
-        extra={"version": number, "receipt_number": receipt_number, "sha256": version.sha256},
-    )
+        extra={
+            "version": number, "receipt_number": receipt_number, "sha256": version.sha256,
+            "received_at": received.at.isoformat(), "received_clock": received.clock,
+        },
+    )  # fmt: skip
     if notify:
         _mail_receipt(version=version, application=application, programme=programme)
     return SubmitResult(version=version, replayed=False)
@@ -737,7 +790,7 @@ def _mail_receipt(*, version: ApplicationVersion, application: Application, prog
     subject = _("Receipt %(receipt)s: your application was submitted") % {"receipt": version.receipt_number}
     body = _(
         "Your consortium's application was received.\n\n"
-        "Receipt number: %(receipt)s\nVersion: %(version)s\nSubmitted at: %(when)s\nSHA-256: %(sha)s\n\n"
+        "Receipt number: %(receipt)s\nVersion: %(version)s\nReceived at: %(when)s\nSHA-256: %(sha)s\n\n"
         "You may resubmit or withdraw until the deadline (%(deadline)s).\n"
     ) % {
         "receipt": version.receipt_number,
@@ -750,15 +803,16 @@ def _mail_receipt(*, version: ApplicationVersion, application: Application, prog
 
 
 @transaction.atomic
-def application_withdraw(*, application: Application, by, reason: str = "") -> Application:
-    """Withdraw before the deadline (recorded). Versions are kept; a later submit revives it."""
-    programme = _lock_programme(application.programme_id)
+def application_withdraw(*, application: Application, by, reason: str = "", received=None) -> Application:
+    """Withdraw before the deadline (recorded), judged by the received time like a submission.
+    Versions are kept; a later submit revives it."""
+    received = _received(received)
+    programme = Programme.objects.get(pk=application.programme_id)
     application = (
         Application.objects.select_for_update(of=("self",)).select_related("consortium").get(pk=application.pk)
     )
-    now = timezone.now()
-    if deadline_passed(programme, now=now):
-        raise _deadline_error(programme, now)
+    if deadline_passed(programme, now=received.at):
+        raise _late_error(programme, received)
     if by.pk != application.consortium.lead_contact_id:
         raise DomainError(_("Only the consortium's lead contact may withdraw."), code="not_lead_contact")
     if application.state != ApplicationState.SUBMITTED:

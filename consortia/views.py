@@ -42,6 +42,7 @@ from consortia.selectors import (
 from portal.errors import DomainError
 from portal.models import Programme
 from portal.ratelimit import rate_limit_check
+from portal.received import received
 from portal.views import NotFoundPermissionMixin
 
 
@@ -448,7 +449,10 @@ class ApplicationSubmitView(ApplicationMixin, View):
         rate_limit_check(scope="submit", user=request.user, application=application, request_key=key)  # 429 page
         try:
             result = services.application_submit(
-                application=application, by=request.user, request_key=request.POST.get("request_key", "")
+                application=application,
+                by=request.user,
+                request_key=request.POST.get("request_key", ""),
+                received=received(request),
             )
         except DomainError as error:
             _domain_message(request, error)
@@ -464,7 +468,7 @@ class ApplicationWithdrawView(ApplicationMixin, View):
         application = self.get_application(request, pk, perm="consortia.withdraw_application")
         try:
             services.application_withdraw(
-                application=application, by=request.user, reason=request.POST.get("reason", "")
+                application=application, by=request.user, reason=request.POST.get("reason", ""), received=received(request)
             )
             messages.success(request, _("The application was withdrawn. You may submit again before the deadline."))
         except DomainError as error:

@@ -14,6 +14,11 @@ PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 # Number of reverse proxies in front of the portal whose X-Forwarded-For entries
 # are trusted. 0 means the TCP peer address is the client (nothing spoofable).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# The front proxy's received-time stamp (X-Request-Start) is believed only with this secret,
+# which the proxy sends as X-Request-Start-Secret (and, if addresses are listed, only from
+# them); otherwise the database's clock when handling begins is the received time (portal/received.py).
+RECEIVED_STAMP_SECRET = env.str("RECEIVED_STAMP_SECRET", default="")
+RECEIVED_STAMP_PROXIES = env.list("RECEIVED_STAMP_PROXIES", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -49,6 +54,8 @@ MIDDLEWARE = [
     "portal.security_headers.PermissionsPolicyMiddleware",
     # First: /healthz is answered before the host check and the https redirect (portal/edge.py).
     "portal.edge.HealthCheckMiddleware",
+    # Second: the received time of a request that changes something, before anything else (SPEC §4).
+    "portal.received.ReceivedTimeMiddleware",
     "portal.edge.RequestQueueMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

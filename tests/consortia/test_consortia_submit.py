@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-import time_machine
 from django.core import mail
 from django.utils import timezone
 
@@ -20,24 +19,36 @@ def _submit_url(application):
     return f"/api/v1/applications/{application.pk}/submit/"
 
 
-def test_submit_exactly_at_closes_at_is_accepted(api_for, db):
-    programme = ProgrammeFactory()
+PROXY_SECRET = "front-proxy-stamp-secret"
+
+
+def _stamped(at) -> dict:
+    """The headers the front proxy writes: its received-time stamp and the shared secret."""
+    return {"HTTP_X_REQUEST_START": f"t={at.timestamp():.6f}", "HTTP_X_REQUEST_START_SECRET": PROXY_SECRET}
+
+
+def test_submit_received_exactly_at_closes_at_is_accepted(api_for, db, settings):
+    settings.RECEIVED_STAMP_SECRET = PROXY_SECRET
+    programme = ProgrammeFactory(closes_at=timezone.now() - timedelta(minutes=3))  # handled 3 minutes later
     application = ApplicationFactory(consortium=ConsortiumFactory(programme=programme))
-    with time_machine.travel(programme.closes_at, tick=False):
-        response = api_for(application.consortium.lead_contact).post(_submit_url(application))
+    response = api_for(application.consortium.lead_contact).post(
+        _submit_url(application), **_stamped(programme.closes_at)
+    )
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["receipt_number"] == f"IAFM-{programme.year}-0001"
     assert body["version"] == 1
     assert body["sha256"] == ApplicationVersion.objects.get().sha256
+    assert body["received_clock"] == "proxy"
     assert ApplicationVersion.objects.get().submitted_at == programme.closes_at
 
 
-def test_submit_one_microsecond_late_is_refused_and_changes_nothing(api_for, db):
-    programme = ProgrammeFactory()
+def test_submit_received_one_microsecond_late_is_refused_and_changes_nothing(api_for, db, settings):
+    settings.RECEIVED_STAMP_SECRET = PROXY_SECRET
+    programme = ProgrammeFactory(closes_at=timezone.now() + timedelta(minutes=3))  # handled 3 minutes early
     application = ApplicationFactory(consortium=ConsortiumFactory(programme=programme))
-    with time_machine.travel(programme.closes_at + timedelta(microseconds=1), tick=False):
-        response = api_for(application.consortium.lead_contact).post(_submit_url(application))
+    stamp = _stamped(programme.closes_at + timedelta(microseconds=1))
+    response = api_for(application.consortium.lead_contact).post(_submit_url(application), **stamp)
     assert response.status_code == 409
     body = response.json()
     assert body["code"] == "deadline_passed"

@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 HOST = "portal.example.kr"
 SECRET_KEY = "stack-test-" + "k3y-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ"
+# What nginx sends as X-Request-Start-Secret and the portal expects (portal/received.py).
+STAMP_SECRET = "stack-test-stamp-" + "0123456789abcdefghijklmnop"
 S3_KEY, S3_SECRET, S3_BUCKET = "portalstack", "portal-stack-secret-0123456789", "portal-stack"
 # Ports of this suite's servers (8100-8199).
 PROXY_HTTP, PROXY_HTTPS, PROXY_STATUS = 8100, 8101, 8102
@@ -209,6 +211,7 @@ class Nginx:
             PROXY_HTTPS_PORT=str(PROXY_HTTPS), PROXY_STATUS_PORT=str(PROXY_STATUS),
             PROXY_TLS_CERTIFICATE=str(self.cert), PROXY_TLS_CERTIFICATE_KEY=str(key),
             PROXY_MAX_BODY_SIZE="25m", PROXY_DOCUMENT_ROOT=str(self.document_root),
+            PROXY_STAMP_SECRET=STAMP_SECRET,
         )  # fmt: skip
         (self.workdir / "portal.conf").write_text(render_proxy_template(variables), encoding="utf-8")
         w = self.workdir
@@ -261,6 +264,7 @@ class Portal:
             "ALLOWED_HOSTS": HOST,
             "PORTAL_BASE_URL": f"https://{HOST}",
             "TRUSTED_PROXY_COUNT": "1",
+            "RECEIVED_STAMP_SECRET": STAMP_SECRET,
             # Mail stays in the process: nothing here listens for SMTP.
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
             "STORAGE_BACKEND": "s3",

@@ -16,6 +16,7 @@ REQUIRED = {
     "SECRET_KEY": "k" * 60,
     "AWS_ACCESS_KEY_ID": "a",
     "AWS_SECRET_ACCESS_KEY": "b",
+    "RECEIVED_STAMP_SECRET": "s" * 40,
 }
 LONG_RUNNING = ("proxy", "web", "worker", "beat", "db", "redis", "store")
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from datetime import timedelta
 
 import pytest
-import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from consortia.models import Attachment, Organisation
@@ -329,10 +327,13 @@ def test_every_datetime_answered_is_rfc_3339_in_kst(api_for):
               read["saved_at"], read["last_submitted_at"]]  # fmt: skip
     assert all(API_DATETIME.match(s) for s in stamps), stamps
     assert submitted["submitted_at"] == versions[0]["submitted_at"] == read["last_submitted_at"]
-    with time_machine.travel(programme.closes_at + timedelta(seconds=5), tick=False):
-        late = api.post(f"/api/v1/applications/{application.pk}/submit/")
+    assert API_DATETIME.match(submitted["received_at"]), submitted
+    # Judged by the received time (the database's clock here): long after the deadline, late.
+    Programme.objects.filter(pk=programme.pk).update(closes_at=programme.opens_at.replace(microsecond=1))
+    late = api.post(f"/api/v1/applications/{application.pk}/submit/")
     body = assert_error(late, 409, code="deadline_passed")
     assert API_DATETIME.match(body["deadline"]) and API_DATETIME.match(body["server_time"]), body
+    assert API_DATETIME.match(body["received_at"]), body
 
 
 # ----------------------------------------------------------------------------- one error shape
