@@ -33,8 +33,10 @@ class HomeView(LoginRequiredMixin, TemplateView):
     template_name = "portal/home.html"
 
     def get_context_data(self, **kwargs):
+        from portal.home import home_sections_for
+
         context = super().get_context_data(**kwargs)
-        context["programme"] = Programme.objects.order_by("-year", "-id").first()
+        context["sections"] = home_sections_for(self.request)
         return context
 
 
