@@ -174,6 +174,12 @@ class Application(models.Model):
     def __str__(self) -> str:
         return self.title or str(self.consortium)
 
+    @property
+    def audit_label(self) -> str:
+        """How the audit trail names the application: never by its title, which is sealed
+        until the deadline and would stay in the trail for good."""
+        return f"{self.consortium} #{self.pk}"
+
 
 class ApplicationVersion(models.Model):
     """An immutable submitted version: every field, attachment digests, and their digest."""
@@ -238,3 +244,8 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+    @property
+    def audit_label(self) -> str:
+        """The file's name is part of the sealed submission: the trail names the row only."""
+        return f"attachment #{self.pk} of application #{self.application_id}"

@@ -50,9 +50,9 @@ class PhaseSerializer(StrictModelSerializer):
             "id", "programme", "order", "name", "name_en", "kind", "status", "teams_to_keep", "pass_threshold",
             "reviewers_per_application", "aggregation_method", "tie_break_criteria", "scoring_opens_at",
             "scoring_closes_at", "show_comments_to_applicants", "appeal_window_days", "appeal_scope",
-            "finalised_at", "published_at", "criteria", "objectives",
+            "finalised_at", "published_at", "panel_keeps", "panel_keeps_reason", "criteria", "objectives",
         ]  # fmt: skip
-        read_only_fields = ["id", "status", "finalised_at", "published_at"]
+        read_only_fields = ["id", "status", "finalised_at", "published_at", "panel_keeps", "panel_keeps_reason"]
         extra_kwargs = {"order": {"required": False}, "kind": {"required": False}}
         validators = []  # the order defaults to the next free one; the service reports clashes
 
@@ -154,6 +154,13 @@ class RankingRowSerializer(serializers.Serializer):
     dropped_totals = serializers.ListField()
     attainment = serializers.ListField()
     disagreement = DisagreementSerializer()
+
+
+class PanelKeepInputSerializer(StrictSerializer):
+    count = serializers.IntegerField(
+        min_value=0, allow_null=True, help_text="Teams the panel keeps (fewer than `teams_to_keep`); null withdraws."
+    )
+    reason = serializers.CharField(max_length=2000, help_text="The panel's reasons, recorded in the audit trail.")
 
 
 class TieBreakInputSerializer(StrictSerializer):
@@ -281,6 +288,16 @@ class PhaseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
                 "shortfalls": [asdict(s) for s in summary.shortfalls],
             }
         )
+
+    @extend_schema(request=PanelKeepInputSerializer, responses=PhaseSerializer)
+    @action(detail=True, methods=["post"], url_path="panel-keeps")
+    def panel_keeps(self, request, pk=None):
+        """The panel keeps fewer teams than the places (SPEC §5), with reasons, before finalising."""
+        phase = self.get_object()
+        data = PanelKeepInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        phase = services.phase_panel_keep(phase=phase, by=request.user, **data.validated_data)
+        return Response(PhaseSerializer(phase).data)
 
     @extend_schema(request=TieBreakInputSerializer, responses={204: None})
     @action(detail=True, methods=["post"], url_path="tie-break")

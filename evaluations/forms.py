@@ -216,3 +216,10 @@ class AppealDecisionForm(forms.Form):
 class BenchmarkResultForm(forms.Form):
     score = forms.DecimalField(label=_("Team score"), min_value=0, max_digits=10, decimal_places=4)
     evidence = forms.CharField(label=_("Evidence"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class PanelKeepForm(forms.Form):
+    """The panel keeps fewer teams than the phase's places; empty count withdraws the decision."""
+
+    count = forms.IntegerField(label=_("Teams the panel keeps"), min_value=0, required=False)
+    reason = forms.CharField(label=_("The panel's reasons"), widget=forms.Textarea(attrs={"rows": 2}))

@@ -83,6 +83,12 @@ class Phase(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def places(self) -> int:
+        """How many teams the phase selects or keeps at most: ``teams_to_keep``, or fewer by
+        the panel's recorded decision."""
+        return self.teams_to_keep if self.panel_keeps is None else self.panel_keeps
+
 
 class Criterion(models.Model):
     phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="criteria")

@@ -328,7 +328,7 @@ def phase_rules(*, phase: Phase, criteria: list[Criterion]) -> scoring.PhaseRule
             )
             for c in criteria
         ),
-        teams_to_keep=phase.teams_to_keep,
+        teams_to_keep=phase.places,
         pass_threshold=phase.pass_threshold,
         method=phase.aggregation_method,
         # NOTE: opening scoring refuses unknown keys; during set-up they are simply ignored.

@@ -157,12 +157,41 @@ def _check_ready_to_score(phase: Phase, criteria: list[Criterion]) -> None:
             raise DomainError(_("A stage evaluation starts after the previous phase is finalised."))
 
 
+def _check_places(phase: Phase) -> None:
+    """A phase never keeps more places than the programme allows, nor (a stage) more teams than are active.
+
+    Called with the programme row locked, so a concurrent change of ``max_teams`` waits.
+    """
+    programme = phase.programme
+    if phase.teams_to_keep and phase.teams_to_keep > programme.max_teams:
+        message = _("The programme selects at most %(max)d teams; a phase cannot keep %(count)d.") % {
+            "max": programme.max_teams,
+            "count": phase.teams_to_keep,
+        }
+        raise InvalidInput(message, details={"errors": {"teams_to_keep": [message]}})
+    if phase.kind == PhaseKind.STAGE and phase.pk:
+        previous = phase_previous(phase=phase)
+        if previous is not None and previous.status in PHASE_FROZEN_STATES:
+            active = phase_applications(phase=phase).count()
+            if phase.teams_to_keep > active:
+                message = _("Only %(active)d teams are active; this stage cannot keep %(count)d.") % {
+                    "active": active,
+                    "count": phase.teams_to_keep,
+                }
+                raise InvalidInput(message, details={"errors": {"teams_to_keep": [message]}})
+
+
+def _lock_programme(programme: Programme) -> Programme:
+    return Programme.objects.select_for_update().get(pk=programme.pk)
+
+
 @transaction.atomic
 def phase_create(
     *, programme: Programme, by: User, data: dict, criteria: list[dict] = (), objectives: list[dict] = ()
 ) -> Phase:
     """Create a phase in set-up, with its criteria and objectives. The order defaults to the next free one."""
     data = dict(data)
+    programme = _lock_programme(programme)
     if not data.get("order"):
         last = programme.phases.order_by("-order").values_list("order", flat=True).first() or 0
         data["order"] = last + 1
@@ -176,6 +205,7 @@ def phase_create(
     _check_criteria(criteria)
     phase = Phase(programme=programme, created_by=by, **data)
     phase.full_clean(exclude=["created_by"])
+    _check_places(phase)
     try:
         with transaction.atomic():
             phase.save()
@@ -202,10 +232,12 @@ def phase_update(*, phase: Phase, by: User, data: dict) -> Phase:
     phase = _locked_phase(phase)
     if phase.status != PhaseStatus.SETUP:
         raise DomainError(_("The phase settings are fixed once scoring has opened."))
+    phase.programme = _lock_programme(phase.programme)
     before = model_snapshot(phase, PHASE_FIELDS)
     for name, value in data.items():
         setattr(phase, name, value)
     phase.full_clean(exclude=["created_by"])
+    _check_places(phase)
     phase.save()
     audit_changes(action="phase.update", obj=phase, actor=by, before=before, after=model_snapshot(phase, PHASE_FIELDS))
     return phase
@@ -256,6 +288,8 @@ def phase_set_objectives(*, phase: Phase, by: User, objectives: list[dict]) -> l
 def phase_open_scoring(*, phase: Phase, by: User) -> Phase:
     """Set-up → scoring, once criteria add up to 100 and the objectives exist."""
     phase = _locked_phase(phase)
+    phase.programme = _lock_programme(phase.programme)
+    _check_places(phase)
     _check_ready_to_score(phase, list(phase.criteria.all()))
     return phase_transition(phase=phase, to=PhaseStatus.SCORING, by=by)
 
@@ -700,6 +734,42 @@ def tie_break_decide(*, phase: Phase, by: User, ordered_application_ids: list[in
     audit_record(action="tie_break.decide", obj=phase, actor=by, after={"order": ids}, reason=reason)
     _live_ranking_changed(phase)
     return decision
+
+
+@transaction.atomic
+def phase_panel_keep(*, phase: Phase, by: User, count: int | None, reason: str) -> Phase:
+    """Record the panel's decision to keep fewer teams than ``teams_to_keep`` (SPEC §5: a
+    maximum), with its reasons; ``count=None`` withdraws it. Only while scoring, before
+    finalising; the ranking's decisions follow at once."""
+    phase = _locked_phase(phase)
+    if phase.status != PhaseStatus.SCORING:
+        raise DomainError(_("The panel decides how many teams to keep while the phase is scored, before finalising."))
+    reason = (reason or "").strip()
+    if not reason:
+        message = _("Give the panel's reasons.")
+        raise InvalidInput(message, details={"errors": {"reason": [message]}})
+    if count is not None and not 0 <= count < phase.teams_to_keep:
+        message = _("The panel keeps fewer teams than the %(max)d places: give a number from 0 to %(last)d.") % {
+            "max": phase.teams_to_keep,
+            "last": phase.teams_to_keep - 1,
+        }
+        raise InvalidInput(message, details={"errors": {"count": [message]}})
+    before = {"panel_keeps": phase.panel_keeps, "reason": phase.panel_keeps_reason}
+    phase.panel_keeps = count
+    phase.panel_keeps_reason = reason if count is not None else ""
+    phase.panel_keeps_by = by if count is not None else None
+    phase.panel_keeps_at = timezone.now() if count is not None else None
+    phase.save(update_fields=["panel_keeps", "panel_keeps_reason", "panel_keeps_by", "panel_keeps_at"])
+    audit_record(
+        action="phase.panel_keeps" if count is not None else "phase.panel_keeps_withdrawn",
+        obj=phase,
+        actor=by,
+        before=before,
+        after={"panel_keeps": count},
+        reason=reason,
+    )
+    _live_ranking_changed(phase)
+    return phase
 
 
 @transaction.atomic

@@ -46,6 +46,7 @@ from evaluations.forms import (
     ObjectiveFormSet,
     PanelImportForm,
     PhaseForm,
+    PanelKeepForm,
     TieBreakForm,
 )
 from evaluations.models import Appeal, Assignment, BenchmarkResult, GateDecision, Phase, PhaseResult, UserPanelScore
@@ -425,6 +426,8 @@ class PhaseRankingView(OfficerPhaseMixin, View):
         return render(request, "evaluations/phase_ranking.html", context)
 
     def post(self, request, pk):
+        if request.POST.get("action") == "panel_keeps":
+            return self._panel_keeps(request, pk)
         form = TieBreakForm(request.POST)
         if form.is_valid():
             try:
@@ -441,6 +444,24 @@ class PhaseRankingView(OfficerPhaseMixin, View):
             messages.error(request, _("Give the order and the reason."))
         return redirect("evaluations:phase_ranking", pk=pk)
 
+    def _panel_keeps(self, request, pk):
+        form = PanelKeepForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Give the number of teams the panel keeps and the panel's reasons."))
+            return redirect("evaluations:phase_ranking", pk=pk)
+        try:
+            services.phase_panel_keep(
+                phase=self.phase, by=request.user, count=form.cleaned_data["count"], reason=form.cleaned_data["reason"]
+            )
+        except DomainError as exc:
+            _fail(request, exc)
+        else:
+            if form.cleaned_data["count"] is None:
+                messages.success(request, _("The panel's decision was withdrawn; the phase keeps its full places."))
+            else:
+                messages.success(request, _("The panel's decision was recorded; the ranking's decisions follow it."))
+        return redirect("evaluations:phase_ranking", pk=pk)
+
 
 def neutralise(value):
     """Spreadsheet-safe cell: text starting with = + - @ gets a leading quote (no formula injection)."""
@@ -455,6 +476,10 @@ def _export_table(phase: Phase):
     header = ["rank", "receipt_number", "consortium", "title", "score", "expert_score"]
     header += [c.key for c in criteria] + ["passed", "decision", "reserve_rank", "objectives_met"]
     header += ["reviewer_spread", "reviewer_stdev", "reviewers_disagree"]
+    # The criterion columns are contributions: the expert ones add up to expert_score (the
+    # mean over the kept sheets); reviewer_totals lists every sheet's total, dropped_totals
+    # those the trimmed mean left out. Figures are rounded to two places for display only.
+    header += ["reviewer_totals", "dropped_totals"]
     table = []
     for r in rows:
         line = [r.rank, r.receipt_number, r.consortium, r.title, r.score, r.expert_score]
@@ -467,6 +492,7 @@ def _export_table(phase: Phase):
         ]
         spread = row_disagreement(r, criteria)
         line += [spread.spread, spread.stdev, "yes" if spread.flagged else "no"]
+        line += ["; ".join(r.reviewer_totals), "; ".join(r.dropped_totals)]
         table.append([neutralise(v) for v in line])
     return header, table
 

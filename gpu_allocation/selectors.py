@@ -258,14 +258,23 @@ def phase_passing_not_selected(*, phase_id: int) -> list[dict[str, Any]]:
         if not result.passed or result.decision in ACTIVE_DECISIONS:
             continue
         score = format(result.score.normalize(), "f")
+        if phase.panel_keeps is not None:
+            en_places = (
+                f"the phase keeps at most {phase.teams_to_keep}, and the panel decided to keep "
+                f"{phase.panel_keeps}: {phase.panel_keeps_reason}"
+            )
+            ko_places = (
+                f"이 단계는 최대 {phase.teams_to_keep}개 팀을 선정하며, 평가위원회가 {phase.panel_keeps}개 팀만 "
+                f"유지하기로 결정했습니다: {phase.panel_keeps_reason}"
+            )
+        else:
+            en_places = f"the phase keeps at most {phase.teams_to_keep}"
+            ko_places = f"이 단계는 최대 {phase.teams_to_keep}개 팀을 선정합니다"
         en = (
             f"It passed the phase with a score of {score} (rank {result.rank}) but is not among the {kept} teams "
-            f"selected or kept (the phase keeps at most {phase.teams_to_keep})."
+            f"selected or kept ({en_places})."
         )
-        ko = (
-            f"단계 평가를 {score}점({result.rank}위)으로 통과했으나 선정·유지된 {kept}개 팀에 들지 않았습니다"
-            f"(이 단계는 최대 {phase.teams_to_keep}개 팀을 선정합니다)."
-        )
+        ko = f"단계 평가를 {score}점({result.rank}위)으로 통과했으나 선정·유지된 {kept}개 팀에 들지 않았습니다({ko_places})."
         if result.reserve_rank:
             en += (
                 f" It is number {result.reserve_rank} on the reserve list and moves up only if a selected team "

@@ -292,13 +292,21 @@ def _clean(value, label: str):
 
 
 class ProgrammeSerializer(StrictModelSerializer):
+    reason = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="Why the deadline moves: required when `closes_at` changes, recorded in the audit trail.",
+    )
+
     class Meta:
         model = Programme
         fields = [
             "id", "name", "name_en", "year", "receipt_prefix", "opens_at", "closes_at", "max_teams",
             "gpu_cap_per_team", "gpu_node_size", "budget_min", "budget_max", "budget_envelope",
             "model_categories", "attachment_max_file_mb", "attachment_max_total_mb", "required_attachments",
-            "one_consortium_per_organisation", "require_university", "appeal_window_days",
+            "one_consortium_per_organisation", "require_university", "appeal_window_days", "reason",
         ]  # fmt: skip
 
     def validate_year(self, value):
@@ -320,6 +328,9 @@ class ProgrammeSerializer(StrictModelSerializer):
         closes = attrs.get("closes_at", getattr(self.instance, "closes_at", None))
         if opens and closes and closes <= opens:
             raise serializers.ValidationError({"closes_at": "The closing time must be after the opening time."})
+        moved = self.instance is not None and "closes_at" in attrs and attrs["closes_at"] != self.instance.closes_at
+        if moved and not attrs.get("reason", "").strip():
+            raise serializers.ValidationError({"reason": _("Give a reason when moving the deadline.")})
         low = attrs.get("budget_min", getattr(self.instance, "budget_min", 3_000_000_000))
         high = attrs.get("budget_max", getattr(self.instance, "budget_max", 5_000_000_000))
         if low <= 0 or high < low:
@@ -348,13 +359,17 @@ class ProgrammeViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         from portal.services import programme_create
 
-        serializer.instance = programme_create(by=self.request.user, data=serializer.validated_data)
+        data = dict(serializer.validated_data)
+        data.pop("reason", None)
+        serializer.instance = programme_create(by=self.request.user, data=data)
 
     def perform_update(self, serializer):
         from portal.services import programme_update
 
+        data = dict(serializer.validated_data)
+        reason = data.pop("reason", "")
         serializer.instance = programme_update(
-            programme=serializer.instance, by=self.request.user, data=serializer.validated_data
+            programme=serializer.instance, by=self.request.user, data=data, reason=reason
         )
 
 

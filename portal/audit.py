@@ -58,7 +58,7 @@ def audit_record(
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
-        object_repr = object_repr or str(obj)[:255]
+        object_repr = object_repr or getattr(obj, "audit_label", None) or str(obj)[:255]
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:

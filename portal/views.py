@@ -10,6 +10,7 @@ from django.views.generic import TemplateView
 from rules.contrib.views import PermissionRequiredMixin
 
 from portal.audit import audit_verify_chain
+from portal.errors import DomainError
 from portal.forms import ProgrammeForm
 from portal.health import health_report
 from portal.models import AccessLog, AuditEntry, Programme
@@ -108,10 +109,14 @@ class ProgrammeEditView(NotFoundPermissionMixin, View):
         if not form.is_valid():
             return render(request, "portal/programme_form.html", {"form": form}, status=400)
         data = {name: form.cleaned_data[name] for name in PROGRAMME_FIELDS}
-        if instance is None:
-            programme_create(by=request.user, data=data)
-        else:
-            # NOTE: the form mutated ``instance`` in place; the service reloads it under a lock.
-            programme_update(programme=instance, by=request.user, data=data, reason=form.cleaned_data["reason"])
+        try:
+            if instance is None:
+                programme_create(by=request.user, data=data)
+            else:
+                # NOTE: the form mutated ``instance`` in place; the service reloads it under a lock.
+                programme_update(programme=instance, by=request.user, data=data, reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            return render(request, "portal/programme_form.html", {"form": form}, status=exc.status_code)
         messages.success(request, _("The programme settings were saved."))
         return redirect("portal:programme_list")

@@ -69,3 +69,19 @@ def spread_threshold(criteria):
     from evaluations.disagreement import disagreement_threshold
 
     return disagreement_threshold(criteria)
+
+
+def marked_totals(totals, dropped) -> list[tuple[str, bool]]:
+    """Reviewer totals (ascending) each with whether the aggregation dropped it: one sheet per
+    dropped total is marked, as the trimmed mean drops exactly one lowest and one highest."""
+    left = list(dropped or ())
+    marked = []
+    for total in totals or ():
+        is_dropped = total in left
+        if is_dropped:
+            left.remove(total)
+        marked.append((total, is_dropped))
+    return marked
+
+
+register.filter("marked_totals", lambda row: marked_totals(row.reviewer_totals, row.dropped_totals))
