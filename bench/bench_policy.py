@@ -7,11 +7,18 @@ For 5 teams (the demo case), 100 and 10,000 teams on a five-cluster pool, it rep
 solve (median and best of several runs, inputs already built) and the objective reached by the
 policy and by ``greedy_allocate`` (rank order, each team takes its request until the pool runs out).
 It imports only the pure module, so it needs neither Django nor a database.
+
+Each case is also solved by ``bench/reference_policy.py`` (a frozen copy of the policy as it was
+before its explanations became lazy and its budget order stopped using ``Fraction``; used only
+here and by its comparison test) on the same instances in the same run, the two interleaved
+round by round: the table gives both medians, the speed-up and whether the two results are
+identical (``to_dict()``, every sentence included).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import statistics
@@ -21,6 +28,9 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import reference_policy  # noqa: E402 (bench/ must be on the path first)
 
 from gpu_allocation.policy import (  # noqa: E402 (the repository root must be on the path first)
     AllocationResult,
@@ -29,6 +39,7 @@ from gpu_allocation.policy import (  # noqa: E402 (the repository root must be o
     Team,
     allocate,
     greedy_allocate,
+    inputs_to_dict,
 )
 
 BILLION = 1_000_000_000
@@ -83,6 +94,8 @@ def timed(function, *args, repeat: int) -> tuple[AllocationResult, list[float]]:
     times = []
     result = None
     for _ in range(repeat):
+        result = None
+        gc.collect()  # each run starts without the garbage of the one before
         start = time.perf_counter()
         result = function(*args)
         times.append(time.perf_counter() - start)
@@ -116,15 +129,28 @@ def summary(result: AllocationResult, teams: list[Team]) -> dict[str, object]:
 def run_case(
     name: str, teams: list[Team], clusters: list[Cluster], policy: PolicySettings, repeat: int
 ) -> dict[str, object]:
-    ours, ours_times = timed(allocate, teams, clusters, policy, repeat=repeat)
+    reference_inputs = reference_policy.inputs_from_dict(inputs_to_dict(teams, clusters, policy))
+    ours_times, reference_times = [], []
+    ours = reference = None
+    for _ in range(repeat):  # interleaved, so that both see the same load
+        ours, took = timed(allocate, teams, clusters, policy, repeat=1)
+        ours_times += took
+        reference, took = timed(reference_policy.allocate, *reference_inputs, repeat=1)
+        reference_times += took
     greedy, greedy_times = timed(greedy_allocate, teams, clusters, policy, repeat=repeat)
+    ours_median, reference_median = statistics.median(ours_times), statistics.median(reference_times)
     return {
         "case": name,
         "teams": len(teams),
         "clusters": len(clusters),
         "pool_gpus": sum(c.gpus for c in clusters),
-        "policy_seconds_median": round(statistics.median(ours_times), 6),
+        "policy_seconds_median": round(ours_median, 6),
         "policy_seconds_best": round(min(ours_times), 6),
+        "reference_seconds_median": round(reference_median, 6),
+        "reference_seconds_best": round(min(reference_times), 6),
+        "speedup_median": round(reference_median / ours_median, 2),
+        "speedup_best": round(min(reference_times) / min(ours_times), 2),
+        "identical_to_reference": ours.to_dict() == reference.to_dict(),
         "greedy_seconds_median": round(statistics.median(greedy_times), 6),
         "policy": summary(ours, teams),
         "greedy": summary(greedy, teams),
@@ -135,21 +161,26 @@ def run_case(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
-    parser.add_argument("--repeat", type=int, default=7, help="runs per case (default 7; 3 for 10,000 teams)")
+    parser.add_argument("--repeat", type=int, default=7, help="runs per case (default 7; 5 for 10,000 teams)")
     args = parser.parse_args(argv)
 
     cases = [
         ("demo", *demo_instance(), args.repeat),
         ("100 teams", *scaled_instance(100), args.repeat),
-        ("10,000 teams", *scaled_instance(10_000), min(args.repeat, 3)),
+        ("10,000 teams", *scaled_instance(10_000), min(args.repeat, 5)),
     ]
     rows = [run_case(name, teams, clusters, policy, repeat) for name, teams, clusters, policy, repeat in cases]
 
-    print(f"{'case':<14}{'teams':>7}{'policy s':>10}{'greedy s':>10}  objective (policy | greedy)")
+    print(
+        f"{'case':<14}{'teams':>7}{'policy s':>10}{'reference s':>12}{'speed-up':>9}{'same':>6}{'greedy s':>10}"
+        "  objective (policy | greedy)"
+    )
     for row in rows:
         p, g = row["policy"], row["greedy"]
         print(
-            f"{row['case']:<14}{row['teams']:>7}{row['policy_seconds_median']:>10.4f}{row['greedy_seconds_median']:>10.4f}  "
+            f"{row['case']:<14}{row['teams']:>7}{row['policy_seconds_median']:>10.4f}"
+            f"{row['reference_seconds_median']:>12.4f}{row['speedup_median']:>8.2f}×"
+            f"{'yes' if row['identical_to_reference'] else 'NO':>6}{row['greedy_seconds_median']:>10.4f}  "
             f"floors met {p['floors_met']}|{g['floors_met']} of {p['eligible_teams']}, "
             f"eligible without GPUs {p['eligible_teams_without_gpus']}|{g['eligible_teams_without_gpus']}, "
             f"rank-1 equivalents {p['rank_1_equivalents']}|{g['rank_1_equivalents']}, "
@@ -162,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps({"benchmark": "allocation_policy", "cases": rows}, indent=2) + "\n", encoding="utf-8"
         )
         print(f"figures written to {args.json}")
-    return 0
+    return 0 if all(row["identical_to_reference"] for row in rows) else 1
 
 
 if __name__ == "__main__":

@@ -101,6 +101,15 @@ Explanations
     larger than the largest cluster of its model, and the layout claim, "no layout ... splits fewer
     teams" when the tier's search finished, or that the search was bounded). Budget codes: ``budget_request``, ``budget_below_min``,
     ``budget_max``, ``budget_rounding``, ``envelope``, ``zero_score``.
+
+    The reasons are worked out when a team's bindings are first read and each sentence when it is
+    first read (``Binding.en``/``ko``, ``TeamAllocation.explanation_en``, ``to_dict()``), so a solve
+    whose explanations are not shown builds none; storing a run (``to_dict()``) builds them all once.
+
+Speed
+    ``bench/bench_policy.py`` times this module against ``bench/reference_policy.py`` (the policy
+    before lazy explanations and integer budget keys) on the same instances in the same run, and
+    ``tests/gpu_allocation/test_policy_reference.py`` checks that both give identical results.
 """
 
 from __future__ import annotations
@@ -110,11 +119,11 @@ import heapq
 import json
 import math
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "DEFAULT_GPUS_PER_NODE",
@@ -449,29 +458,100 @@ class PolicySettings:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class Binding:
-    """One limit that shaped a team's result: a machine code with parameters, and two sentences."""
+    """One limit that shaped a team's result: a machine code with parameters, and two sentences.
 
-    code: str
-    params: tuple[tuple[str, int | str], ...]
-    en: str
-    ko: str
+    The sentences are built when first read (``en``, ``ko``, ``to_dict()``), not when the policy
+    decides: a solve whose explanations are never shown (the benchmark, a comparison of runs)
+    builds none. Immutable; equal when code, parameters and both sentences are equal.
+    """
+
+    __slots__ = ("code", "_params", "_sorted", "_text", "_render")
+
+    def __init__(
+        self,
+        code: str,
+        params: Mapping[str, int | str] | Iterable[tuple[str, int | str]] = (),
+        en: str | None = None,
+        ko: str | None = None,
+        *,
+        render: Callable[[], tuple[str, str]] | None = None,
+    ) -> None:
+        if render is None and (en is None or ko is None):
+            raise TypeError("A binding needs both sentences or a function that builds them.")
+        set_ = object.__setattr__
+        set_(self, "code", code)
+        set_(self, "_params", params if isinstance(params, dict) else dict(params))
+        set_(self, "_sorted", None)
+        set_(self, "_text", None if render is not None else (en, ko))
+        set_(self, "_render", render)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Binding is immutable ({name!r} cannot be set).")
+
+    def _sentences(self) -> tuple[str, str]:
+        text = self._text
+        if text is None:
+            text = self._render()
+            object.__setattr__(self, "_text", text)
+            object.__setattr__(self, "_render", None)
+        return text
+
+    @property
+    def en(self) -> str:
+        return self._sentences()[0]
+
+    @property
+    def ko(self) -> str:
+        return self._sentences()[1]
+
+    @property
+    def params(self) -> tuple[tuple[str, int | str], ...]:
+        ordered = self._sorted
+        if ordered is None:
+            ordered = tuple(sorted(self._params.items()))
+            object.__setattr__(self, "_sorted", ordered)
+        return ordered
 
     @property
     def params_dict(self) -> dict[str, int | str]:
         return dict(self.params)
 
+    def _key(self) -> tuple[Any, ...]:
+        return (self.code, self.params, *self._sentences())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Binding):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        en, ko = self._sentences()
+        return f"Binding(code={self.code!r}, params={self.params!r}, en={en!r}, ko={ko!r})"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "params": dict(self.params), "en": self.en, "ko": self.ko}
+        en, ko = self._sentences()
+        return {"code": self.code, "params": dict(self.params), "en": en, "ko": ko}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Binding:
-        return cls(code=data["code"], params=tuple(sorted(data["params"].items())), en=data["en"], ko=data["ko"])
+        return cls(code=data["code"], params=dict(data["params"]), en=data["en"], ko=data["ko"])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        en, ko = self._sentences()
+        return (Binding, (self.code, dict(self._params), en, ko))
 
 
 def _binding(code: str, en: str, ko: str, **params: int | str) -> Binding:
-    return Binding(code=code, params=tuple(sorted(params.items())), en=en, ko=ko)
+    return Binding(code, params, en, ko)
+
+
+def _lazy(code: str, render: Callable[[], tuple[str, str]], **params: int | str) -> Binding:
+    """A binding whose two sentences ``render()`` builds when they are first read."""
+    return Binding(code, params, render=render)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -490,22 +570,73 @@ class Grant:
         return cls(cluster_id=data["cluster_id"], nodes=data["nodes"], gpus=data["gpus"])
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
 class TeamAllocation:
-    """One team's GPUs (grants ordered by cluster id) and data budget, with the reasons."""
+    """One team's GPUs (grants ordered by cluster id) and data budget, with the reasons.
 
-    team_id: int
-    rank: int
-    grants: tuple[Grant, ...]
-    total_gpus: int
-    total_equivalents: Decimal
-    budget: int
-    gpu_bindings: tuple[Binding, ...]
-    budget_bindings: tuple[Binding, ...]
+    Immutable. The reasons (``gpu_bindings``, ``budget_bindings``) are either given or, from
+    :func:`allocate`, worked out when first read, and their sentences when those are read.
+    """
+
+    __slots__ = ("_fields", "_bindings", "_explain")
+
+    team_id = property(lambda self: self._fields[0])
+    rank = property(lambda self: self._fields[1])
+    grants = property(lambda self: self._fields[2])
+    total_gpus = property(lambda self: self._fields[3])
+    total_equivalents = property(lambda self: self._fields[4])
+    budget = property(lambda self: self._fields[5])
+
+    def __init__(
+        self,
+        *,
+        team_id: int,
+        rank: int,
+        grants: tuple[Grant, ...],
+        total_gpus: int,
+        total_equivalents: Decimal,
+        budget: int,
+        gpu_bindings: Iterable[Binding],
+        budget_bindings: Iterable[Binding],
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "_fields", (team_id, rank, grants, total_gpus, total_equivalents, budget))
+        set_(self, "_bindings", (tuple(gpu_bindings), tuple(budget_bindings)))
+        set_(self, "_explain", None)
+
+    @classmethod
+    def _explained_later(cls, fields: tuple[Any, ...], explainer: _Explainer, position: int) -> TeamAllocation:
+        """A team allocation whose reasons ``explainer.bindings(position, budget)`` works out when first read."""
+        self = object.__new__(cls)
+        set_ = object.__setattr__
+        set_(self, "_fields", fields)
+        set_(self, "_bindings", None)
+        set_(self, "_explain", (explainer, position))
+        return self
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"TeamAllocation is immutable ({name!r} cannot be set).")
+
+    def _both(self) -> tuple[tuple[Binding, ...], tuple[Binding, ...]]:
+        both = self._bindings
+        if both is None:
+            explainer, position = self._explain
+            both = explainer.bindings(position, self._fields[5])
+            object.__setattr__(self, "_bindings", both)
+            object.__setattr__(self, "_explain", None)
+        return both
+
+    @property
+    def gpu_bindings(self) -> tuple[Binding, ...]:
+        return self._both()[0]
+
+    @property
+    def budget_bindings(self) -> tuple[Binding, ...]:
+        return self._both()[1]
 
     @property
     def bindings(self) -> tuple[Binding, ...]:
-        return self.gpu_bindings + self.budget_bindings
+        gpu, budget = self._both()
+        return gpu + budget
 
     @property
     def explanation_en(self) -> str:
@@ -515,7 +646,30 @@ class TeamAllocation:
     def explanation_ko(self) -> str:
         return " ".join(b.ko for b in self.bindings)
 
+    def _key(self) -> tuple[Any, ...]:
+        return (*self._fields, *self._both())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TeamAllocation):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        gpu, budget = self._both()
+        return (
+            f"TeamAllocation(team_id={self.team_id!r}, rank={self.rank!r}, grants={self.grants!r}, "
+            f"total_gpus={self.total_gpus!r}, total_equivalents={self.total_equivalents!r}, budget={self.budget!r}, "
+            f"gpu_bindings={gpu!r}, budget_bindings={budget!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_team_allocation, (self.to_dict(),))
+
     def to_dict(self) -> dict[str, Any]:
+        gpu, budget = self._both()
         return {
             "team_id": self.team_id,
             "rank": self.rank,
@@ -523,10 +677,10 @@ class TeamAllocation:
             "total_gpus": self.total_gpus,
             "total_equivalents": _dec_str(self.total_equivalents),
             "budget": self.budget,
-            "gpu_bindings": [b.to_dict() for b in self.gpu_bindings],
-            "budget_bindings": [b.to_dict() for b in self.budget_bindings],
-            "explanation_en": self.explanation_en,
-            "explanation_ko": self.explanation_ko,
+            "gpu_bindings": [b.to_dict() for b in gpu],
+            "budget_bindings": [b.to_dict() for b in budget],
+            "explanation_en": " ".join(b.en for b in gpu + budget),
+            "explanation_ko": " ".join(b.ko for b in gpu + budget),
         }
 
     @classmethod
@@ -541,6 +695,10 @@ class TeamAllocation:
             gpu_bindings=tuple(Binding.from_dict(b) for b in data["gpu_bindings"]),
             budget_bindings=tuple(Binding.from_dict(b) for b in data["budget_bindings"]),
         )
+
+
+def _team_allocation(data: Mapping[str, Any]) -> TeamAllocation:
+    return TeamAllocation.from_dict(data)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -703,9 +861,30 @@ def inputs_from_dict(data: Mapping[str, Any]) -> tuple[tuple[Team, ...], tuple[C
 
 
 def canonical_inputs_json(teams: Iterable[Team], clusters: Iterable[Cluster], settings: PolicySettings) -> str:
-    """The inputs as canonical JSON: sorted keys and ids, no spaces, Decimals as normalised strings."""
-    return json.dumps(
-        inputs_to_dict(teams, clusters, settings), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    """The inputs as canonical JSON: sorted keys and ids, no spaces, Decimals as normalised strings.
+
+    The same text as ``json.dumps(inputs_to_dict(...), sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)``; each team's object is written directly (keys in sorted order) rather than
+    built as a dictionary first, as there may be thousands of them."""
+
+    def dumps(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def team_json(t: Team) -> str:
+        members = dumps(list(t.gpu_supplier_members)) if t.gpu_supplier_members else "[]"
+        ties = dumps([tie.to_dict() for tie in t.tie_breaks]) if t.tie_breaks else "[]"
+        # ints are written as json writes them (digits); a score's canonical text is digits, "." and "-" only.
+        return (
+            f'{{"gpu_supplier":{"true" if t.gpu_supplier else "false"},"gpu_supplier_members":{members},'
+            f'"id":{t.id:d},"rank":{t.rank:d},'
+            f'"requested_budget":{t.requested_budget:d},"requested_gpus":{t.requested_gpus:d},'
+            f'"score":"{_dec_str(t.score)}","tie_breaks":{ties}}}'
+        )
+
+    return (
+        f'{{"clusters":{dumps([c.to_dict() for c in sorted(clusters, key=lambda c: c.id)])},'
+        f'"policy_version":{dumps(POLICY_VERSION)},"settings":{dumps(settings.to_dict())},'
+        f'"teams":[{",".join(team_json(t) for t in sorted(teams, key=lambda t: t.id))}]}}'
     )
 
 
@@ -1179,8 +1358,7 @@ def _unplace(chosen: Sequence[int], j: int, sizes: Sequence[int], load: list[int
             used[b] -= 1
 
 
-@dataclass(frozen=True, slots=True)
-class _TierNote:
+class _TierNote(NamedTuple):
     """What a team's explanation needs about one tier it holds nodes in."""
 
     models: str  # the GPU models of the tier's clusters, e.g. "H100"
@@ -1219,10 +1397,15 @@ def _deal(prep: _Prepared, counts: Sequence[int]) -> tuple[list[dict[int, int]],
         layout = _layout_tier(tier_shares, [tiers_of[p] == 1 for p, _ in tier_shares], tier)
         models = " / ".join(dict.fromkeys(c.gpu_model for c in sorted(tier, key=lambda c: (-c.nodes, c.id))))
         largest = max(c.nodes for c in tier)
+        proven = layout.proven
         for (position, share), pieces in zip(tier_shares, layout.pieces, strict=True):
-            for cluster_id, nodes in pieces.items():
-                grants[position][cluster_id] = grants[position].get(cluster_id, 0) + nodes
-            notes[position].append(_TierNote(models, share, len(pieces), largest, layout.proven))
+            if tiers_of[position] == 1:
+                grants[position] = pieces  # the team's only tier: its pieces are its grants
+            else:
+                held = grants[position]
+                for cluster_id, nodes in pieces.items():
+                    held[cluster_id] = held.get(cluster_id, 0) + nodes
+            notes[position].append(_TierNote(models, share, len(pieces), largest, proven))
     return grants, notes
 
 
@@ -1264,10 +1447,11 @@ def _budget_ceilings(prep: _Prepared) -> list[int]:
 
 
 def _integer_weights(teams: Sequence[Team]) -> list[int]:
-    """Scores scaled to integers by one common power of ten (which does not change the optimum)."""
-    parts = [t.score.as_tuple() for t in teams]
-    low = min((p.exponent for p in parts), default=0)
-    return [int("".join(map(str, p.digits))) * 10 ** (p.exponent - low) for p in parts]
+    """Scores scaled to integers by one common factor (which changes neither the optimum nor any
+    comparison below): each score times the least common multiple of their denominators."""
+    ratios = [t.score.as_integer_ratio() for t in teams]
+    common = math.lcm(*(d for _, d in ratios)) if ratios else 1
+    return [n * (common // d) for n, d in ratios]
 
 
 def _budget_units(prep: _Prepared) -> tuple[list[int], list[int]]:
@@ -1303,23 +1487,27 @@ def _budget_units(prep: _Prepared) -> tuple[list[int], list[int]]:
     for i in active:
         units[i] = min(ceilings[i], (2 * p * weights[i] + q) // (2 * q))
         total += units[i]
+    # The unit order compares costs (2k +- 1) / w exactly. Two different costs with denominators of at
+    # most W differ by at least 1 / W**2, so with M = W**2 + 1 the integer floor((2k +- 1) * M / w)
+    # orders them as the fractions do and maps equal costs to equal integers: exact, without Fraction.
+    scale = max((weights[i] for i in active), default=1) ** 2 + 1
     if total < available:
-        heap = [(Fraction(2 * units[i] + 1, weights[i]), i) for i in active if units[i] < ceilings[i]]
+        heap = [((2 * units[i] + 1) * scale // weights[i], i) for i in active if units[i] < ceilings[i]]
         heapq.heapify(heap)
         for _ in range(available - total):
             _, i = heapq.heappop(heap)
             units[i] += 1
             if units[i] < ceilings[i]:
-                heapq.heappush(heap, (Fraction(2 * units[i] + 1, weights[i]), i))
+                heapq.heappush(heap, ((2 * units[i] + 1) * scale // weights[i], i))
     elif total > available:
-        heap = [(-Fraction(2 * units[i] - 1, weights[i]), -i) for i in active if units[i] > 0]
+        heap = [(-((2 * units[i] - 1) * scale // weights[i]), -i) for i in active if units[i] > 0]
         heapq.heapify(heap)
         for _ in range(total - available):
             _, minus_i = heapq.heappop(heap)
             i = -minus_i
             units[i] -= 1
             if units[i] > 0:
-                heapq.heappush(heap, (-Fraction(2 * units[i] - 1, weights[i]), -i))
+                heapq.heappush(heap, (-((2 * units[i] - 1) * scale // weights[i]), -i))
     return units, ceilings
 
 
@@ -1328,8 +1516,7 @@ def _budget_units(prep: _Prepared) -> tuple[list[int], list[int]]:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Neighbours:
+class _Neighbours(NamedTuple):
     """Nodes held before and reserved after a team, split by whether the other teams rank above it
     (below it) or share its rank, so that no sentence calls a team of the same rank higher-ranked."""
 
@@ -1342,36 +1529,52 @@ class _Neighbours:
     same_reserved_teams: int
 
 
-def _neighbours(prep: _Prepared, counts: Sequence[int], floor_met: Sequence[bool]) -> list[_Neighbours]:
-    """:class:`_Neighbours` of every team (rank order), from prefix sums in one pass."""
-    n = len(prep.teams)
-    nodes_before, served_before, held_before, holders_before = [0], [0], [0], [0]
-    for j in range(n):
-        held = prep.floors[j] if floor_met[j] else 0
-        nodes_before.append(nodes_before[-1] + counts[j])
-        served_before.append(served_before[-1] + (1 if counts[j] else 0))
-        held_before.append(held_before[-1] + held)
-        holders_before.append(holders_before[-1] + (1 if held else 0))
-    out: list[_Neighbours] = []
-    start = 0
-    while start < n:
-        end = start
-        while end < n and prep.teams[end].rank == prep.teams[start].rank:
-            end += 1
-        for i in range(start, end):
-            out.append(
-                _Neighbours(
-                    higher_nodes=nodes_before[start],
-                    same_before_nodes=nodes_before[i] - nodes_before[start],
-                    same_before_teams=served_before[i] - served_before[start],
-                    lower_reserved_nodes=held_before[n] - held_before[end],
-                    lower_reserved_teams=holders_before[n] - holders_before[end],
-                    same_reserved_nodes=held_before[end] - held_before[i + 1],
-                    same_reserved_teams=holders_before[end] - holders_before[i + 1],
-                )
-            )
-        start = end
-    return out
+class _NeighbourTable:
+    """:class:`_Neighbours` of any team (rank order), from prefix sums built in one pass; a team's
+    entry is made only when its explanation needs it."""
+
+    __slots__ = ("nodes_before", "served_before", "held_before", "holders_before", "group_start", "group_end")
+
+    def __init__(self, prep: _Prepared, counts: Sequence[int], floor_met: Sequence[bool]) -> None:
+        n = len(prep.teams)
+        nodes_before, served_before, held_before, holders_before = [0], [0], [0], [0]
+        for j in range(n):
+            held = prep.floors[j] if floor_met[j] else 0
+            nodes_before.append(nodes_before[-1] + counts[j])
+            served_before.append(served_before[-1] + (1 if counts[j] else 0))
+            held_before.append(held_before[-1] + held)
+            holders_before.append(holders_before[-1] + (1 if held else 0))
+        group_start, group_end = [0] * n, [0] * n
+        start = 0
+        while start < n:
+            end = start
+            while end < n and prep.teams[end].rank == prep.teams[start].rank:
+                end += 1
+            for i in range(start, end):
+                group_start[i], group_end[i] = start, end
+            start = end
+        self.nodes_before, self.served_before = nodes_before, served_before
+        self.held_before, self.holders_before = held_before, holders_before
+        self.group_start, self.group_end = group_start, group_end
+
+    def __getitem__(self, i: int) -> _Neighbours:
+        start, end = self.group_start[i], self.group_end[i]
+        nodes, served, held, holders = self.nodes_before, self.served_before, self.held_before, self.holders_before
+        last = len(nodes) - 1
+        return _Neighbours(
+            higher_nodes=nodes[start],
+            same_before_nodes=nodes[i] - nodes[start],
+            same_before_teams=served[i] - served[start],
+            lower_reserved_nodes=held[last] - held[end],
+            lower_reserved_teams=holders[last] - holders[end],
+            same_reserved_nodes=held[end] - held[i + 1],
+            same_reserved_teams=holders[end] - holders[i + 1],
+        )
+
+
+def _neighbours(prep: _Prepared, counts: Sequence[int], floor_met: Sequence[bool]) -> _NeighbourTable:
+    """:class:`_Neighbours` of every team (rank order), indexed by position."""
+    return _NeighbourTable(prep, counts, floor_met)
 
 
 def _teams_en(n: int) -> str:
@@ -1379,43 +1582,45 @@ def _teams_en(n: int) -> str:
 
 
 def _pool_exhausted(granted: int, rounded: int, around: _Neighbours, g: int) -> Binding:
-    en = f"The pool ran out: it received {_num(granted)} of the {_num(rounded)} GPUs it could take."
-    ko = f"GPU 풀이 소진되어 받을 수 있는 {_num(rounded)}개 중 {_num(granted)}개를 받았습니다."
-    if around.higher_nodes:
-        en += f" Higher-ranked teams come first and hold {_num(around.higher_nodes * g)} GPUs."
-        ko += f" 상위 순위 팀이 먼저 {_num(around.higher_nodes * g)}개를 받았습니다."
-    if around.same_before_nodes:
-        en += (
-            f" {_teams_en(around.same_before_teams)} sharing its rank "
-            f"{'come' if around.same_before_teams != 1 else 'comes'} before it by team number and "
-            f"{'hold' if around.same_before_teams != 1 else 'holds'} {_num(around.same_before_nodes * g)} GPUs."
-        )
-        ko += (
-            f" 같은 순위의 {around.same_before_teams}개 팀이 팀 번호 순으로 먼저 "
-            f"{_num(around.same_before_nodes * g)}개를 받았습니다."
-        )
-    if around.lower_reserved_nodes:
-        en += (
-            f" {_num(around.lower_reserved_nodes * g)} GPUs are held as the floors of "
-            f"{around.lower_reserved_teams} lower-ranked team{'s' if around.lower_reserved_teams != 1 else ''}."
-        )
-        ko += (
-            f" 하위 순위 {around.lower_reserved_teams}개 팀의 최소 보장 물량으로 "
-            f"{_num(around.lower_reserved_nodes * g)}개를 남겨 두었습니다."
-        )
-    if around.same_reserved_nodes:
-        en += (
-            f" {_num(around.same_reserved_nodes * g)} GPUs are held as the floors of "
-            f"{_teams_en(around.same_reserved_teams)} sharing its rank."
-        )
-        ko += (
-            f" 같은 순위 {around.same_reserved_teams}개 팀의 최소 보장 물량으로 "
-            f"{_num(around.same_reserved_nodes * g)}개를 남겨 두었습니다."
-        )
-    return _binding(
+    def render() -> tuple[str, str]:
+        en = f"The pool ran out: it received {_num(granted)} of the {_num(rounded)} GPUs it could take."
+        ko = f"GPU 풀이 소진되어 받을 수 있는 {_num(rounded)}개 중 {_num(granted)}개를 받았습니다."
+        if around.higher_nodes:
+            en += f" Higher-ranked teams come first and hold {_num(around.higher_nodes * g)} GPUs."
+            ko += f" 상위 순위 팀이 먼저 {_num(around.higher_nodes * g)}개를 받았습니다."
+        if around.same_before_nodes:
+            en += (
+                f" {_teams_en(around.same_before_teams)} sharing its rank "
+                f"{'come' if around.same_before_teams != 1 else 'comes'} before it by team number and "
+                f"{'hold' if around.same_before_teams != 1 else 'holds'} {_num(around.same_before_nodes * g)} GPUs."
+            )
+            ko += (
+                f" 같은 순위의 {around.same_before_teams}개 팀이 팀 번호 순으로 먼저 "
+                f"{_num(around.same_before_nodes * g)}개를 받았습니다."
+            )
+        if around.lower_reserved_nodes:
+            en += (
+                f" {_num(around.lower_reserved_nodes * g)} GPUs are held as the floors of "
+                f"{around.lower_reserved_teams} lower-ranked team{'s' if around.lower_reserved_teams != 1 else ''}."
+            )
+            ko += (
+                f" 하위 순위 {around.lower_reserved_teams}개 팀의 최소 보장 물량으로 "
+                f"{_num(around.lower_reserved_nodes * g)}개를 남겨 두었습니다."
+            )
+        if around.same_reserved_nodes:
+            en += (
+                f" {_num(around.same_reserved_nodes * g)} GPUs are held as the floors of "
+                f"{_teams_en(around.same_reserved_teams)} sharing its rank."
+            )
+            ko += (
+                f" 같은 순위 {around.same_reserved_teams}개 팀의 최소 보장 물량으로 "
+                f"{_num(around.same_reserved_nodes * g)}개를 남겨 두었습니다."
+            )
+        return en, ko
+
+    return _lazy(
         "pool_exhausted",
-        en,
-        ko,
+        render,
         granted=granted,
         limit_gpus=rounded,
         higher_ranked_gpus=around.higher_nodes * g,
@@ -1427,52 +1632,56 @@ def _pool_exhausted(granted: int, rounded: int, around: _Neighbours, g: int) -> 
 
 def _split_binding(grants: Mapping[int, int], names: Mapping[int, str], notes: Sequence[_TierNote], g: int) -> Binding:
     """Why a team's GPUs sit in several clusters: each sentence part is one fact that holds for the result."""
-    listed = ", ".join(names[c] for c in sorted(grants))
-    en = [f"Its GPUs are spread over {len(grants)} clusters ({listed})."]
-    ko = [f"배정 물량이 {len(grants)}개 클러스터({listed})에 나뉘어 있습니다."]
-    if len(notes) > 1:
-        parts = " and ".join(f"{_num(n.nodes * g)} {n.models}" for n in notes)
-        parts_ko = ", ".join(f"{n.models} {_num(n.nodes * g)}개" for n in notes)
-        en.append(
-            f"Its share of the best remaining GPUs is made of GPUs of different value ({parts}), "
-            "which sit in different clusters."
-        )
-        ko.append(
-            f"남은 GPU 중 가장 좋은 것부터 받은 몫이 서로 다른 등급의 GPU({parts_ko})로 이루어져 클러스터가 다릅니다."
-        )
-    for n in notes:
-        if n.clusters < 2:
-            continue
-        if n.nodes > n.largest:
+
+    def render() -> tuple[str, str]:
+        listed = ", ".join(names[c] for c in sorted(grants))
+        en = [f"Its GPUs are spread over {len(grants)} clusters ({listed})."]
+        ko = [f"배정 물량이 {len(grants)}개 클러스터({listed})에 나뉘어 있습니다."]
+        if len(notes) > 1:
+            parts = " and ".join(f"{_num(n.nodes * g)} {n.models}" for n in notes)
+            parts_ko = ", ".join(f"{n.models} {_num(n.nodes * g)}개" for n in notes)
             en.append(
-                f"Its {_num(n.nodes * g)} {n.models} GPUs are more than the largest {n.models} cluster holds "
-                f"({_num(n.largest * g)})."
+                f"Its share of the best remaining GPUs is made of GPUs of different value ({parts}), "
+                "which sit in different clusters."
             )
             ko.append(
-                f"받은 {n.models} {_num(n.nodes * g)}개가 가장 큰 {n.models} 클러스터({_num(n.largest * g)}개)보다 많습니다."
+                f"남은 GPU 중 가장 좋은 것부터 받은 몫이 서로 다른 등급의 GPU({parts_ko})로 이루어져 클러스터가 다릅니다."
             )
-        if n.proven:
-            en.append(
-                f"Among the {n.models} clusters, no layout that gives every team the same GPUs splits fewer teams, "
-                f"and none that splits as few puts it in fewer than {n.clusters} of them without putting a team "
-                "before it in rank order into more of them."
-            )
-            ko.append(
-                f"{n.models} 클러스터에서는 모든 팀에 같은 GPU를 주는 배치 가운데 나뉘는 팀이 더 적은 배치가 없고, 나뉘는 팀 수가 "
-                f"같은 배치에서는 순위상 앞선 팀을 더 많은 클러스터에 나누지 않고서는 이 팀을 {n.clusters}개보다 적은 "
-                "클러스터에 둘 수 없습니다."
-            )
-        else:
-            en.append(
-                f"Among the {n.models} clusters, the layout search (bounded for pools this large) found no layout that "
-                f"gives every team the same GPUs and splits fewer teams, nor one that splits as few and puts it in fewer "
-                f"than {n.clusters} of them without putting a team before it in rank order into more of them."
-            )
-            ko.append(
-                f"{n.models} 클러스터의 배치 탐색(큰 풀에서는 탐색 범위를 제한합니다)에서 모든 팀에 같은 GPU를 주면서 나뉘는 팀이 "
-                f"더 적거나, 나뉘는 팀 수가 같으면서 순위상 앞선 팀을 더 나누지 않고 이 팀을 {n.clusters}개보다 적은 클러스터에 두는 배치를 찾지 못했습니다."
-            )
-    return _binding("split", " ".join(en), " ".join(ko), clusters=len(grants))
+        for n in notes:
+            if n.clusters < 2:
+                continue
+            if n.nodes > n.largest:
+                en.append(
+                    f"Its {_num(n.nodes * g)} {n.models} GPUs are more than the largest {n.models} cluster holds "
+                    f"({_num(n.largest * g)})."
+                )
+                ko.append(
+                    f"받은 {n.models} {_num(n.nodes * g)}개가 가장 큰 {n.models} 클러스터({_num(n.largest * g)}개)보다 많습니다."
+                )
+            if n.proven:
+                en.append(
+                    f"Among the {n.models} clusters, no layout that gives every team the same GPUs splits fewer teams, "
+                    f"and none that splits as few puts it in fewer than {n.clusters} of them without putting a team "
+                    "before it in rank order into more of them."
+                )
+                ko.append(
+                    f"{n.models} 클러스터에서는 모든 팀에 같은 GPU를 주는 배치 가운데 나뉘는 팀이 더 적은 배치가 없고, 나뉘는 팀 수가 "
+                    f"같은 배치에서는 순위상 앞선 팀을 더 많은 클러스터에 나누지 않고서는 이 팀을 {n.clusters}개보다 적은 "
+                    "클러스터에 둘 수 없습니다."
+                )
+            else:
+                en.append(
+                    f"Among the {n.models} clusters, the layout search (bounded for pools this large) found no layout that "
+                    f"gives every team the same GPUs and splits fewer teams, nor one that splits as few and puts it in fewer "
+                    f"than {n.clusters} of them without putting a team before it in rank order into more of them."
+                )
+                ko.append(
+                    f"{n.models} 클러스터의 배치 탐색(큰 풀에서는 탐색 범위를 제한합니다)에서 모든 팀에 같은 GPU를 주면서 나뉘는 팀이 "
+                    f"더 적거나, 나뉘는 팀 수가 같으면서 순위상 앞선 팀을 더 나누지 않고 이 팀을 {n.clusters}개보다 적은 클러스터에 두는 배치를 찾지 못했습니다."
+                )
+        return " ".join(en), " ".join(ko)
+
+    return _lazy("split", render, clusters=len(grants))
 
 
 def _rank_bindings(team: Team) -> tuple[Binding, ...]:
@@ -1511,12 +1720,14 @@ def _rank_bindings(team: Team) -> tuple[Binding, ...]:
             ko_parts.append(f"{tie.other}와의 순서는 아직 정해지지 않았습니다")
     n = len(team.tie_breaks)
     return (
-        _binding(
+        _lazy(
             "rank_tie",
-            f"Rank {team.rank}: its phase score of {score} equals that of {n} other application{'s' if n != 1 else ''}; "
-            + "; ".join(en_parts)
-            + ".",
-            f"{team.rank}위: 단계 평가 점수 {score}점이 다른 {n}개 신청과 같습니다. " + "; ".join(ko_parts) + ".",
+            lambda: (
+                f"Rank {team.rank}: its phase score of {score} equals that of {n} other application{'s' if n != 1 else ''}; "
+                + "; ".join(en_parts)
+                + ".",
+                f"{team.rank}위: 단계 평가 점수 {score}점이 다른 {n}개 신청과 같습니다. " + "; ".join(ko_parts) + ".",
+            ),
             tied=n,
         ),
     )
@@ -1530,7 +1741,7 @@ def _gpu_bindings(
     grants: Mapping[int, int],
     names: Mapping[int, str],
     tier_notes: Sequence[_TierNote],
-    around: _Neighbours,
+    neighbours: _NeighbourTable,
 ) -> tuple[Binding, ...]:
     team, g, cap = prep.teams[i], prep.node_size, prep.settings.per_team_gpu_cap
     granted = counts[i] * g
@@ -1543,17 +1754,19 @@ def _gpu_bindings(
         )
         who_ko = f"이 팀 컨소시엄의 참여 기관({members})" if members else "이 팀 컨소시엄의 참여 기관"
         return (
-            _binding(
+            _lazy(
                 "supplier",
-                f"It receives no GPUs: {who_en} is flagged as a GPU supplier to the programme, and under the "
-                "programme's rule a team receives no GPUs while any of its member organisations supplies GPUs.",
-                f"GPU를 배정하지 않습니다. {who_ko}이 사업의 GPU 공급 기관으로 지정되어 있으며, 사업 규칙에 따라 "
-                "참여 기관 중 하나라도 GPU를 공급하는 동안에는 그 팀에 GPU를 배정하지 않습니다.",
+                lambda: (
+                    f"It receives no GPUs: {who_en} is flagged as a GPU supplier to the programme, and under the "
+                    "programme's rule a team receives no GPUs while any of its member organisations supplies GPUs.",
+                    f"GPU를 배정하지 않습니다. {who_ko}이 사업의 GPU 공급 기관으로 지정되어 있으며, 사업 규칙에 따라 "
+                    "참여 기관 중 하나라도 GPU를 공급하는 동안에는 그 팀에 GPU를 배정하지 않습니다.",
+                ),
                 members=members,
             ),
         )
     if team.requested_gpus == 0:
-        return (_binding("no_request", "The team requested no GPUs.", "이 팀은 GPU를 요청하지 않았습니다."),)
+        return (_lazy("no_request", lambda: ("The team requested no GPUs.", "이 팀은 GPU를 요청하지 않았습니다.")),)
     limit = prep.limit_gpus[i]
     limited_by = "team_cap" if team.requested_gpus > cap else "request"
     if prep.limit_nodes[i] == 0:
@@ -1564,10 +1777,12 @@ def _gpu_bindings(
         )
         what_ko = f"팀당 상한 {_num(cap)}개" if limited_by == "team_cap" else f"요청한 {_num(limit)}개"
         return (
-            _binding(
+            _lazy(
                 "below_one_node",
-                f"GPUs are granted in whole nodes of {g}, and {what_en} is less than one node, so it receives none.",
-                f"GPU는 {g}개짜리 노드 단위로만 배정하는데 {what_ko}가 노드 1개보다 적어 배정하지 않습니다.",
+                lambda: (
+                    f"GPUs are granted in whole nodes of {g}, and {what_en} is less than one node, so it receives none.",
+                    f"GPU는 {g}개짜리 노드 단위로만 배정하는데 {what_ko}가 노드 1개보다 적어 배정하지 않습니다.",
+                ),
                 limit_gpus=limit,
                 node_size=g,
                 limited_by=limited_by,
@@ -1578,10 +1793,12 @@ def _gpu_bindings(
     if counts[i] == prep.limit_nodes[i]:
         if limited_by == "team_cap":
             out.append(
-                _binding(
+                _lazy(
                     "team_cap",
-                    f"Limited by the per-team cap of {_num(cap)} GPUs (it requested {_num(team.requested_gpus)}).",
-                    f"팀당 상한인 {_num(cap)}개까지 배정했습니다(요청 {_num(team.requested_gpus)}개).",
+                    lambda: (
+                        f"Limited by the per-team cap of {_num(cap)} GPUs (it requested {_num(team.requested_gpus)}).",
+                        f"팀당 상한인 {_num(cap)}개까지 배정했습니다(요청 {_num(team.requested_gpus)}개).",
+                    ),
                     cap=cap,
                     requested=team.requested_gpus,
                     granted=granted,
@@ -1589,20 +1806,24 @@ def _gpu_bindings(
             )
         else:
             out.append(
-                _binding(
+                _lazy(
                     "request",
-                    f"Limited by its own request of {_num(team.requested_gpus)} GPUs.",
-                    f"자체 요청량인 GPU {_num(team.requested_gpus)}개까지 배정했습니다.",
+                    lambda: (
+                        f"Limited by its own request of {_num(team.requested_gpus)} GPUs.",
+                        f"자체 요청량인 GPU {_num(team.requested_gpus)}개까지 배정했습니다.",
+                    ),
                     requested=team.requested_gpus,
                     granted=granted,
                 )
             )
     if rounded < limit and counts[i] == prep.limit_nodes[i]:
         out.append(
-            _binding(
+            _lazy(
                 "node_rounding",
-                f"GPUs are granted in whole nodes of {g}, so its limit of {_num(limit)} GPUs is rounded down to {_num(rounded)}.",
-                f"GPU는 {g}개짜리 노드 단위로만 배정하므로 한도 {_num(limit)}개를 {_num(rounded)}개로 내림했습니다.",
+                lambda: (
+                    f"GPUs are granted in whole nodes of {g}, so its limit of {_num(limit)} GPUs is rounded down to {_num(rounded)}.",
+                    f"GPU는 {g}개짜리 노드 단위로만 배정하므로 한도 {_num(limit)}개를 {_num(rounded)}개로 내림했습니다.",
+                ),
                 limit_gpus=limit,
                 rounded_gpus=rounded,
                 node_size=g,
@@ -1612,29 +1833,33 @@ def _gpu_bindings(
         floor_gpus = prep.floors[i] * g
         if floor_met[i] and prep.floors[i] and counts[i] == prep.floors[i]:
             out.append(
-                _binding(
+                _lazy(
                     "floor",
-                    f"It holds its guaranteed floor of {_num(floor_gpus)} GPUs: every eligible team is first given up to "
-                    f"{_num(prep.floor_size * g)} GPUs ({_share_text(prep.settings.gpu_floor_share)} of an equal share of the pool).",
-                    f"최소 보장 물량 {_num(floor_gpus)}개를 받았습니다. 모든 대상 팀에는 먼저 최대 {_num(prep.floor_size * g)}개"
-                    f"(풀 균등 배분량의 {_share_text(prep.settings.gpu_floor_share)})를 보장합니다.",
+                    lambda: (
+                        f"It holds its guaranteed floor of {_num(floor_gpus)} GPUs: every eligible team is first given up to "
+                        f"{_num(prep.floor_size * g)} GPUs ({_share_text(prep.settings.gpu_floor_share)} of an equal share of the pool).",
+                        f"최소 보장 물량 {_num(floor_gpus)}개를 받았습니다. 모든 대상 팀에는 먼저 최대 {_num(prep.floor_size * g)}개"
+                        f"(풀 균등 배분량의 {_share_text(prep.settings.gpu_floor_share)})를 보장합니다.",
+                    ),
                     floor_gpus=floor_gpus,
                     floor_share=_dec_str(prep.settings.gpu_floor_share),
                 )
             )
         elif not floor_met[i]:
             out.append(
-                _binding(
+                _lazy(
                     "no_floor",
-                    f"The pool is too small to give every eligible team its floor of {_num(floor_gpus)} GPUs; floors go to "
-                    "teams in rank order (teams sharing a rank by team number), and a floor is never taken from a team "
-                    "before it in that order.",
-                    f"GPU 풀이 모든 대상 팀에 최소 보장 물량({_num(floor_gpus)}개)을 주기에 부족합니다. 최소 보장은 순위 순서(같은 "
-                    "순위는 팀 번호 순)로 배정하며, 앞선 팀의 몫을 줄여 뒤의 팀에 주지 않습니다.",
+                    lambda: (
+                        f"The pool is too small to give every eligible team its floor of {_num(floor_gpus)} GPUs; floors go to "
+                        "teams in rank order (teams sharing a rank by team number), and a floor is never taken from a team "
+                        "before it in that order.",
+                        f"GPU 풀이 모든 대상 팀에 최소 보장 물량({_num(floor_gpus)}개)을 주기에 부족합니다. 최소 보장은 순위 순서(같은 "
+                        "순위는 팀 번호 순)로 배정하며, 앞선 팀의 몫을 줄여 뒤의 팀에 주지 않습니다.",
+                    ),
                     floor_gpus=floor_gpus,
                 )
             )
-        out.append(_pool_exhausted(granted, rounded, around, g))
+        out.append(_pool_exhausted(granted, rounded, neighbours[i], g))
     if len(grants) > 1:
         out.append(_split_binding(grants, names, tier_notes, g))
     return tuple(out)
@@ -1649,42 +1874,50 @@ def _budget_bindings(
     if units == ceiling_units:
         if request < s.budget_min:
             out.append(
-                _binding(
+                _lazy(
                     "budget_below_min",
-                    f"Data budget: its request of {_krw_en(request)} is below the per-team minimum, so it receives the "
-                    f"minimum of {_krw_en(s.budget_min)}.",
-                    f"데이터 예산: 요청액 {_krw_ko(request)}이 팀당 최소액보다 적어 최소액 {_krw_ko(s.budget_min)}을 받습니다.",
+                    lambda: (
+                        f"Data budget: its request of {_krw_en(request)} is below the per-team minimum, so it receives the "
+                        f"minimum of {_krw_en(s.budget_min)}.",
+                        f"데이터 예산: 요청액 {_krw_ko(request)}이 팀당 최소액보다 적어 최소액 {_krw_ko(s.budget_min)}을 받습니다.",
+                    ),
                     requested=request,
                     budget_min=s.budget_min,
                 )
             )
         elif request > s.budget_max:
             out.append(
-                _binding(
+                _lazy(
                     "budget_max",
-                    f"Data budget: limited by the per-team maximum of {_krw_en(s.budget_max)} (it requested {_krw_en(request)}).",
-                    f"데이터 예산: 팀당 최대액인 {_krw_ko(s.budget_max)}까지 배정했습니다(요청액 {_krw_ko(request)}).",
+                    lambda: (
+                        f"Data budget: limited by the per-team maximum of {_krw_en(s.budget_max)} (it requested {_krw_en(request)}).",
+                        f"데이터 예산: 팀당 최대액인 {_krw_ko(s.budget_max)}까지 배정했습니다(요청액 {_krw_ko(request)}).",
+                    ),
                     requested=request,
                     budget_max=s.budget_max,
                 )
             )
         else:
             out.append(
-                _binding(
+                _lazy(
                     "budget_request",
-                    f"Data budget: received its request of {_krw_en(request)}.",
-                    f"데이터 예산: 요청액 {_krw_ko(request)}을 받았습니다.",
+                    lambda: (
+                        f"Data budget: received its request of {_krw_en(request)}.",
+                        f"데이터 예산: 요청액 {_krw_ko(request)}을 받았습니다.",
+                    ),
                     requested=request,
                 )
             )
         if budget < ceiling:
             out.append(
-                _binding(
+                _lazy(
                     "budget_rounding",
-                    f"Budgets above the minimum move in whole units of {_krw_en(s.budget_unit)}, so {_krw_en(ceiling)} "
-                    f"is rounded down to {_krw_en(budget)}.",
-                    f"최소액을 넘는 예산은 {_krw_ko(s.budget_unit)} 단위로 배정하므로 {_krw_ko(ceiling)}을 "
-                    f"{_krw_ko(budget)}으로 내림했습니다.",
+                    lambda: (
+                        f"Budgets above the minimum move in whole units of {_krw_en(s.budget_unit)}, so {_krw_en(ceiling)} "
+                        f"is rounded down to {_krw_en(budget)}.",
+                        f"최소액을 넘는 예산은 {_krw_ko(s.budget_unit)} 단위로 배정하므로 {_krw_ko(ceiling)}을 "
+                        f"{_krw_ko(budget)}으로 내림했습니다.",
+                    ),
                     ceiling=ceiling,
                     budget=budget,
                     unit=s.budget_unit,
@@ -1692,24 +1925,28 @@ def _budget_bindings(
             )
     elif team.score == 0:
         out.append(
-            _binding(
+            _lazy(
                 "zero_score",
-                f"Data budget: with a phase score of 0 it receives the minimum of {_krw_en(s.budget_min)} only.",
-                f"데이터 예산: 단계 평가 점수가 0점이어서 최소액 {_krw_ko(s.budget_min)}만 받습니다.",
+                lambda: (
+                    f"Data budget: with a phase score of 0 it receives the minimum of {_krw_en(s.budget_min)} only.",
+                    f"데이터 예산: 단계 평가 점수가 0점이어서 최소액 {_krw_ko(s.budget_min)}만 받습니다.",
+                ),
                 budget_min=s.budget_min,
             )
         )
     else:
         out.append(
-            _binding(
+            _lazy(
                 "envelope",
-                f"Data budget: the envelope of {_krw_en(s.budget_envelope)} is shared out. Every team first gets the minimum "
-                f"of {_krw_en(s.budget_min)}; the rest goes in proportion to phase scores (this team: "
-                f"{_dec_str(team.score)}), capped at each team's request, in whole units of {_krw_en(s.budget_unit)}. "
-                f"It receives {_krw_en(budget)} of the {_krw_en(ceiling)} it could take.",
-                f"데이터 예산: 총액 {_krw_ko(s.budget_envelope)}을 나눕니다. 모든 팀이 먼저 최소액 {_krw_ko(s.budget_min)}을 "
-                f"받고, 나머지는 요청액을 넘지 않는 범위에서 단계 평가 점수(이 팀: {_dec_str(team.score)}점)에 비례하여 "
-                f"{_krw_ko(s.budget_unit)} 단위로 나눕니다. 받을 수 있는 {_krw_ko(ceiling)} 중 {_krw_ko(budget)}을 받습니다.",
+                lambda: (
+                    f"Data budget: the envelope of {_krw_en(s.budget_envelope)} is shared out. Every team first gets the minimum "
+                    f"of {_krw_en(s.budget_min)}; the rest goes in proportion to phase scores (this team: "
+                    f"{_dec_str(team.score)}), capped at each team's request, in whole units of {_krw_en(s.budget_unit)}. "
+                    f"It receives {_krw_en(budget)} of the {_krw_en(ceiling)} it could take.",
+                    f"데이터 예산: 총액 {_krw_ko(s.budget_envelope)}을 나눕니다. 모든 팀이 먼저 최소액 {_krw_ko(s.budget_min)}을 "
+                    f"받고, 나머지는 요청액을 넘지 않는 범위에서 단계 평가 점수(이 팀: {_dec_str(team.score)}점)에 비례하여 "
+                    f"{_krw_ko(s.budget_unit)} 단위로 나눕니다. 받을 수 있는 {_krw_ko(ceiling)} 중 {_krw_ko(budget)}을 받습니다.",
+                ),
                 envelope=s.budget_envelope,
                 score=_dec_str(team.score),
                 budget=budget,
@@ -1752,9 +1989,14 @@ def _usage(prep: _Prepared, allocations: Iterable[TeamAllocation]) -> tuple[Clus
     )
 
 
-def _objective(prep: _Prepared, allocations: Sequence[TeamAllocation]) -> ObjectiveValue:
-    by_id = {a.team_id: a for a in allocations}
-    ordered = [by_id[t.id] for t in prep.teams]
+def _objective(
+    prep: _Prepared, allocations: Sequence[TeamAllocation], *, in_rank_order: bool = False
+) -> ObjectiveValue:
+    if in_rank_order:
+        ordered = allocations
+    else:
+        by_id = {a.team_id: a for a in allocations}
+        ordered = [by_id[t.id] for t in prep.teams]
     s = prep.settings
     units_total = 0
     with localcontext() as context:
@@ -1762,7 +2004,9 @@ def _objective(prep: _Prepared, allocations: Sequence[TeamAllocation]) -> Object
         deviation = Decimal(0)
         for team, allocation in zip(prep.teams, ordered, strict=True):
             if team.score > 0:
-                units = Decimal(allocation.budget - s.budget_min) / s.budget_unit
+                whole, rest = divmod(allocation.budget - s.budget_min, s.budget_unit)
+                # a whole number of units (always, for the policy's budgets) needs no division
+                units = Decimal(whole) if not rest else Decimal(allocation.budget - s.budget_min) / s.budget_unit
                 units_total += int(units)
                 deviation += units * units / team.score
         deviation = deviation.quantize(_DEVIATION_QUANTUM)
@@ -1788,7 +2032,7 @@ def _result(prep: _Prepared, allocations: list[TeamAllocation], method: str) -> 
     return AllocationResult(
         teams=tuple(allocations),
         clusters=_usage(prep, allocations),
-        objective=_objective(prep, allocations),
+        objective=_objective(prep, allocations, in_rank_order=True),
         node_size=prep.node_size,
         floor_gpus=prep.floor_size * prep.node_size,
         budget_envelope=s.budget_envelope,
@@ -1797,6 +2041,42 @@ def _result(prep: _Prepared, allocations: list[TeamAllocation], method: str) -> 
         inputs_digest=inputs_digest(prep.teams, prep.clusters, s),
         method=method,
     )
+
+
+class _Explainer:
+    """What the reasons of every team are worked out from, kept by the result until they are read."""
+
+    def __init__(
+        self,
+        prep: _Prepared,
+        counts: Sequence[int],
+        floor_met: Sequence[bool],
+        dealt: Sequence[Mapping[int, int]],
+        notes: Sequence[Sequence[_TierNote]],
+        budget_units: tuple[Sequence[int], Sequence[int]],
+        ceilings: Sequence[int],
+    ) -> None:
+        self.prep, self.counts, self.floor_met, self.dealt, self.notes = prep, counts, floor_met, dealt, notes
+        self.units, self.ceiling_units = budget_units
+        self.ceilings = ceilings
+        self.names = {c.id: c.name for c in prep.clusters}
+        self._neighbours: _NeighbourTable | None = None
+
+    @property
+    def neighbours(self) -> _NeighbourTable:
+        if self._neighbours is None:
+            self._neighbours = _neighbours(self.prep, self.counts, self.floor_met)
+        return self._neighbours
+
+    def bindings(self, i: int, budget: int) -> tuple[tuple[Binding, ...], tuple[Binding, ...]]:
+        prep = self.prep
+        team = prep.teams[i]
+        gpu = _gpu_bindings(
+            prep, i, self.counts, self.floor_met, self.dealt[i], self.names, self.notes[i], self.neighbours
+        )
+        if team.tie_breaks:
+            gpu = _rank_bindings(team) + gpu
+        return gpu, _budget_bindings(prep, i, budget, self.ceilings[i], self.units[i], self.ceiling_units[i])
 
 
 def allocate(teams: Iterable[Team], clusters: Iterable[Cluster], settings: PolicySettings) -> AllocationResult:
@@ -1812,24 +2092,23 @@ def allocate(teams: Iterable[Team], clusters: Iterable[Cluster], settings: Polic
     units, ceiling_units = _budget_units(prep)
     ceilings = _budget_ceilings(prep)
     equivalence = {c.id: c.equivalence for c in prep.clusters}
-    names = {c.id: c.name for c in prep.clusters}
-    around = _neighbours(prep, counts, floor_met)
+    explainer = _Explainer(prep, counts, floor_met, dealt, notes, (units, ceiling_units), ceilings)
+    node_size, budget_min, budget_unit = prep.node_size, settings.budget_min, settings.budget_unit
+    # Teams holding the same nodes of the same clusters share one (immutable) grants tuple and its sum.
+    same_grants: dict[tuple[tuple[int, int], ...], tuple[tuple[Grant, ...], Decimal]] = {}
     allocations: list[TeamAllocation] = []
+    explained_later = TeamAllocation._explained_later
     for i, team in enumerate(prep.teams):
-        grants = _grants_tuple(dealt[i], prep.node_size)
-        budget = settings.budget_min + units[i] * settings.budget_unit
+        pieces = dealt[i]
+        key = tuple(sorted(pieces.items())) if len(pieces) > 1 else tuple(pieces.items())
+        known = same_grants.get(key)
+        if known is None:
+            grants = _grants_tuple(pieces, node_size)
+            known = same_grants[key] = (grants, _equivalents(grants, equivalence))
+        grants, equivalents = known
+        budget = budget_min + units[i] * budget_unit
         allocations.append(
-            TeamAllocation(
-                team_id=team.id,
-                rank=team.rank,
-                grants=grants,
-                total_gpus=counts[i] * prep.node_size,
-                total_equivalents=_equivalents(grants, equivalence),
-                budget=budget,
-                gpu_bindings=_rank_bindings(team)
-                + _gpu_bindings(prep, i, counts, floor_met, dealt[i], names, notes[i], around[i]),
-                budget_bindings=_budget_bindings(prep, i, budget, ceilings[i], units[i], ceiling_units[i]),
-            )
+            explained_later((team.id, team.rank, grants, counts[i] * node_size, equivalents, budget), explainer, i)
         )
     return _result(prep, allocations, "policy")
 
