@@ -14,6 +14,7 @@ from consortia.models import Affiliation, Application, Consortium, ConsortiumMem
 from consortia.services import application_submit, application_withdraw
 from consortia.validators import make_business_number
 from portal.errors import DomainError
+from portal.korean import particle
 
 LEAD_PASSWORD = "Demo-Lead-2025!"  # noqa: S105 -- a published demo login, printed by seed_demo
 
@@ -36,7 +37,8 @@ def _fields(team: tuple, index: int) -> dict:
     lead_en, gpus, budget = team[2], team[9], team[10]
     return {
         "title": f"{team[1]} 독자 파운데이션 모델: 자체 가중치로 학습하는 한국형 {'·'.join(CATEGORIES[index])}",
-        "summary": f"{team[1]}와(과) {team[7]}이(가) 함께 처음부터 초기화한 가중치로 한국어 중심 파운데이션 모델을 개발한다.",
+        "summary": f"{particle(team[1], '과/와')} {particle(team[7], '이/가')} 함께 처음부터 초기화한 가중치로 한국어 중심 "
+        "파운데이션 모델을 개발한다.",
         "model_categories": CATEGORIES[index],
         "technical_approach": "전문가 혼합(MoE) 구조, 장문 맥락 학습, 강화학습 기반 정렬을 단계적으로 적용한다.",
         "data_strategy": "공공·산업 말뭉치를 정제해 고품질 한국어 토큰을 구축하고 저작권을 확인한 데이터만 사용한다.",

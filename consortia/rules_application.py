@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 from consortia.enums import COMPANY_KINDS, OrganisationKind
 from consortia.validators import business_number_check_digit
 from portal.enums import GpuSupplierRule
+from portal.korean import particles
 
 # The text fields of the proposal, in form order; each must be filled before submission.
 TEXT_FIELDS = (
@@ -91,7 +92,9 @@ def categories_error(programme, value, *, required: bool = False) -> str | None:
         return _("Model categories: choose from the list.")
     unknown = [v for v in value if v not in programme.model_categories]
     if unknown:
-        return _("Model categories: %(names)s is not a category of this programme.") % {"names": ", ".join(unknown)}
+        return particles(
+            _("Model categories: %(names)s is not a category of this programme.") % {"names": ", ".join(unknown)}
+        )
     if len(set(value)) != len(value):
         return _("Model categories: each category may be chosen once.")
     if required and not value:

@@ -47,6 +47,7 @@ from consortia.validators import check_pdf, normalise_business_number
 from consortia.workflow import application_transition
 from portal.audit import audit_record, model_snapshot
 from portal.errors import DomainError, InvalidInput, PayloadTooLarge
+from portal.korean import particles
 from portal.mail import mail_queue
 from portal.models import Programme
 from portal.received import DATABASE, Received, database_now
@@ -161,8 +162,10 @@ def _ensure_free_in_programme(programme: Programme, organisation: Organisation, 
         taken = taken.exclude(consortium=exclude_consortium)
     if taken.exists():
         raise DomainError(
-            _("%(org)s already belongs to a consortium of this programme; an organisation may join only one.")
-            % {"org": organisation},
+            particles(
+                _("%(org)s already belongs to a consortium of this programme; an organisation may join only one.")
+                % {"org": organisation}
+            ),
             code="organisation_taken",
         )
 
@@ -318,7 +321,8 @@ def invitation_accept(
         )
     if ConsortiumMember.objects.filter(consortium=consortium, organisation=organisation).exists():
         raise DomainError(
-            _("%(org)s is already a member of this consortium.") % {"org": organisation}, code="already_member"
+            particles(_("%(org)s is already a member of this consortium.") % {"org": organisation}),
+            code="already_member",
         )
     _ensure_free_in_programme(programme, organisation)
     member = ConsortiumMember.objects.create(
@@ -446,16 +450,18 @@ def application_save(*, application: Application, by, data: dict, revision: int 
         )
     if int(revision) != application.revision:
         raise DomainError(
-            _(
-                "Someone else saved this draft (revision %(current)s, by %(who)s at %(when)s) after you opened revision "
-                "%(yours)s. Your text was not saved: compare both versions below, merge, and save again."
-            )
-            % {
-                "current": application.revision,
-                "who": application.saved_by or "-",
-                "when": kst(application.saved_at or now),
-                "yours": revision,
-            },
+            particles(
+                _(
+                    "Someone else saved this draft (revision %(current)s, by %(who)s at %(when)s) after you opened "
+                    "revision %(yours)s. Your text was not saved: compare both versions below, merge, and save again."
+                )
+                % {
+                    "current": application.revision,
+                    "who": application.saved_by or "-",
+                    "when": kst(application.saved_at or now),
+                    "yours": revision,
+                }
+            ),
             code="stale_revision",
             details={
                 "current_revision": application.revision,

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from portal.korean import particles
+
 # 사업자등록번호: the first nine digits are weighted; the tenth is the check digit.
 _BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
 _BRN_FORMAT = re.compile(r"^(\d{3})-?(\d{2})-?(\d{5})$", re.ASCII)  # ASCII digits only
@@ -51,11 +53,13 @@ def normalise_business_number(value: str) -> str:
         )
     if business_number_is_reserved(digits):
         raise ValidationError(
-            _(
-                "Business registration number: %(number)s is a placeholder that is never issued to an organisation; "
-                "enter the organisation's own number."
-            )
-            % {"number": f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"},
+            particles(
+                _(
+                    "Business registration number: %(number)s is a placeholder that is never issued to an "
+                    "organisation; enter the organisation's own number."
+                )
+                % {"number": f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"}
+            ),
             code="business_number_reserved",
         )
     return digits

@@ -40,6 +40,7 @@ from consortia.selectors import (
     versions_of,
 )
 from portal.errors import DomainError
+from portal.korean import particles
 from portal.models import Programme
 from portal.ratelimit import rate_limit_check
 from portal.received import received
@@ -96,7 +97,7 @@ class OrganisationCreateView(MyConsortiaView):
             except DomainError as error:
                 form.add_error("business_number" if "business" in error.message.lower() else None, error.message)
             else:
-                messages.success(request, _("The organisation %(name)s was registered.") % {"name": org})
+                messages.success(request, particles(_("The organisation %(name)s was registered.") % {"name": org}))
                 return redirect("consortia:my_consortia")
         return render(
             request, "consortia/my_consortia.html", self._context(request, organisation_form=form), status=400
@@ -165,7 +166,9 @@ class InvitationCreateView(ConsortiumDetailView):
         except DomainError as error:
             _domain_message(request, error)
             return self.render_page(request, consortium, invite_form=form, status=error.status_code)
-        messages.success(request, _("The invitation was sent to %(email)s.") % {"email": form.cleaned_data["email"]})
+        messages.success(
+            request, particles(_("The invitation was sent to %(email)s.") % {"email": form.cleaned_data["email"]})
+        )
         return redirect("consortia:consortium_detail", pk=consortium.pk)
 
 
@@ -386,8 +389,10 @@ class ApplicationAttachmentsView(ApplicationMixin, View):
             return self.render_page(request, application, form, status=error.status_code)
         messages.success(
             request,
-            _("%(name)s was uploaded (SHA-256 %(sha)s).")
-            % {"name": attachment.original_name, "sha": attachment.sha256[:16] + "…"},
+            particles(
+                _("%(name)s was uploaded (SHA-256 %(sha)s).")
+                % {"name": attachment.original_name, "sha": attachment.sha256[:16] + "…"}
+            ),
         )
         return redirect("consortia:application_attachments", pk=pk)
 

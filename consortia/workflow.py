@@ -18,6 +18,7 @@ from consortia.enums import ApplicationState as S
 from consortia.models import Application
 from portal.audit import audit_record
 from portal.errors import DomainError
+from portal.korean import particles
 
 TRANSITIONS: dict[tuple[str, str], str] = {
     (S.DRAFT, S.SUBMITTED): "consortia.submit_application",
@@ -38,8 +39,10 @@ def application_transition(
     before = application.state
     if (before, to) not in TRANSITIONS:
         raise DomainError(
-            _("An application cannot go from %(before)s to %(after)s.")
-            % {"before": S(before).label, "after": S(to).label},
+            particles(
+                _("An application cannot go from %(before)s to %(after)s.")
+                % {"before": S(before).label, "after": S(to).label}
+            ),
             code="invalid_transition",
         )
     application.state = to

@@ -28,7 +28,10 @@ from portal.models import Programme
 class CriterionSerializer(StrictModelSerializer):
     class Meta:
         model = Criterion
-        fields = ["id", "key", "order", "name", "name_en", "rubric", "source", "max_points", "threshold", "is_gate"]
+        fields = [
+            "id", "key", "order", "name", "name_en", "rubric", "rubric_en", "source", "max_points", "threshold",
+            "is_gate",
+        ]  # fmt: skip
         read_only_fields = ["id", "order"]
 
 

@@ -37,24 +37,32 @@ REVIEWERS = [
 
 SELECTION_CRITERIA = [
     {"key": "technology", "name": "기술 역량 및 독창성", "name_en": "Technology and originality", "max_points": Decimal("35"),
-     "rubric": "자체 초기화 가중치로 학습하는 구조인가, 접근법이 새롭고 실현 가능한가.\nIs the model trained from its own initialised weights; is the approach new and feasible?"},
+     "rubric": "자체 초기화 가중치로 학습하는 구조인가, 접근법이 새롭고 실현 가능한가.",
+     "rubric_en": "Is the model trained from its own initialised weights; is the approach new and feasible?"},
     {"key": "data", "name": "데이터 확보 전략", "name_en": "Data strategy", "max_points": Decimal("25"),
-     "rubric": "고품질 한국어 데이터의 규모·출처·저작권 확인 계획이 구체적인가.\nScale, provenance and rights clearance of Korean data."},
+     "rubric": "고품질 한국어 데이터의 규모·출처·저작권 확인 계획이 구체적인가.",
+     "rubric_en": "Scale, provenance and rights clearance of Korean data."},
     {"key": "capability", "name": "수행 역량 및 인프라", "name_en": "Capability and infrastructure", "max_points": Decimal("20"),
-     "rubric": "인력, 컴퓨팅 계획, 과거 실적이 목표 달성에 충분한가.\nTeam, compute plan and track record."},
+     "rubric": "인력, 컴퓨팅 계획, 과거 실적이 목표 달성에 충분한가.",
+     "rubric_en": "Team, compute plan and track record."},
     {"key": "impact", "name": "개방성 및 파급 효과", "name_en": "Openness and impact", "max_points": Decimal("20"),
-     "rubric": "가중치·도구 공개 계획과 산업 생태계 확산 효과.\nOpen weights and tools; ecosystem impact (AI for everyone)."},
+     "rubric": "가중치·도구 공개 계획과 산업 생태계 확산 효과.",
+     "rubric_en": "Open weights and tools; ecosystem impact (AI for everyone)."},
 ]  # fmt: skip
 
 STAGE_CRITERIA = [
     {"key": "benchmark", "name": "벤치마크 목표 달성도", "name_en": "Benchmark attainment", "source": CriterionSource.BENCHMARK, "max_points": Decimal("40"),
-     "rubric": "배점 × 목표별 min(1, 비율 ÷ 목표 비율)의 평균.\nMaximum × mean over objectives of min(1, ratio / target)."},
+     "rubric": "배점 × 목표별 min(1, 비율 ÷ 목표 비율)의 평균.",
+     "rubric_en": "Maximum × mean over objectives of min(1, ratio / target)."},
     {"key": "expert", "name": "전문가 평가", "name_en": "Expert review", "source": CriterionSource.EXPERT, "max_points": Decimal("35"),
-     "rubric": "기술 진척, 학습 안정성, 안전성 검증 수준.\nTechnical progress, training stability and safety evaluation."},
+     "rubric": "기술 진척, 학습 안정성, 안전성 검증 수준.",
+     "rubric_en": "Technical progress, training stability and safety evaluation."},
     {"key": "user", "name": "사용자 평가", "name_en": "User panel", "source": CriterionSource.USER_PANEL, "max_points": Decimal("25"),
-     "rubric": "국민 사용자 평가단의 블라인드 평가 점수(가져오기).\nImported blind user-panel score."},
+     "rubric": "국민 사용자 평가단의 블라인드 평가 점수(가져오기).",
+     "rubric_en": "Imported blind user-panel score."},
     {"key": "originality", "name": "독자성", "name_en": "Originality", "is_gate": True, "max_points": Decimal("0"),
-     "rubric": "해외 모델의 미세조정이 아닌 자체 초기화 가중치에서 학습했는가 (통과/불통과).\nTrained from its own initialised weights, not a fine-tuned foreign model (pass/fail)."},
+     "rubric": "해외 모델의 미세조정이 아닌 자체 초기화 가중치에서 학습했는가 (통과/불통과).",
+     "rubric_en": "Trained from its own initialised weights, not a fine-tuned foreign model (pass/fail)."},
 ]  # fmt: skip
 
 STAGE_OBJECTIVES = [

@@ -77,8 +77,8 @@ class _CompactRowMixin:
 class CriterionForm(_CompactRowMixin, forms.ModelForm):
     class Meta:
         model = Criterion
-        fields = ["key", "name", "name_en", "source", "max_points", "threshold", "is_gate", "rubric"]
-        widgets = {"rubric": forms.Textarea(attrs={"rows": 2})}
+        fields = ["key", "name", "name_en", "source", "max_points", "threshold", "is_gate", "rubric", "rubric_en"]
+        widgets = {"rubric": forms.Textarea(attrs={"rows": 2}), "rubric_en": forms.Textarea(attrs={"rows": 2})}
 
 
 class ObjectiveForm(_CompactRowMixin, forms.ModelForm):

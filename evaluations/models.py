@@ -97,6 +97,7 @@ class Criterion(models.Model):
     name = models.CharField(_("name"), max_length=200)
     name_en = models.CharField(_("English name"), max_length=200, blank=True)
     rubric = models.TextField(_("rubric"), blank=True)
+    rubric_en = models.TextField(_("English rubric"), blank=True)
     source = models.CharField(
         _("source"), max_length=16, choices=CriterionSource.choices, default=CriterionSource.EXPERT
     )

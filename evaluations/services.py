@@ -56,6 +56,7 @@ from evaluations.selectors import (
 )
 from portal.audit import audit_changes, audit_record, model_snapshot
 from portal.errors import DomainError, InvalidInput
+from portal.korean import particles
 from portal.mail import mail_queue
 from portal.models import Programme, User
 from portal.outbox import outbox_publish
@@ -65,7 +66,9 @@ PHASE_FIELDS = [
     "aggregation_method", "tie_break_criteria", "scoring_opens_at", "scoring_closes_at",
     "show_comments_to_applicants", "appeal_window_days", "appeal_scope",
 ]  # fmt: skip
-CRITERION_FIELDS = ["key", "order", "name", "name_en", "rubric", "source", "max_points", "threshold", "is_gate"]
+CRITERION_FIELDS = [
+    "key", "order", "name", "name_en", "rubric", "rubric_en", "source", "max_points", "threshold", "is_gate",
+]  # fmt: skip
 OBJECTIVE_FIELDS = ["model_category", "benchmark", "reference_model", "reference_score", "target_ratio"]
 HUNDRED = Decimal("100")
 TENTH = Decimal("0.1")
@@ -89,8 +92,10 @@ def phase_transition(*, phase: Phase, to: str, by: User | None, reason: str = ""
     """The one door for status changes: refuses edges not in ``TRANSITIONS`` and audits the move."""
     if (phase.status, to) not in TRANSITIONS:
         raise DomainError(
-            _("The phase cannot go from “%(from)s” to “%(to)s”.")
-            % {"from": PhaseStatus(phase.status).label, "to": PhaseStatus(to).label}
+            particles(
+                _("The phase cannot go from “%(from)s” to “%(to)s”.")
+                % {"from": PhaseStatus(phase.status).label, "to": PhaseStatus(to).label}
+            )
         )
     before = phase.status
     phase.status = to
@@ -588,7 +593,7 @@ def _parse_points(raw, criterion: Criterion) -> Decimal:
         value = Decimal(str(raw).strip())
     except (InvalidOperation, ValueError) as exc:
         raise InvalidInput(
-            _("“%(value)s” is not a number (%(criterion)s).") % {"value": raw, "criterion": criterion.name}
+            particles(_("“%(value)s” is not a number (%(criterion)s).") % {"value": raw, "criterion": criterion.name})
         ) from exc
     if not value.is_finite() or not 0 <= value <= criterion.max_points:
         raise InvalidInput(
@@ -694,7 +699,7 @@ def gate_decide(
     phase = _locked_phase(criterion.phase)
     _refuse_if_frozen(phase)
     if not criterion.is_gate:
-        raise InvalidInput(_("%(criterion)s is not a gate criterion.") % {"criterion": criterion.name})
+        raise InvalidInput(particles(_("%(criterion)s is not a gate criterion.") % {"criterion": criterion.name}))
     if not (reasons or "").strip():
         raise InvalidInput(_("Give the reasons for the gate decision."))
     decision, _created = GateDecision.objects.update_or_create(
@@ -840,8 +845,10 @@ def panel_scores_import(*, phase: Phase, by: User, csv_text: str) -> int:
             continue
         if criterion is None:
             errors.append(
-                _("line %(line)d: “%(value)s” is not a user-panel criterion")
-                % {"line": line, "value": row["criterion"]}
+                particles(
+                    _("line %(line)d: “%(value)s” is not a user-panel criterion")
+                    % {"line": line, "value": row["criterion"]}
+                )
             )
             continue
         try:
@@ -934,7 +941,8 @@ def phase_finalise(*, phase: Phase, by: User) -> list[PhaseResult]:
             _("A tie the criteria could not break needs an officer's recorded decision first."), code="tie_undecided"
         )
     criteria = [
-        {"key": c.key, "name": c.name, "max_points": str(c.max_points), "source": c.source} for c in snapshot.criteria
+        {"key": c.key, "name": c.name, "name_en": c.name_en, "max_points": str(c.max_points), "source": c.source}
+        for c in snapshot.criteria
     ]
     rows = []
     outcome_dicts = {o["application_id"]: o for o in result.as_dict()["outcomes"]}

@@ -64,6 +64,7 @@ from evaluations.selectors import (
     reviewer_queue,
 )
 from portal.errors import DomainError, InvalidInput
+from portal.labels import localized
 from portal.models import Programme, User
 from portal.redirects import safe_next_url
 from portal.views import NotFoundPermissionMixin
@@ -382,7 +383,7 @@ def _ranking_context(phase: Phase, rows, snapshot):
     distribution_chart = {
         "type": "bar",
         "data": {
-            "labels": [c.name for c in scored_criteria],
+            "labels": [localized(c) for c in scored_criteria],
             "datasets": [
                 {"label": band, "data": [distribution[c.id][i] for c in scored_criteria], "backgroundColor": colours[i]}
                 for i, band in enumerate(bands)
@@ -411,7 +412,7 @@ def _ranking_context(phase: Phase, rows, snapshot):
         "tie_form": TieBreakForm(),
         "frozen": snapshot is None,
         "ready": snapshot.result.ready_to_finalise if snapshot is not None else True,
-        "criterion_names": {c.key: c.name for c in criteria},
+        "criterion_names": {c.key: localized(c) for c in criteria},
     }
 
 
@@ -838,7 +839,7 @@ class ResultDetailView(NotFoundPermissionMixin, View):
             "result": result,
             "phase": phase,
             "details": result.details,
-            "criterion_names": {c["key"]: c["name"] for c in (result.details or {}).get("criteria", [])},
+            "criterion_names": {c["key"]: localized(c) for c in (result.details or {}).get("criteria", [])},
             "comments": anonymised_comments(phase=phase, application_id=result.application_id)
             if phase.show_comments_to_applicants
             else None,

@@ -45,6 +45,7 @@ from gpu_allocation.enums import RUN_ACTIVE_STATES, RUN_FINAL_STATES, RunStatus
 from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun, GpuCluster
 from portal.audit import audit_changes, audit_record, model_snapshot
 from portal.errors import DomainError
+from portal.korean import particles
 from portal.models import Programme
 from portal.outbox import outbox_publish
 
@@ -714,14 +715,17 @@ def allocation_run_approve(*, run: AllocationRun, by, reason: str = "") -> Alloc
             message = _("Run #%(id)s was superseded; start a new run to change the allocation.")
         else:
             message = _("Run #%(id)s is already the approved allocation; start a new run to change the allocation.")
-        raise DomainError(message % {"id": run.pk}, code="already_approved")
+        raise DomainError(particles(message % {"id": run.pk}), code="already_approved")
     latest = phase_latest_finalised(programme=programme)
     if latest is not None and run.phase_id_snapshot not in (None, latest.pk):
         raise DomainError(
-            _(
-                "Run #%(id)s was computed for an earlier phase; phase “%(phase)s” has been finalised since. Start a new run."
-            )
-            % {"id": run.pk, "phase": latest.name},
+            particles(
+                _(
+                    "Run #%(id)s was computed for an earlier phase; phase “%(phase)s” has been finalised since. "
+                    "Start a new run."
+                )
+                % {"id": run.pk, "phase": latest.name}
+            ),
             code="stale_phase",
         )
     grants = defaultdict(int)
@@ -731,8 +735,10 @@ def allocation_run_approve(*, run: AllocationRun, by, reason: str = "") -> Alloc
     problems = _capacity_problems(grants_by_cluster=grants, clusters=clusters)
     if problems:
         raise DomainError(
-            _("Run #%(id)s no longer fits the GPU pool (%(problems)s). Start a new run.")
-            % {"id": run.pk, "problems": "; ".join(problems)},
+            particles(
+                _("Run #%(id)s no longer fits the GPU pool (%(problems)s). Start a new run.")
+                % {"id": run.pk, "problems": "; ".join(problems)}
+            ),
             code="pool_changed",
         )
     now = timezone.now()

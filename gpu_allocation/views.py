@@ -21,6 +21,7 @@ from gpu_allocation.enums import RUN_ACTIVE_STATES, RunStatus
 from gpu_allocation.forms import GpuClusterForm, RunApproveForm
 from gpu_allocation.models import AllocationRun
 from portal.errors import DomainError
+from portal.korean import particles
 from portal.reauth import require_recent_authentication_page
 from portal.views import NotFoundPermissionMixin
 
@@ -230,5 +231,5 @@ class RunApproveView(RunObjectMixin, View):
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, _("Run #%(id)s is now the approved allocation.") % {"id": run.pk})
+            messages.success(request, particles(_("Run #%(id)s is now the approved allocation.") % {"id": run.pk}))
         return redirect("gpu_allocation:run_detail", pk=run.pk)

@@ -13,6 +13,7 @@ from portal.audit import audit_verify_chain
 from portal.errors import DomainError
 from portal.forms import ProgrammeForm
 from portal.health import health_report
+from portal.labels import AUDIT_ACTIONS, audit_action_label
 from portal.models import AccessLog, AuditEntry, Programme
 
 
@@ -52,7 +53,14 @@ class AuditLogView(NotFoundPermissionMixin, View):
             entries = entries.filter(action__startswith=action)
         page = Paginator(entries, self.page_size).get_page(request.GET.get("page"))
         report = audit_verify_chain() if request.GET.get("verify") else None
-        return render(request, "portal/audit_log.html", {"page": page, "action": action, "report": report})
+        action_choices = sorted(
+            ((code, audit_action_label(code)) for code in AUDIT_ACTIONS), key=lambda choice: choice[1]
+        )
+        return render(
+            request,
+            "portal/audit_log.html",
+            {"page": page, "action": action, "report": report, "action_choices": action_choices},
+        )
 
 
 class AccessLogView(NotFoundPermissionMixin, View):

@@ -106,9 +106,11 @@ def test_administrators_read_and_filter_the_records_and_that_reading_is_recorded
     page = a.get(reverse("portal:access_log"), {"account": officer.username})
     assert page.status_code == 200
     body = page.content.decode()
-    assert "consortia:officer_application_detail" in body and officer.username in body
+    # the page names the page read by its title, not its route name
+    assert f"신청서 (담당자 화면) #{application.pk}" in body and officer.username in body
+    assert "consortia:officer_application_detail" not in body
     assert AccessLog.objects.filter(username=admin_user.username, target="portal:access_log").count() == 1
     other_day = a.get(reverse("portal:access_log"), {"day": "2020-01-01"}).content.decode()
-    assert "consortia:officer_application_detail" not in other_day
+    assert "신청서 (담당자 화면)" not in other_day
     assert a.get(reverse("portal:access_log"), {"day": "2026-02-30"}).status_code == 200  # an impossible day is ignored
     assert client_for(officer).get(reverse("portal:access_log")).status_code == 404
