@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from consortia import views
+from consortia import dossier_views, views
 
 app_name = "consortia"
 
@@ -40,6 +40,16 @@ urlpatterns = [
     path("applications/<int:pk>/withdraw/", views.ApplicationWithdrawView.as_view(), name="application_withdraw"),
     path("applications/<int:pk>/versions/", views.VersionListView.as_view(), name="version_list"),
     path("applications/<int:pk>/versions/<int:number>/", views.VersionDetailView.as_view(), name="application_version"),
+    path(
+        "applications/<int:pk>/versions/<int:number>/receipt.pdf",
+        dossier_views.VersionReceiptPdfView.as_view(),
+        name="version_receipt_pdf",
+    ),
+    path(
+        "applications/<int:pk>/versions/<int:number>/dossier.zip",
+        dossier_views.VersionDossierView.as_view(),
+        name="version_dossier",
+    ),
     path("officer/applications/", views.OfficerApplicationListView.as_view(), name="officer_applications"),
     path(
         "officer/applications/<int:pk>/",

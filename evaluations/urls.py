@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from evaluations import views
+from evaluations import dossier_views, views
 
 app_name = "evaluations"
 
@@ -27,6 +27,7 @@ urlpatterns = [
     path(
         "reviews/<int:pk>/attachments/<int:attachment>/", views.ReviewAttachmentView.as_view(), name="review_attachment"
     ),
+    path("reviews/<int:pk>/dossier.zip", dossier_views.ReviewDossierView.as_view(), name="review_dossier"),
     # applicants
     path("results/", views.MyResultsView.as_view(), name="my_results"),
     path("results/<int:phase>/<int:application>/", views.ResultDetailView.as_view(), name="result_detail"),
