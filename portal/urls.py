@@ -32,10 +32,12 @@ urlpatterns = [
     path("api/v1/", include("consortia.api_urls")),
     path("api/v1/", include("evaluations.api_urls")),
     path("api/v1/", include("gpu_allocation.api_urls")),
+    path("api/v1/", include("results.api_urls")),
     path("consortia/", include("consortia.urls")),
     path("evaluations/", include("evaluations.urls")),
     path("allocation/", include("gpu_allocation.urls")),
     path("verify/", include("gpu_allocation.verify_urls")),
+    path("", include("results.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
 ]

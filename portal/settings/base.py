@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "consortia",
     "evaluations",
     "gpu_allocation",
+    "results",
 ]
 
 MIDDLEWARE = [
