@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from consortia import dossier_views, views
+from consortia import dossier_views, exports, views
 
 app_name = "consortia"
 
@@ -51,6 +51,11 @@ urlpatterns = [
         name="version_dossier",
     ),
     path("officer/applications/", views.OfficerApplicationListView.as_view(), name="officer_applications"),
+    path(
+        "officer/applications.<str:fmt>",
+        exports.OfficerApplicationExportView.as_view(),
+        name="officer_applications_export",
+    ),
     path(
         "officer/applications/<int:pk>/",
         views.OfficerApplicationDetailView.as_view(),
