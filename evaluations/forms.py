@@ -3,6 +3,8 @@ views pass ``cleaned_data`` to the services."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Fieldset, Layout, Submit
 from django import forms
@@ -82,14 +84,41 @@ class CriterionForm(_CompactRowMixin, forms.ModelForm):
 
 
 class ObjectiveForm(_CompactRowMixin, forms.ModelForm):
-    model_category = forms.ChoiceField(label=_("model category"), choices=ModelCategory.choices)
+    # A blank first choice: an extra row left empty stays unchanged and is ignored on saving.
+    model_category = forms.ChoiceField(label=_("model category"), choices=[("", "—"), *ModelCategory.choices])
 
     class Meta:
         model = Objective
         fields = ["model_category", "benchmark", "reference_model", "reference_score", "target_ratio"]
 
 
-CriterionFormSet = forms.formset_factory(CriterionForm, extra=2, can_delete=True)
+class CriterionBaseFormSet(forms.BaseFormSet):
+    """The scored criteria (gates carry no points) must add up to 100 points when the phase is saved."""
+
+    def clean(self):
+        super().clean()
+        if any(form.errors for form in self.forms):
+            return
+        rows = [f.cleaned_data for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        total = sum((row.get("max_points") or Decimal(0) for row in rows if not row.get("is_gate")), Decimal(0))
+        if rows and total != 100:
+            raise forms.ValidationError(
+                _("The maximum points of the scored criteria must add up to 100; they add up to %(total)s.")
+                % {"total": format(total.normalize(), "f")},
+                code="criteria_total",
+            )
+
+
+def rows_kept(formset) -> list[dict]:
+    """The rows to save: filled in and not marked for deletion (blank extra rows are ignored)."""
+    return [
+        {k: v for k, v in f.cleaned_data.items() if k != "DELETE"}
+        for f in formset
+        if f.cleaned_data and not f.cleaned_data.get("DELETE")
+    ]
+
+
+CriterionFormSet = forms.formset_factory(CriterionForm, formset=CriterionBaseFormSet, extra=2, can_delete=True)
 ObjectiveFormSet = forms.formset_factory(ObjectiveForm, extra=1, can_delete=True)
 for _formset in (CriterionFormSet, ObjectiveFormSet):
     _formset.deletion_widget = forms.CheckboxInput(attrs={"class": "form-check-input"})

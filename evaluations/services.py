@@ -208,6 +208,14 @@ def phase_create(
     data.setdefault("appeal_window_days", programme.appeal_window_days)
     criteria = list(criteria)
     _check_criteria(criteria)
+    if criteria:
+        # Refused at creation already, not only when scoring opens.
+        total = sum((Decimal(c.get("max_points") or 0) for c in criteria if not c.get("is_gate")), Decimal(0))
+        if total != HUNDRED:
+            message = _("The maximum points of the scored criteria must add up to 100; they add up to %(total)s.") % {
+                "total": format(total.normalize(), "f")
+            }
+            raise InvalidInput(message, details={"errors": {"criteria": [message]}})
     phase = Phase(programme=programme, created_by=by, **data)
     phase.full_clean(exclude=["created_by"])
     _check_places(phase)

@@ -221,13 +221,13 @@ def test_phase_create_page_and_open_scoring(past_deadline_programme, officer, cl
         "objectives-TOTAL_FORMS": "0", "objectives-INITIAL_FORMS": "0",
     }  # fmt: skip
     response = client.post(reverse("evaluations:phase_create") + f"?programme={programme.pk}", data)
+    assert response.status_code == 400  # 60 + 30 != 100: refused at creation already
+    assert not Phase.objects.filter(programme=programme).exists()
+    data["criteria-1-max_points"] = "40"
+    response = client.post(reverse("evaluations:phase_create") + f"?programme={programme.pk}", data)
     assert response.status_code == 302
     phase = Phase.objects.get(programme=programme)
     assert phase.tie_break_criteria == ["tech"] and phase.criteria.count() == 2
-    client.post(reverse("evaluations:phase_action", args=[phase.pk, "open-scoring"]))
-    phase.refresh_from_db()
-    assert phase.status == PhaseStatus.SETUP  # 60 + 30 != 100: refused with a message
-    data["criteria-1-max_points"] = "40"
     assert client.post(reverse("evaluations:phase_edit", args=[phase.pk]), data).status_code == 302
     client.post(reverse("evaluations:phase_action", args=[phase.pk, "open-scoring"]))
     phase.refresh_from_db()
