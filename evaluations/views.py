@@ -24,6 +24,7 @@ from django.views import View
 from consortia.models import Application, Attachment, ConsortiumMember
 from consortia.versions import read_version
 from evaluations import scoring, services
+from evaluations.confirmations import CONFIRMED_PHASE_ACTIONS, phase_action_confirmation, score_submit_confirmation
 from evaluations.disagreement import row_disagreement
 from evaluations.enums import (
     PHASE_FROZEN_STATES,
@@ -48,16 +49,13 @@ from evaluations.forms import (
     PhaseForm,
     PanelKeepForm,
     TieBreakForm,
-    rows_kept,
 )
 from evaluations.models import Appeal, Assignment, BenchmarkResult, GateDecision, Phase, PhaseResult, UserPanelScore
 from evaluations.selectors import (
     anonymised_comments,
     appeals_visible_to,
-    application_categories,
     applications_of_member,
     assignments_visible_to,
-    latest_versions,
     phase_applications,
     phase_ranking_rows,
     phase_ranking_source,
@@ -66,6 +64,7 @@ from evaluations.selectors import (
     results_visible_to,
     reviewer_queue,
 )
+from portal.confirm import is_confirmed, render_confirmation
 from portal.errors import DomainError, InvalidInput
 from portal.labels import localized
 from portal.models import Programme, User
@@ -115,25 +114,6 @@ class PhaseListView(NotFoundPermissionMixin, View):
         return render(request, "evaluations/phase_list.html", {"page": page, "programmes": programmes})
 
 
-def phase_form_errors(form, criteria, objectives) -> list[dict]:
-    """Every error of the set-up page in one list for the top of the page, each with a link to its field."""
-    summary = []
-    for name, errors in form.errors.items():
-        label = form.fields[name].label if name in form.fields else ""
-        anchor = form[name].id_for_label if name in form.fields else ""
-        summary += [{"label": label, "message": message, "anchor": anchor} for message in errors]
-    for formset, title in ((criteria, _("Criteria")), (objectives, _("Objectives (benchmark targets)"))):
-        summary += [{"label": title, "message": message, "anchor": ""} for message in formset.non_form_errors()]
-        for number, row in enumerate(formset.forms, 1):
-            for name, errors in row.errors.items():
-                field = row.fields.get(name)
-                where = {"section": title, "row": number, "field": field.label if field else ""}
-                label = (_("%(section)s, row %(row)d: %(field)s") if field else _("%(section)s, row %(row)d")) % where
-                anchor = row[name].id_for_label if field else ""
-                summary += [{"label": label, "message": message, "anchor": anchor} for message in errors]
-    return summary
-
-
 class PhaseEditView(NotFoundPermissionMixin, View):
     """Create a phase (``?programme=<id>``) or change one still being set up."""
 
@@ -179,25 +159,22 @@ class PhaseEditView(NotFoundPermissionMixin, View):
 
     def post(self, request, pk=None):
         phase = self._phase(pk)
-        data = request.POST
-        # "Add a row" buttons (no JavaScript needed): the same page again with one more empty row.
-        adding = next((prefix for prefix in ("criteria", "objectives") if f"add_{prefix}" in data), None)
-        if adding is not None:
-            data = data.copy()
-            total = data.get(f"{adding}-TOTAL_FORMS", "0")
-            data[f"{adding}-TOTAL_FORMS"] = str(min(int(total) if total.isdigit() else 0, 98) + 1)
-        form, criteria, objectives = self._forms(phase, data)
+        form, criteria, objectives = self._forms(phase, request.POST)
         context = {"phase": phase, "form": form, "criteria": criteria, "objectives": objectives}
-        if adding is not None:
-            form.helper.form_show_errors = False
-            return render(request, self.template_name, {**context, "show_errors": False, "focus_row": adding})
         if not (form.is_valid() and criteria.is_valid() and objectives.is_valid()):
-            context["error_summary"] = phase_form_errors(form, criteria, objectives)
-            return render(request, self.template_name, {**context, "show_errors": True}, status=400)
+            return render(request, self.template_name, context, status=400)
         data = {k: form.cleaned_data[k] for k in PhaseForm.Meta.fields}
         data["tie_break_criteria"] = form.cleaned_data["tie_break_criteria"]
-        criteria_rows = rows_kept(criteria)
-        objective_rows = rows_kept(objectives)
+        criteria_rows = [
+            {k: v for k, v in f.cleaned_data.items() if k != "DELETE"}
+            for f in criteria
+            if f.cleaned_data and not f.cleaned_data.get("DELETE")
+        ]
+        objective_rows = [
+            {k: v for k, v in f.cleaned_data.items() if k != "DELETE"}
+            for f in objectives
+            if f.cleaned_data and not f.cleaned_data.get("DELETE")
+        ]
         try:
             if phase is None:
                 programme = get_object_or_404(
@@ -212,8 +189,7 @@ class PhaseEditView(NotFoundPermissionMixin, View):
                 services.phase_set_objectives(phase=phase, by=request.user, objectives=objective_rows)
         except DomainError as exc:
             _fail(request, exc)
-            context["error_summary"] = [{"label": "", "message": exc.message, "anchor": ""}]
-            return render(request, self.template_name, {**context, "show_errors": True}, status=exc.status_code)
+            return render(request, self.template_name, context, status=exc.status_code)
         messages.success(request, _("The phase was saved."))
         return redirect("evaluations:phase_detail", pk=phase.pk)
 
@@ -281,6 +257,9 @@ class PhaseActionView(OfficerPhaseMixin, View):
         if action not in self.ACTIONS:
             raise Http404
         service, message = self.ACTIONS[action]
+        if action in CONFIRMED_PHASE_ACTIONS and not is_confirmed(request):
+            # Finalising and publishing cannot be undone: a page names what happens first.
+            return render_confirmation(request, phase_action_confirmation(self.phase, action, action_url=request.path))
         try:
             service(phase=self.phase, by=request.user)
         except DomainError as exc:
@@ -736,6 +715,8 @@ class ScoringView(AssignmentMixin, View):
         scores = {k: request.POST.get(f"score_{k}", "").strip() for k in keys}
         comments = {k: request.POST.get(f"comment_{k}", "") for k in keys if f"comment_{k}" in request.POST}
         submit = "submit" in request.POST
+        # Submitting cannot be undone: the scores are saved as a draft and a page asks to confirm.
+        confirming = submit and not is_confirmed(request)
         try:
             services.assignment_save_scores(
                 assignment=a,
@@ -743,7 +724,7 @@ class ScoringView(AssignmentMixin, View):
                 scores=scores,
                 comments=comments,
                 comment=request.POST.get("comment", ""),
-                submit=submit,
+                submit=submit and not confirming,
             )
         except InvalidInput as exc:
             return render(request, self.template_name, self.context([exc.message], request.POST), status=400)
@@ -751,6 +732,8 @@ class ScoringView(AssignmentMixin, View):
             _fail(request, exc)
             a.refresh_from_db()
             return render(request, self.template_name, self.context(), status=exc.status_code)
+        if confirming:
+            return render_confirmation(request, score_submit_confirmation(a, action_url=request.path))
         messages.success(request, _("Your review was submitted.") if submit else _("Draft saved."))
         return redirect(
             "evaluations:reviewer_queue" if submit else "evaluations:assignment_score", **({} if submit else {"pk": pk})
@@ -895,15 +878,6 @@ class ResultDetailView(NotFoundPermissionMixin, View):
         return redirect("evaluations:result_detail", phase=phase, application=application)
 
 
-def team_objectives(phase: Phase, application: Application) -> list:
-    """The phase's objectives for the model categories the team's evaluated version targets
-    (all of them if none matches, as the scoring does)."""
-    version = latest_versions(application_ids=[application.pk]).get(application.pk)
-    categories = set(application_categories(application, version))
-    objectives = list(phase.objectives.all())
-    return [o for o in objectives if o.model_category in categories] or objectives
-
-
 class BenchmarkSubmitView(NotFoundPermissionMixin, View):
     """A team enters its results against the phase's objectives, with evidence."""
 
@@ -923,7 +897,7 @@ class BenchmarkSubmitView(NotFoundPermissionMixin, View):
             for r in BenchmarkResult.objects.filter(objective__phase=self.phase, application=self.application)
         }
         rows = []
-        for objective in team_objectives(self.phase, self.application):
+        for objective in self.phase.objectives.all():
             result = results.get(objective.id)
             attained = None
             if result is not None:
@@ -953,12 +927,6 @@ class BenchmarkSubmitView(NotFoundPermissionMixin, View):
 
     def post(self, request, pk, application):
         objective = get_object_or_404(self.phase.objectives, pk=request.POST.get("objective"))
-        if objective not in team_objectives(self.phase, self.application):
-            messages.error(
-                request,
-                _("This objective is for a model category your application does not target; nothing was saved."),
-            )
-            return render(request, "evaluations/benchmarks.html", self.context(), status=400)
         form = BenchmarkResultForm(request.POST)
         if not form.is_valid():
             messages.error(request, _("Give the score as a number of at least 0 and describe the evidence."))

@@ -20,9 +20,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
+from evaluations.confirmations import open_appeal_windows
 from gpu_allocation import notices
+from gpu_allocation.confirmations import notice_issue_confirmation
 from gpu_allocation.enums import ExportStatus
 from gpu_allocation.models import Allocation, AllocationRun, NoticeExport
+from portal.confirm import is_confirmed, render_confirmation
 from portal.errors import DomainError
 from portal.net import client_ip
 from portal.reauth import require_recent_authentication_page
@@ -100,6 +103,11 @@ class NoticeIssueView(LoginRequiredMixin, View):
             raise Http404
         run = get_object_or_404(AllocationRun, pk=run_id)
         require_recent_authentication_page(request)
+        warnings = open_appeal_windows(run.programme)
+        if warnings and not is_confirmed(request):
+            # Issuing while an appeal window is open: the page warns and asks to confirm.
+            confirmation = notice_issue_confirmation(run, action_url=request.path, warnings=warnings)
+            return render_confirmation(request, confirmation)
         try:
             issued = notices.notice_issue_for_run(run=run, by=request.user)
         except DomainError as exc:
@@ -198,7 +206,8 @@ class VerifyNoticeView(View):
             return None, response
         notice = notices.notice_for_code(code)
         if notice is None:
-            raise Http404
+            # The branded page, whatever DEBUG says: a mistyped code is an ordinary visitor's error.
+            return None, render(request, "404.html", status=404)
         return notice, None
 
     def _context(self, notice, **extra) -> dict:

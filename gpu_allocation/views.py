@@ -17,9 +17,11 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from gpu_allocation import selectors, services
+from gpu_allocation.confirmations import run_approve_confirmation
 from gpu_allocation.enums import RUN_ACTIVE_STATES, RunStatus
 from gpu_allocation.forms import GpuClusterForm, RunApproveForm
 from gpu_allocation.models import AllocationRun
+from portal.confirm import is_confirmed, render_confirmation
 from portal.errors import DomainError
 from portal.korean import particles
 from portal.reauth import require_recent_authentication_page
@@ -226,6 +228,9 @@ class RunApproveView(RunObjectMixin, View):
         if not form.is_valid():
             messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
             return redirect("gpu_allocation:run_detail", pk=run.pk)
+        if run.status == RunStatus.SUCCEEDED and run.approved_at is None and not is_confirmed(request):
+            # Approval cannot be undone: a page names what happens, and warns of an open appeal window.
+            return render_confirmation(request, run_approve_confirmation(run, action_url=request.path))
         try:
             services.allocation_run_approve(run=run, by=request.user, reason=form.cleaned_data["reason"])
         except DomainError as exc:

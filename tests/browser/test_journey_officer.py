@@ -106,6 +106,9 @@ def test_officer_journey(browser_factory, task_worker):
     # Finalise, look at the ranking, publish.
     with page.expect_navigation():
         page.locator("form[action$='/do/finalise/'] button").click()
+    visitor.check("confirm-finalise")  # what will happen, what cannot be undone
+    with page.expect_navigation():
+        page.locator("[data-testid=confirm-button]").click()
     assert page.locator(".alert-danger").count() == 0, page.locator(".alert-danger").inner_text()
     page.locator(f"a[href$='/phases/{phase.pk}/ranking/']").click()
     page.wait_for_url("**/ranking/")
@@ -114,6 +117,9 @@ def test_officer_journey(browser_factory, task_worker):
     page.wait_for_url(f"**/phases/{phase.pk}/")
     with page.expect_navigation():
         page.locator("form[action$='/do/publish/'] button").click()
+    visitor.check("confirm-publish")
+    with page.expect_navigation():
+        page.locator("[data-testid=confirm-button]").click()
     assert page.locator(".alert-danger").count() == 0, page.locator(".alert-danger").inner_text()
     visitor.check("published")
     visitor.switch_language()
@@ -142,6 +148,11 @@ def test_officer_journey(browser_factory, task_worker):
     page.fill("[name=reason]", "1차 선정 결과에 따른 배분")
     with page.expect_navigation():
         page.locator("[data-testid=approve]").click()
+    # The results were just published: the appeal window is open, and the page says so.
+    assert page.locator("[data-testid=confirm-warning]").count() == 1
+    visitor.check("confirm-approve")
+    with page.expect_navigation():
+        page.locator("[data-testid=confirm-button]").click()
     assert page.locator(".alert-success").count() == 1
     assert page.locator("[data-testid=approve]").count() == 0
     visitor.check("run-approved")

@@ -91,6 +91,9 @@ def test_reviewer_journey(browser_factory):
     page.fill("#overall-comment", "공공 개방 계획이 우수합니다.")
     with page.expect_navigation():
         page.locator("button[name=submit]").click()
+    visitor.check("confirm-submit")  # the scores, their total, and that they cannot be changed afterwards
+    with page.expect_navigation():
+        page.locator("[data-testid=confirm-button]").click()
     page.wait_for_url("**/evaluations/reviews/")
     visitor.check("queue-after-submit")
     visitor.switch_language()

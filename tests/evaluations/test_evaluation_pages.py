@@ -123,6 +123,7 @@ def test_scoring_page_saves_draft_then_submits(programme, client_for):
                 "score_impact": "20.1",
                 "comment": "총평",
                 "submit": "1",
+                "confirm": "yes",  # the confirmation page's own post
             },
         ).status_code
         == 302

@@ -30,7 +30,9 @@ def test_a_three_way_tie_is_settled_on_the_ranking_page_and_the_phase_finalises(
     url = reverse("evaluations:phase_ranking", args=[phase.pk])
     assert client.get(url).status_code == 200
 
-    refused = client.post(reverse("evaluations:phase_action", args=[phase.pk, "finalise"]), follow=True)
+    refused = client.post(
+        reverse("evaluations:phase_action", args=[phase.pk, "finalise"]), {"confirm": "yes"}, follow=True
+    )
     assert not PhaseResult.objects.filter(phase=phase).exists()
     assert "동점" in refused.content.decode()
 
@@ -39,7 +41,7 @@ def test_a_three_way_tie_is_settled_on_the_ranking_page_and_the_phase_finalises(
     entry = AuditEntry.objects.filter(action="tie_break.decide").latest("id")
     assert entry.reason == "위원회 합의: 공개 계획의 구체성"
 
-    client.post(reverse("evaluations:phase_action", args=[phase.pk, "finalise"]))
+    client.post(reverse("evaluations:phase_action", args=[phase.pk, "finalise"]), {"confirm": "yes"})
     results = {r.application_id: (r.rank, r.decision) for r in PhaseResult.objects.filter(phase=phase)}
     assert results == {c.pk: (1, "selected"), a.pk: (2, "selected"), b.pk: (3, "reserve")}
 

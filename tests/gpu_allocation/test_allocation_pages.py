@@ -186,7 +186,7 @@ def test_approve_from_the_page_and_the_change_after_an_elimination(client_for, o
     setup = allocation_setup()
     first = executed_run(setup, officer)
     c = client_for(officer)
-    response = c.post(f"/allocation/runs/{first.pk}/approve/", {"reason": "1차 배분"})
+    response = c.post(f"/allocation/runs/{first.pk}/approve/", {"reason": "1차 배분", "confirm": "yes"})
     assert response.status_code == 302
     first.refresh_from_db()
     assert first.approved_by == officer

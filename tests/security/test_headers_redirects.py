@@ -156,7 +156,9 @@ def test_a_phase_action_never_redirects_off_the_portal(client_for, officer, targ
     c = client_for(officer)
     before = (Phase.objects.filter(pk=phase.pk).values().get(), AuditEntry.objects.count())
     # Publishing a phase still being scored is refused: the action changes nothing either way.
-    response = c.post(reverse("evaluations:phase_action", args=[phase.pk, "publish"]), {"next": target})
+    response = c.post(
+        reverse("evaluations:phase_action", args=[phase.pk, "publish"]), {"next": target, "confirm": "yes"}
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("evaluations:phase_detail", args=[phase.pk])
     assert (Phase.objects.filter(pk=phase.pk).values().get(), AuditEntry.objects.count()) == before
@@ -166,7 +168,7 @@ def test_a_phase_action_follows_a_next_inside_the_portal(client_for, officer):
     phase = selection_phase(programme=ProgrammeFactory(), status=PhaseStatus.SCORING)
     inside = reverse("evaluations:phase_list") + "?programme=1"
     response = client_for(officer).post(
-        reverse("evaluations:phase_action", args=[phase.pk, "publish"]), {"next": inside}
+        reverse("evaluations:phase_action", args=[phase.pk, "publish"]), {"next": inside, "confirm": "yes"}
     )
     assert (response.status_code, response["Location"]) == (302, inside)
 
