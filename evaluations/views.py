@@ -25,6 +25,7 @@ from consortia.models import Application, Attachment, ConsortiumMember
 from consortia.versions import read_version
 from evaluations import scoring, services
 from evaluations.confirmations import CONFIRMED_PHASE_ACTIONS, phase_action_confirmation, score_submit_confirmation
+from evaluations.confirmations import CONFIRMED_PHASE_ACTIONS, phase_action_confirmation, score_submit_confirmation
 from evaluations.disagreement import row_disagreement
 from evaluations.enums import (
     PHASE_FROZEN_STATES,
@@ -64,6 +65,7 @@ from evaluations.selectors import (
     results_visible_to,
     reviewer_queue,
 )
+from portal.confirm import is_confirmed, render_confirmation
 from portal.confirm import is_confirmed, render_confirmation
 from portal.errors import DomainError, InvalidInput
 from portal.labels import localized
