@@ -25,7 +25,6 @@ from consortia.models import Application, Attachment, ConsortiumMember
 from consortia.versions import read_version
 from evaluations import scoring, services
 from evaluations.confirmations import CONFIRMED_PHASE_ACTIONS, phase_action_confirmation, score_submit_confirmation
-from evaluations.confirmations import CONFIRMED_PHASE_ACTIONS, phase_action_confirmation, score_submit_confirmation
 from evaluations.disagreement import row_disagreement
 from evaluations.enums import (
     PHASE_FROZEN_STATES,
@@ -50,13 +49,16 @@ from evaluations.forms import (
     PhaseForm,
     PanelKeepForm,
     TieBreakForm,
+    rows_kept,
 )
 from evaluations.models import Appeal, Assignment, BenchmarkResult, GateDecision, Phase, PhaseResult, UserPanelScore
 from evaluations.selectors import (
     anonymised_comments,
     appeals_visible_to,
+    application_categories,
     applications_of_member,
     assignments_visible_to,
+    latest_versions,
     phase_applications,
     phase_ranking_rows,
     phase_ranking_source,
@@ -65,7 +67,6 @@ from evaluations.selectors import (
     results_visible_to,
     reviewer_queue,
 )
-from portal.confirm import is_confirmed, render_confirmation
 from portal.confirm import is_confirmed, render_confirmation
 from portal.errors import DomainError, InvalidInput
 from portal.labels import localized
@@ -116,6 +117,25 @@ class PhaseListView(NotFoundPermissionMixin, View):
         return render(request, "evaluations/phase_list.html", {"page": page, "programmes": programmes})
 
 
+def phase_form_errors(form, criteria, objectives) -> list[dict]:
+    """Every error of the set-up page in one list for the top of the page, each with a link to its field."""
+    summary = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        anchor = form[name].id_for_label if name in form.fields else ""
+        summary += [{"label": label, "message": message, "anchor": anchor} for message in errors]
+    for formset, title in ((criteria, _("Criteria")), (objectives, _("Objectives (benchmark targets)"))):
+        summary += [{"label": title, "message": message, "anchor": ""} for message in formset.non_form_errors()]
+        for number, row in enumerate(formset.forms, 1):
+            for name, errors in row.errors.items():
+                field = row.fields.get(name)
+                where = {"section": title, "row": number, "field": field.label if field else ""}
+                label = (_("%(section)s, row %(row)d: %(field)s") if field else _("%(section)s, row %(row)d")) % where
+                anchor = row[name].id_for_label if field else ""
+                summary += [{"label": label, "message": message, "anchor": anchor} for message in errors]
+    return summary
+
+
 class PhaseEditView(NotFoundPermissionMixin, View):
     """Create a phase (``?programme=<id>``) or change one still being set up."""
 
@@ -161,22 +181,25 @@ class PhaseEditView(NotFoundPermissionMixin, View):
 
     def post(self, request, pk=None):
         phase = self._phase(pk)
-        form, criteria, objectives = self._forms(phase, request.POST)
+        data = request.POST
+        # "Add a row" buttons (no JavaScript needed): the same page again with one more empty row.
+        adding = next((prefix for prefix in ("criteria", "objectives") if f"add_{prefix}" in data), None)
+        if adding is not None:
+            data = data.copy()
+            total = data.get(f"{adding}-TOTAL_FORMS", "0")
+            data[f"{adding}-TOTAL_FORMS"] = str(min(int(total) if total.isdigit() else 0, 98) + 1)
+        form, criteria, objectives = self._forms(phase, data)
         context = {"phase": phase, "form": form, "criteria": criteria, "objectives": objectives}
+        if adding is not None:
+            form.helper.form_show_errors = False
+            return render(request, self.template_name, {**context, "show_errors": False, "focus_row": adding})
         if not (form.is_valid() and criteria.is_valid() and objectives.is_valid()):
-            return render(request, self.template_name, context, status=400)
+            context["error_summary"] = phase_form_errors(form, criteria, objectives)
+            return render(request, self.template_name, {**context, "show_errors": True}, status=400)
         data = {k: form.cleaned_data[k] for k in PhaseForm.Meta.fields}
         data["tie_break_criteria"] = form.cleaned_data["tie_break_criteria"]
-        criteria_rows = [
-            {k: v for k, v in f.cleaned_data.items() if k != "DELETE"}
-            for f in criteria
-            if f.cleaned_data and not f.cleaned_data.get("DELETE")
-        ]
-        objective_rows = [
-            {k: v for k, v in f.cleaned_data.items() if k != "DELETE"}
-            for f in objectives
-            if f.cleaned_data and not f.cleaned_data.get("DELETE")
-        ]
+        criteria_rows = rows_kept(criteria)
+        objective_rows = rows_kept(objectives)
         try:
             if phase is None:
                 programme = get_object_or_404(
@@ -191,7 +214,8 @@ class PhaseEditView(NotFoundPermissionMixin, View):
                 services.phase_set_objectives(phase=phase, by=request.user, objectives=objective_rows)
         except DomainError as exc:
             _fail(request, exc)
-            return render(request, self.template_name, context, status=exc.status_code)
+            context["error_summary"] = [{"label": "", "message": exc.message, "anchor": ""}]
+            return render(request, self.template_name, {**context, "show_errors": True}, status=exc.status_code)
         messages.success(request, _("The phase was saved."))
         return redirect("evaluations:phase_detail", pk=phase.pk)
 
@@ -880,6 +904,15 @@ class ResultDetailView(NotFoundPermissionMixin, View):
         return redirect("evaluations:result_detail", phase=phase, application=application)
 
 
+def team_objectives(phase: Phase, application: Application) -> list:
+    """The phase's objectives for the model categories the team's evaluated version targets
+    (all of them if none matches, as the scoring does)."""
+    version = latest_versions(application_ids=[application.pk]).get(application.pk)
+    categories = set(application_categories(application, version))
+    objectives = list(phase.objectives.all())
+    return [o for o in objectives if o.model_category in categories] or objectives
+
+
 class BenchmarkSubmitView(NotFoundPermissionMixin, View):
     """A team enters its results against the phase's objectives, with evidence."""
 
@@ -899,7 +932,7 @@ class BenchmarkSubmitView(NotFoundPermissionMixin, View):
             for r in BenchmarkResult.objects.filter(objective__phase=self.phase, application=self.application)
         }
         rows = []
-        for objective in self.phase.objectives.all():
+        for objective in team_objectives(self.phase, self.application):
             result = results.get(objective.id)
             attained = None
             if result is not None:
@@ -929,6 +962,12 @@ class BenchmarkSubmitView(NotFoundPermissionMixin, View):
 
     def post(self, request, pk, application):
         objective = get_object_or_404(self.phase.objectives, pk=request.POST.get("objective"))
+        if objective not in team_objectives(self.phase, self.application):
+            messages.error(
+                request,
+                _("This objective is for a model category your application does not target; nothing was saved."),
+            )
+            return render(request, "evaluations/benchmarks.html", self.context(), status=400)
         form = BenchmarkResultForm(request.POST)
         if not form.is_valid():
             messages.error(request, _("Give the score as a number of at least 0 and describe the evidence."))
