@@ -165,14 +165,16 @@ def test_the_drafting_checklist_shows_the_supplier_rule_without_blocking(api_for
     organisation = supplier_member(application)
     lead = application.consortium.lead_contact
 
-    checklist = api_for(lead).get(f"/api/v1/applications/{application.pk}/checklist/").json()
+    checklist = api_for(lead).get(
+        f"/api/v1/applications/{application.pk}/checklist/", HTTP_ACCEPT_LANGUAGE="en"
+    ).json()
 
     item = next(i for i in checklist if i["key"] == "gpu_supplier")
     assert item["ok"] is False and item["blocking"] is False
     assert "any of its member organisations supplies GPUs" in item["label"]
     assert str(organisation) in item["message"]
     page = client_for(lead).get(f"/consortia/applications/{application.pk}/review/").content.decode()
-    assert "any of its member organisations supplies GPUs" in page
+    assert "참여 기관 중 하나라도 GPU를 공급하는 동안 팀은 GPU를 배분받지 않음" in page
     assert str(organisation) in page
 
 
