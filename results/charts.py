@@ -100,11 +100,12 @@ def attainment_svg(attainment, *, chart_id: str, title: str) -> SafeString:
     if len(targets) == 1:
         (target,) = targets
         tx = x(target)
+        target_label = _("target %(target)s") % {"target": percent(target)}
         parts.append(
             f'<line x1="{tx:.1f}" y1="{TOP - 8}" x2="{tx:.1f}" y2="{height - BOTTOM + 2}" stroke="{INK}" '
             f'stroke-width="2" stroke-dasharray="5 4"/>'
             f'<text x="{tx:.1f}" y="{TOP - 12}" font-size="11" text-anchor="middle" fill="{INK}">'
-            f"{escape(_('target %(target)s') % {'target': percent(target)})}</text>"
+            f"{escape(target_label)}</text>"
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 -- every text above is escaped

@@ -4,6 +4,7 @@ public page (each carries a marker the tests search for)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,9 @@ CARD_FILE = FIXTURES / "model_card_README.md"
 
 SELECTED_NAMES = ["한강AI 컨소시엄", "백두 파운데이션 컨소시엄", "누리모델 컨소시엄"]
 NOT_SELECTED_NAME = "미선정비공개 컨소시엄"
+
+
+_worlds = itertools.count(1)
 
 
 def person(role: str, marker: str):
@@ -46,13 +50,14 @@ class World:
     def __init__(self, programme, officer, *, teams: int = 3, not_selected: int = 1):
         self.programme = programme
         self.officer = officer
+        n = next(_worlds)
         self.private: list[str] = []  # names, logins, e-mails, comments: never public
         self.selection = selection_phase(programme=programme, teams_to_keep=teams)
-        self.reviewers = [person("reviewer", f"reviewer{i}x") for i in range(3)]
+        self.reviewers = [person("reviewer", f"w{n}reviewer{i}x") for i in range(3)]
         self.private += [v for r in self.reviewers for v in (r.full_name, r.email, r.username)]
         self.apps = []
         for i in range(teams + not_selected):
-            lead = person("applicant", f"leadcontact{i}x")
+            lead = person("applicant", f"w{n}leadcontact{i}x")
             if i >= teams:
                 name = f"{NOT_SELECTED_NAME} {i}"
             else:
@@ -60,7 +65,7 @@ class World:
             app = submitted_application(programme=programme, lead_contact=lead)
             app.consortium.name = name
             app.consortium.save(update_fields=["name"])
-            member_contact = person("applicant", f"membercontact{i}x")
+            member_contact = person("applicant", f"w{n}membercontact{i}x")
             ConsortiumMember.objects.filter(consortium=app.consortium, contact__isnull=True).update(
                 contact=member_contact
             )
@@ -69,7 +74,7 @@ class World:
             self.apps.append(app)
         # Selected teams score higher; the last applicants are not selected (and not named).
         for index, app in enumerate(self.apps):
-            base = 36 - index * 3
+            base = 38 - index
             for r in self.reviewers:
                 a = assign(self.selection, app, r)
                 submit_scores(a, {"technology": base, "capability": 25, "impact": 22})
@@ -105,6 +110,14 @@ class World:
             },
             scores={self.kmmlu.id: "79", self.haerae.id: "60"},
         )
+
+    def next_stage(self):
+        """A further stage phase of the teams the current one kept, with mapped objectives."""
+        kept = {r.application_id for r in self.stage.results.filter(decision="kept")}
+        self.teams = [a for a in self.teams if a.id in kept]
+        self.stage = stage_phase(programme=self.programme, order=self.stage.order + 1, teams_to_keep=1)
+        self.kmmlu, self.haerae = set_mapping(self.stage, self.officer)
+        return self.stage
 
     def finish_stage(self, *, expert=("31", "27", "24"), panel=("21.5", "18", "15.25"), publish=True):
         """Expert sheets, panel points and gate decisions for every team; finalise (and publish)."""

@@ -32,6 +32,28 @@ def world(programme, officer):
     return World(programme, officer)
 
 
+@pytest.fixture
+def client_for(client_for):
+    """Clients that ask for English (the messages are asserted in English; Korean is tested below)."""
+
+    def make(user, **kwargs):
+        c = client_for(user, **kwargs)
+        c.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+        return c
+
+    return make
+
+
+@pytest.fixture
+def api_for(api_for):
+    def make(user):
+        c = api_for(user)
+        c.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+        return c
+
+    return make
+
+
 def _media_files() -> set[Path]:
     root = Path(settings.MEDIA_ROOT) / "benchmark-imports"
     return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
@@ -195,10 +217,24 @@ def test_unreadable_files_are_refused_with_a_message_and_change_nothing(world, c
         format="multipart",
     )
     assert response.status_code == 400, response.content
-    assert message in response.json()["detail"] and "Nothing was stored" in response.json()["detail"] or (
-        "nothing was stored" in response.json()["detail"]
-    )
+    detail = response.json()["detail"]
+    assert message in detail and ("Nothing was stored" in detail or "nothing was stored" in detail)
     assert _state() == before
+
+
+def test_refusals_are_told_in_korean_by_default(world, client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    team = world.teams[0]
+    client = client_for(team.consortium.lead_contact)
+    del client.defaults["HTTP_ACCEPT_LANGUAGE"]
+    page = client.post(
+        reverse("results:import", args=[world.stage.pk, team.pk]),
+        {"file": SimpleUploadedFile("results.json", b'{"config": {}}')},
+    )
+    assert page.status_code == 400
+    assert "JSON에 “results” 객체가 없습니다" in page.content.decode()
+    assert "아무것도 저장되지 않았습니다" in page.content.decode()
 
 
 def test_a_file_over_the_limit_is_refused_413(world, api_for, settings):
