@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The portal's public address: links in e-mails and the award notices' QR codes use it.
+PORTAL_BASE_URL ?= http://$(HOST):$(PORT)
+export PORTAL_BASE_URL
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -39,8 +42,10 @@ seed: migrate ## seed the demo programme (idempotent)
 run: system-run $(STAMP) messages seed ## set everything up and serve the demo on http://127.0.0.1:8000
 	@echo
 	@echo "  Portal: http://$(HOST):$(PORT)/   API docs: http://$(HOST):$(PORT)/api/docs/"
+	@echo "  PORTAL_BASE_URL (links in e-mails, award notices' QR codes): $(PORTAL_BASE_URL)"
 	@echo
-	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+	STATIC_COLLECTED=1 $(PY) manage.py collectstatic --noinput -v0
+	STATIC_COLLECTED=1 $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 test: system-test $(STAMP) messages security ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -27,6 +27,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.sites",
     "django.contrib.messages",
+    # Before staticfiles: `runserver` leaves static files to WhiteNoise, as every other server does.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rules.apps.AutodiscoverRulesConfig",
@@ -330,6 +332,15 @@ NOTICE_ISSUER_EN = env.str("NOTICE_ISSUER_EN", default="Ministry of Science and 
 # Static files: collected into STATIC_ROOT in production; found in place otherwise.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = env.bool("WHITENOISE_AUTOREFRESH", default=True)
+# /favicon.ico (and any other file a browser asks for at the site's root) from static/root/.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
+# STATIC_COLLECTED=1 (`make run`, after collectstatic): serve the collected copies as production
+# does, with their Brotli and gzip copies (portal/staticfiles.py); with DEBUG off, also by
+# hashed names with far-future caching.
+if env.bool("STATIC_COLLECTED", default=False):
+    STORAGES["staticfiles"] = {"BACKEND": "portal.staticfiles.PortalStaticFilesStorage"}
+    WHITENOISE_USE_FINDERS = False
+    WHITENOISE_AUTOREFRESH = False
 
 # Periodic jobs (celery beat): drain the outbox of anything published while the broker was down.
 # ...and make a published phase's results final once its appeal window has closed.
