@@ -216,6 +216,13 @@ def test_version_list_and_scoring_page_link_the_documents(client_for):
     )
     for path in urls(application).values():
         assert f'href="{path}"' in html
+    receipt_page = (
+        client_for(application.consortium.lead_contact)
+        .get(reverse("consortia:application_version", args=[application.pk, 1]))
+        .content.decode()
+    )
+    for path in urls(application).values():
+        assert f'href="{path}"' in receipt_page
     close_call(application)
     reviewer = UserFactory(role="reviewer")
     assignment = assign(selection_phase(programme=application.programme), application, reviewer)
