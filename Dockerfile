@@ -18,4 +18,4 @@ RUN useradd --create-home portal && mkdir -p /app/var/media /srv/portal/static \
 USER portal
 EXPOSE 8000
 ENV PORT=8000
-CMD ["gunicorn", "portal.wsgi:application", "--timeout", "60"]
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "portal.wsgi:application"]

@@ -1,13 +1,24 @@
 #!/usr/bin/env python
-"""Deadline surge: 500 complete drafts submitted by 50 concurrent clients within 60 s,
-while the deadline falls inside that window.
+"""Deadline rush: 500 complete drafts submitted by 200 concurrent clients, spread evenly over a
+window with the deadline in its middle, through the production shape — nginx stamping each
+request's received time in front of gunicorn with ``deploy/gunicorn.conf.py`` (``--no-proxy``:
+gunicorn alone, the database's clock stamps).
 
-Serves the portal with gunicorn (2 workers) on 127.0.0.1, fires the submissions through
-``POST /api/v1/applications/{id}/submit/`` with each lead contact's token, probes a page
-every half second meanwhile, then checks in the database that every 2xx has exactly one
-version and every refusal none.
+Each client sends its submissions at their scheduled moments through
+``POST /api/v1/applications/{id}/submit/`` with its lead contact's token; meanwhile other
+pages (the log-in page and an API list) are fetched several times a second. Afterwards the
+database is checked: every 2xx has exactly one version, every refusal none, and no version
+was received after the deadline.
 
-    .venv/bin/python bench/surge.py [--applications 500] [--clients 50] [--window 60]
+Reported: submit p50/p95, errors (anything but 200 and 409), duplicates, refusals of
+submissions *received* on time (the portal's own stamp at or before the deadline: must be 0),
+refusals of submissions the client *sent* before the deadline (with how close to it they were
+sent), the other pages' p50/p95 during the rush, and the web workers' peak memory.
+
+    .venv/bin/python bench/surge.py [--applications 500] [--clients 200] [--window 20]
+                                    [--workers 2] [--threads 8] [--no-proxy] [--port 8398]
+
+``BENCH_DB_PREFIX`` names the database (``<prefix>_0``, created and dropped like bench/run.py's).
 """
 
 from __future__ import annotations
@@ -20,67 +31,63 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, fresh_database, manage, serve  # noqa: E402 -- sibling script
+from run import ROOT, fresh_database, manage  # noqa: E402 -- sibling script
+from serving import Prober, Stack, ms, percentile, request  # noqa: E402 -- sibling script
 
 
-async def request(port: int, method: str, path: str, headers: dict, body: bytes = b"") -> tuple[int, float, bytes]:
-    started = time.perf_counter()
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    writer.write(
-        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{head}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-        + body
-    )
-    await writer.drain()
-    data = await reader.read()
-    writer.close()
-    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
-    return status, time.perf_counter() - started, data
+async def rush(port: int, items: list[dict], clients: int, start: float, window: float, probe_token: str) -> dict:
+    per_client = [[] for _ in range(clients)]
+    spacing = window / len(items)
+    for k, item in enumerate(items):
+        per_client[k % clients].append((start + k * spacing, item))
+    results: dict[int, dict] = {}
 
-
-async def surge(port: int, items: list[dict], clients: int, window: float) -> tuple[dict, list, dict]:
-    outcomes: dict[int, int] = {}
-    latencies: list[float] = []
-    probe = {"ok": 0, "failed": 0, "latencies": []}
-    start = time.perf_counter()
-    per_client = [items[i::clients] for i in range(clients)]
-    spacing = window / max(len(c) for c in per_client)
-
-    async def client(index: int, mine: list[dict]):
-        for k, item in enumerate(mine):
-            due = start + k * spacing + (index / clients) * spacing
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            status, elapsed, _ = await request(
+    async def client(mine):
+        for due, item in mine:
+            await asyncio.sleep(max(0.0, due - time.time()))
+            status, elapsed, body, sent_at = await request(
                 port, "POST", f"/api/v1/applications/{item['application_id']}/submit/",
                 {"Authorization": f"Token {item['token']}", "Idempotency-Key": f"surge-{item['application_id']}"},
             )  # fmt: skip
-            outcomes[item["application_id"]] = status
-            latencies.append(elapsed)
+            try:
+                answer = json.loads(body) if body else {}
+            except ValueError:
+                answer = {}
+            results[item["application_id"]] = {
+                "status": status, "elapsed": elapsed, "sent_at": sent_at, "due": due,
+                "received_at": answer.get("received_at"), "received_clock": answer.get("received_clock"),
+                "code": answer.get("code"),
+            }  # fmt: skip
 
-    async def prober(stop: asyncio.Event):
-        while not stop.is_set():
-            status, elapsed, _ = await request(port, "GET", "/healthz", {})
-            probe["ok" if status == 200 else "failed"] += 1
-            probe["latencies"].append(elapsed)
-            await asyncio.sleep(0.5)
-
-    stop = asyncio.Event()
-    probe_task = asyncio.create_task(prober(stop))
-    await asyncio.gather(*(client(i, c) for i, c in enumerate(per_client)))
-    stop.set()
-    await probe_task
-    return outcomes, latencies, probe
+    prober = Prober(
+        port,
+        {"/accounts/login/": {}, "/api/v1/applications/": {"Authorization": f"Token {probe_token}"}},
+        every=0.2, per_path=2,
+    )  # fmt: skip
+    probes = prober.start()
+    quiet_from = time.time() + 1.0  # after the probes' own warm-up: the same pages with no rush
+    await asyncio.gather(*(client(c) for c in per_client))
+    prober.stop.set()
+    await asyncio.gather(*probes)
+    return {
+        "results": results, "probe": prober.report(start, start + window),
+        "probe_before": prober.report(quiet_from, start),
+    }  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--applications", type=int, default=500)
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--window", type=float, default=60.0)
-    parser.add_argument("--port", type=int, default=8398)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--window", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--no-proxy", action="store_true", help="gunicorn alone: the database's clock stamps")
+    parser.add_argument("--port", type=int, default=8398, help="nginx; gunicorn listens on the next port")
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "surge.json"))
     args = parser.parse_args()
     env = {
@@ -93,41 +100,61 @@ def main() -> None:
     manage("migrate", "--noinput", "-v0", env=env)
     with tempfile.TemporaryDirectory() as tmp:
         seed_file = Path(tmp, "surge.json")
-        proc = None
+        lead_in = 25.0  # seconds between the end of seeding and the first submission, at most
+        manage("seed_surge", "--applications", str(args.applications), "--closes-in",
+               str(args.window / 2 + lead_in), "--out", str(seed_file), env=env)  # fmt: skip
+        seed = json.loads(seed_file.read_text())
+        closes_at = datetime.fromisoformat(seed["closes_at"]).timestamp()
+        stack = Stack(env, args.port, args.workers, args.threads, proxy=not args.no_proxy, workdir=Path(tmp, "nginx"))
         try:
-            proc = serve(env, args.port)
-            # The deadline falls in the middle of the submission window.
-            manage(
-                "seed_surge",
-                "--applications",
-                str(args.applications),
-                "--closes-in",
-                str(args.window / 2 + 2),
-                "--out",
-                str(seed_file),
-                env=env,
+            stack.start()
+            start = closes_at - args.window / 2
+            if start < time.time() + 2:
+                raise SystemExit("seeding and start-up took longer than the lead-in; raise lead_in")
+            ran = asyncio.run(
+                rush(stack.url_port, seed["items"], args.clients, start, args.window, seed["items"][0]["token"])
             )
-            seed = json.loads(seed_file.read_text())
-            outcomes, latencies, probe = asyncio.run(surge(args.port, seed["items"], args.clients, args.window))
+            peaks = stack.worker_peak_mb()
         finally:
-            if proc:
-                proc.terminate()
-                proc.wait(timeout=10)
+            stack.stop()
+        results = ran["results"]
         outcome_file = Path(tmp, "outcomes.json")
-        outcome_file.write_text(json.dumps(outcomes))
+        outcome_file.write_text(json.dumps({k: v["status"] for k, v in results.items()}))
         verify = json.loads(manage("surge_verify", str(outcome_file), env=env))
-    latencies.sort()
-    statuses = list(outcomes.values())
+    latencies = [r["elapsed"] for r in results.values()]
+    statuses = [r["status"] for r in results.values()]
+    refused = [r for r in results.values() if r["status"] == 409]
+    sent_before = [r for r in refused if r["sent_at"] <= closes_at]
+    received_on_time_refused = [
+        r for r in refused if r["received_at"] and datetime.fromisoformat(r["received_at"]).timestamp() <= closes_at
+    ]
+    accepted = [r for r in results.values() if r["status"] == 200]
+    stamp_lag = [
+        datetime.fromisoformat(r["received_at"]).timestamp() - r["sent_at"] for r in accepted if r["received_at"]
+    ]
     report = {
         "applications": args.applications, "clients": args.clients, "window_s": args.window,
+        "proxy": not args.no_proxy, "workers": args.workers, "threads": args.threads,
         "accepted": statuses.count(200), "refused_late": statuses.count(409),
         "errors": sum(1 for s in statuses if s not in (200, 409)),
         "duplicates": verify["duplicates"], "mismatched": verify["mismatched"],
         "latest_version_at_or_before_deadline": verify["latest_version_at_or_before_deadline"],
-        "submit_p50_ms": round(statistics.median(latencies) * 1000, 1),
-        "submit_p95_ms": round(latencies[int(len(latencies) * 0.95) - 1] * 1000, 1),
-        "probe_ok": probe["ok"], "probe_failed": probe["failed"],
-        "probe_p95_ms": round(sorted(probe["latencies"])[int(len(probe["latencies"]) * 0.95) - 1] * 1000, 1),
+        "refusal_codes": sorted({r["code"] or "" for r in refused}),
+        "received_on_time_refused": len(received_on_time_refused),
+        "sent_before_deadline_refused": len(sent_before),
+        "sent_before_deadline_refused_max_margin_ms": ms(max((closes_at - r["sent_at"] for r in sent_before), default=None)),
+        "received_clock": sorted({r["received_clock"] for r in accepted if r["received_clock"]}),
+        "stamp_after_send_p50_ms": ms(statistics.median(stamp_lag)) if stamp_lag else None,
+        "stamp_after_send_max_ms": ms(max(stamp_lag)) if stamp_lag else None,
+        "submit_p50_ms": ms(percentile(latencies, 0.5)), "submit_p95_ms": ms(percentile(latencies, 0.95)),
+        "submit_max_ms": ms(max(latencies)),
+        "pages_before_rush": ran["probe_before"],
+        "pages_during_rush": ran["probe"],
+        "probe_ok": sum(p["requests"] - p["failed"] for p in ran["probe"].values()),
+        "probe_failed": sum(p["failed"] for p in ran["probe"].values()),
+        "probe_p95_ms": max((p["p95_ms"] or 0) for p in ran["probe"].values()),
+        "web_worker_peak_mb": peaks,
+        "machine": f"{os.cpu_count()} cores, 1-min load average after the run {os.getloadavg()[0]:.1f}",
     }  # fmt: skip
     print(json.dumps(report, indent=2))
     out = Path(args.json)

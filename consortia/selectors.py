@@ -75,8 +75,18 @@ def organisations_of_user(user) -> QuerySet[Organisation]:
     return Organisation.objects.filter(affiliations__user=user).order_by("name_ko", "id")
 
 
-def applications_visible_to(user) -> QuerySet[Application]:
-    """Applications with their consortium, lead and programme; annotated with version facts."""
+def applications_visible_to(user, *, facts: bool = True) -> QuerySet[Application]:
+    """Applications with their consortium, lead and programme; annotated with version facts.
+
+    ``facts=False``: the same visibility, the bare rows only — for a write (submit, withdraw)
+    that needs the row and the permission check, not the version facts or the joined rows."""
+    if not facts:
+        qs = Application.objects.all()
+        if user and user.is_authenticated and user.is_officer:
+            return qs.order_by("id")
+        if user and user.is_authenticated and user.is_applicant:
+            return qs.filter(consortium__in=_team_consortium_ids(user)).order_by("id")
+        return qs.none()
     qs = Application.objects.select_related(
         "programme", "consortium", "consortium__lead_organisation", "consortium__lead_contact", "saved_by"
     ).annotate(

@@ -652,29 +652,24 @@ def _take_receipt_number(programme: Programme, received_at) -> str | None:
     and judges by the deadline it committed. The row stays locked only from here to the
     commit (the version's insert, the state change, the audit and the mail row), so
     submissions of different applications overlap everywhere else and numbers stay unique
-    and gapless among accepted submissions.
-
-    NOTE: receipt numbers are unique across the portal; should two programmes share a prefix
-    and year, numbers already taken are skipped rather than failing the submission.
+    and gapless among accepted submissions (a number another programme with the same prefix
+    and year holds is skipped by the caller).
     """
     from django.db import connection
 
     table = connection.ops.quote_name(Programme._meta.db_table)
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET receipt_sequence = receipt_sequence + 1 "  # noqa: S608 -- the model's own table
-                "WHERE id = %s AND closes_at >= %s RETURNING receipt_sequence, receipt_prefix, year",
-                [programme.pk, received_at],
-            )
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        sequence, prefix, year = row
-        programme.receipt_sequence = sequence
-        receipt_number = f"{prefix}-{year}-{sequence:04d}"
-        if not ApplicationVersion.objects.filter(receipt_number=receipt_number).exists():
-            return receipt_number
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET receipt_sequence = receipt_sequence + 1 "  # noqa: S608 -- the model's own table
+            "WHERE id = %s AND closes_at >= %s RETURNING receipt_sequence, receipt_prefix, year",
+            [programme.pk, received_at],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    sequence, prefix, year = row
+    programme.receipt_sequence = sequence
+    return f"{prefix}-{year}-{sequence:04d}"
 
 
 def _received(received: Received | None) -> Received:
@@ -727,10 +722,10 @@ def application_submit(
         .get(pk=application.pk)
     )
     application.programme = programme
-    if request_key:
-        earlier = ApplicationVersion.objects.filter(application=application, request_key=request_key).first()
-        if earlier is not None:
-            return SubmitResult(version=earlier, replayed=True)
+    earlier = list(ApplicationVersion.objects.filter(application=application).values_list("number", "request_key"))
+    replayed = [n for n, key in earlier if request_key and key == request_key]
+    if replayed:
+        return SubmitResult(version=application.versions.get(number=replayed[0]), replayed=True)
     if deadline_passed(programme, now=received.at):
         raise _late_error(programme, received)
     if by.pk != application.consortium.lead_contact_id:
@@ -746,35 +741,43 @@ def application_submit(
             code="incomplete",
             details={"checklist": failing},
         )
-    number = (application.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
-    receipt_number = _take_receipt_number(programme, received.at)
-    if receipt_number is None:  # the deadline was moved before ``received`` while this request ran
-        programme.refresh_from_db(fields=["closes_at"])
-        raise _late_error(programme, received)
-    content = version_content(
-        application=application,
-        members=members,
-        attachments=attachments,
-        number=number,
-        receipt_number=receipt_number,
-        submitted_at=received.at,
-        by=by,
-    )
-    content["received_clock"] = received.clock
-    try:
-        with transaction.atomic():
-            version = ApplicationVersion.objects.create(
-                application=application,
-                number=number,
-                receipt_number=receipt_number,
-                submitted_at=received.at,
-                submitted_by=by,
-                content=content,
-                sha256=content_digest(content),
-                request_key=request_key,
-            )
-    except IntegrityError as exc:  # pragma: no cover - the row locks above prevent this
-        raise DomainError(_("This submission is already being processed; reload the page."), code="duplicate") from exc
+    number = max((n for n, _key in earlier), default=0) + 1
+    while True:
+        receipt_number = _take_receipt_number(programme, received.at)
+        if receipt_number is None:  # the deadline was moved before ``received`` while this request ran
+            programme.refresh_from_db(fields=["closes_at"])
+            raise _late_error(programme, received)
+        content = version_content(
+            application=application,
+            members=members,
+            attachments=attachments,
+            number=number,
+            receipt_number=receipt_number,
+            submitted_at=received.at,
+            by=by,
+        )
+        content["received_clock"] = received.clock
+        try:
+            with transaction.atomic():
+                version = ApplicationVersion.objects.create(
+                    application=application,
+                    number=number,
+                    receipt_number=receipt_number,
+                    submitted_at=received.at,
+                    submitted_by=by,
+                    content=content,
+                    sha256=content_digest(content),
+                    request_key=request_key,
+                )
+            break
+        except IntegrityError as exc:
+            # Receipt numbers are unique across the portal: should two programmes share a prefix
+            # and year, a number the other one took is skipped. Anything else cannot happen
+            # under the application's row lock.
+            if not ApplicationVersion.objects.filter(receipt_number=receipt_number).exists():  # pragma: no cover
+                raise DomainError(
+                    _("This submission is already being processed; reload the page."), code="duplicate"
+                ) from exc
     application_transition(
         application=application,
         to=ApplicationState.SUBMITTED,

@@ -63,6 +63,21 @@ def _count(cache, key: str, timeout: int) -> int:
         return 1
 
 
+def _count_all(cache, counters: list[tuple[str, int]]) -> list[int]:
+    """``_count`` for each (key, timeout), in one round trip to Redis (a pipeline) when the
+    cache is Redis: a submission in the deadline rush waits for Redis once, not once per counter."""
+    from django.core.cache.backends.redis import RedisCache
+
+    if not isinstance(cache, RedisCache):
+        return [_count(cache, key, timeout) for key, timeout in counters]
+    pipe = cache._cache.get_client(write=True).pipeline(transaction=False)
+    for key, timeout in counters:
+        full = cache.make_and_validate_key(key)
+        pipe.set(full, 0, ex=timeout, nx=True)  # ``add`` of 0, as ``_count`` does
+        pipe.incr(full)
+    return pipe.execute()[1::2]
+
+
 def rate_limit_check(*, scope: str, user, application, request_key: str = "") -> None:
     """Count one ``scope`` action ("submit", "upload") by ``user`` on ``application``;
     raise ``RateLimited`` if that exceeds a limit. Called after the permission check (so
@@ -79,11 +94,15 @@ def rate_limit_check(*, scope: str, user, application, request_key: str = "") ->
             longest = max(seconds for windows in _limits(scope).values() for _count_, seconds in windows)
             if not cache.add(f"rl:{scope}:seen:{application.pk}:{digest}", 1, timeout=longest + 5):
                 return  # the same request again: already counted
-        for subject, ident in (("user", user.pk), ("application", application.pk)):
-            for limit, seconds in _limits(scope)[subject]:
-                window = int(now // seconds)
-                if _count(cache, f"rl:{scope}:{subject}:{ident}:{seconds}:{window}", seconds + 5) > limit:
-                    retry_after = max(retry_after, math.ceil((window + 1) * seconds - now))
+        counters = [
+            (limit, seconds, int(now // seconds), f"rl:{scope}:{subject}:{ident}:{seconds}:{int(now // seconds)}")
+            for subject, ident in (("user", user.pk), ("application", application.pk))
+            for limit, seconds in _limits(scope)[subject]
+        ]
+        counts = _count_all(cache, [(key, seconds + 5) for _limit, seconds, _window, key in counters])
+        for (limit, seconds, window, _key), count in zip(counters, counts, strict=True):
+            if count > limit:
+                retry_after = max(retry_after, math.ceil((window + 1) * seconds - now))
     except Exception as exc:  # noqa: BLE001 -- any cache failure: fail open, never refuse for it
         logger.warning(
             "rate limit not checked (%s by user %s on application %s): the cache is unavailable: %s",

@@ -7,21 +7,35 @@ whose drafts pass every check (members confirmed, a university participant), and
 API token for each lead contact. Writes [{application_id, token}] and the deadline.
 """
 
+import hashlib
+import io
 import json
 import secrets
 from datetime import timedelta
 
 from django.contrib.auth.hashers import make_password
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from consortia.enums import ApplicationState, MemberRole, OrganisationKind
-from consortia.models import Application, Consortium, ConsortiumMember, Organisation
+from consortia.models import Application, Attachment, Consortium, ConsortiumMember, Organisation
 from gpu_allocation.management.commands.seed_scale import business_number
 from portal.enums import Role
 from portal.models import Programme, User
+
+
+def _small_pdf() -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 class Command(BaseCommand):
@@ -66,6 +80,16 @@ class Command(BaseCommand):
                          model_categories=["LLM"], technical_approach=text, data_strategy=text, compute_plan=text,
                          requested_gpus=512, requested_budget=4_000_000_000, team_plan=text, open_source_plan=text,
                          milestones=[{"phase": "1", "goal": text}], saved_at=now) for i, c in enumerate(consortia)]
+        )  # fmt: skip
+        # Each draft carries the programme's required PDF attachments: one small proposal
+        # document, stored once and referred to by every draft (the submit reads the rows only).
+        pdf = _small_pdf()
+        stored = default_storage.save(f"attachments/surge-{tag}.pdf", ContentFile(pdf))
+        digest = hashlib.sha256(pdf).hexdigest()
+        Attachment.objects.bulk_create(
+            [Attachment(application=a, title="제안서", file=stored, original_name="제안서.pdf", size=len(pdf),
+                        sha256=digest, page_count=1, uploaded_by=leads[i])
+             for i, a in enumerate(applications) for _ in range(programme.required_attachments)]
         )  # fmt: skip
         tokens = Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in leads])
         out = {

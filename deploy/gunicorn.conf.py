@@ -1,0 +1,26 @@
+"""gunicorn settings of the web processes (docker-compose.yml, the Dockerfile, bench/surge.py
+and bench/uploads.py): ``gunicorn -c deploy/gunicorn.conf.py portal.wsgi:application``.
+
+Threaded workers (``gthread``): a request mostly waits — for PostgreSQL (locks, the commit's
+flush), Redis, the PDF check's child process, the disk — and while one thread waits another
+runs. With sync workers a deadline rush of 200 people queued behind 2–3 processes one request
+at a time (submit p95 22 s); with ``WEB_CONCURRENCY`` processes × ``WEB_THREADS`` threads as
+many requests are in progress at once, and the database's own locks order what must be
+ordered. Each thread holds at most one database connection (``CONN_MAX_AGE``): processes ×
+threads must stay below PostgreSQL's ``max_connections`` together with the Celery workers.
+
+Uploads stream to a temporary file and from it to storage (``portal/uploads.py``), so a thread
+holds 64 kB of a file at a time, not the file: 8 threads stay far below 150 MB per process.
+"""
+
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "8"))
+# Connections the kernel holds for the processes while every thread is busy (a rush at the deadline).
+backlog = 2048
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
