@@ -207,7 +207,7 @@ def test_who_may_download(client_for, officer, client):
     assert application.versions.get().receipt_number in flat(pdf_text(archive.read("dossier.pdf")))
 
 
-def test_version_list_and_scoring_page_link_the_documents(client_for):
+def test_version_list_and_scoring_page_link_the_documents(client_for, officer):
     application = submitted_application()
     html = (
         client_for(application.consortium.lead_contact)
@@ -224,6 +224,11 @@ def test_version_list_and_scoring_page_link_the_documents(client_for):
     for path in urls(application).values():
         assert f'href="{path}"' in receipt_page
     close_call(application)
+    officer_page = (
+        client_for(officer).get(reverse("consortia:officer_application_detail", args=[application.pk])).content.decode()
+    )
+    for path in urls(application).values():
+        assert f'href="{path}"' in officer_page
     reviewer = UserFactory(role="reviewer")
     assignment = assign(selection_phase(programme=application.programme), application, reviewer)
     page = client_for(reviewer).get(reverse("evaluations:assignment_score", args=[assignment.pk])).content.decode()

@@ -27,6 +27,17 @@ from tests.factories_evaluations import assign, selection_phase, submit_scores, 
 SMTP_PORT = 8551
 
 
+def test_beat_runs_the_reminders_often():
+    from django.conf import settings
+
+    from portal.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["scoring-reminders"]
+    assert entry["task"] == "evaluations.send_scoring_reminders" and entry["schedule"] <= 15 * 60
+    app.loader.import_default_modules()
+    assert "evaluations.send_scoring_reminders" in app.tasks
+
+
 @pytest.mark.parametrize(
     ("hours_left", "due"),
     [
