@@ -10,7 +10,7 @@ from dataclasses import asdict
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -19,8 +19,15 @@ from consortia.models import Application
 from evaluations import services
 from evaluations.disagreement import row_disagreement
 from evaluations.enums import AppealGrounds, AssignmentStatus
-from evaluations.models import Appeal, Assignment, Criterion, Objective, Phase
-from evaluations.selectors import appeals_visible_to, assignments_visible_to, phase_ranking_source, phases_visible_to
+from evaluations.models import Appeal, Assignment, Criterion, Objective, Phase, PhaseResult
+from evaluations.selectors import (
+    anonymised_comments,
+    appeals_visible_to,
+    assignments_visible_to,
+    phase_ranking_source,
+    phases_visible_to,
+    results_visible_to,
+)
 from portal.api import RulesPermission, StrictModelSerializer, StrictSerializer, refuse_body, score_value
 from portal.models import Programme
 
@@ -353,6 +360,58 @@ class AssignmentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             submit=data.validated_data["submit"],
         )
         return Response(AssignmentSerializer(self.get_queryset().get(pk=assignment.pk)).data)
+
+
+class ResultCommentSerializer(serializers.Serializer):
+    reviewer = serializers.CharField(help_text="A letter (A, B, …): reviewers are never named.")
+    comment = serializers.CharField()
+    criteria = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class ResultSerializer(serializers.ModelSerializer):
+    """A published result of one of the caller's applications, as the result page shows it."""
+
+    phase_name = serializers.CharField(source="phase.name", read_only=True)
+    consortium = serializers.CharField(source="application.consortium.name", read_only=True)
+    criterion_means = serializers.SerializerMethodField()
+    reasons = serializers.SerializerMethodField()
+    attainment = serializers.SerializerMethodField()
+    comments = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PhaseResult
+        fields = [
+            "id", "phase", "phase_name", "application", "consortium", "score", "rank", "passed", "decision",
+            "reserve_rank", "criterion_means", "reasons", "attainment", "comments",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_criterion_means(self, result) -> dict:
+        return (result.details or {}).get("criterion_means", {})
+
+    def get_reasons(self, result) -> list:
+        return (result.details or {}).get("failed_reasons", [])
+
+    def get_attainment(self, result) -> list:
+        return (result.details or {}).get("attainment", [])
+
+    @extend_schema_field(ResultCommentSerializer(many=True, allow_null=True))
+    def get_comments(self, result):
+        """Anonymised comments when the phase shows them to applicants, else null."""
+        if not result.phase.show_comments_to_applicants:
+            return None
+        return anonymised_comments(phase=result.phase, application_id=result.application_id)
+
+
+class ResultViewSet(viewsets.ReadOnlyModelViewSet):
+    """Published results of the caller's own applications, with anonymised comments."""
+
+    serializer_class = ResultSerializer
+    permission_classes = [RulesPermission]
+    permission_map = {"list": "evaluations.view_own_results", "retrieve": "evaluations.view_own_results"}
+
+    def get_queryset(self):
+        return results_visible_to(self.request.user)
 
 
 class AppealViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

@@ -68,7 +68,8 @@ def _api_bodies(client, ids: list[int]) -> dict[str, str]:
         urls = {re.sub(r"\{[^}]+\}", str(i), path) for i in ids} if "{" in path else {path}
         for url in urls:
             response = client.get(url)
-            bodies[url] = response.content.decode("utf-8", "replace")
+            data = b"".join(response.streaming_content) if response.streaming else response.content
+            bodies[url] = data.decode("utf-8", "replace")
     return bodies
 
 
