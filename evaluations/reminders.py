@@ -28,7 +28,9 @@ from django.utils.translation import ngettext
 
 from evaluations.enums import AssignmentStatus, PhaseStatus
 from evaluations.models import Assignment, Phase
+from portal.mail import _outbox_key as mail_outbox_key
 from portal.mail import mail_queue
+from portal.models import OutboxMessage
 
 #: How long before the close each reminder is due, with its name in the mail's key.
 REMINDERS = (("2d", timedelta(days=2)), ("1d", timedelta(days=1)))
@@ -153,9 +155,10 @@ def scoring_reminders_send(*, now: datetime | None = None) -> int:
 
 
 def _queue_once(*, key: str, to: list[str], subject: str, body: str) -> int:
-    from portal.models import OutboxMessage
-
-    if OutboxMessage.objects.filter(dedupe_key=f"mail:{key}").exists():
-        return 0  # queued by an earlier run (the outbox and the sent-mail key keep it to one anyway)
+    """Queue the reminder unless an earlier run did (1 if queued now). The outbox keeps one
+    row per key and the sent-mail table one hand-over, so a race between two runs still
+    sends it once; this check only keeps the count honest."""
+    if OutboxMessage.objects.filter(dedupe_key=mail_outbox_key(key)).exists():
+        return 0
     mail_queue(key=key, to=to, subject=subject, body=body)
     return 1
