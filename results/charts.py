@@ -26,7 +26,7 @@ ROW = 34
 BAR = 20
 LABEL_W = 190
 PLOT_W = 400
-RIGHT = 90
+RIGHT = 100
 TOP = 30
 BOTTOM = 34
 
@@ -55,7 +55,7 @@ def attainment_svg(attainment, *, chart_id: str, title: str) -> SafeString:
         % {
             "benchmark": a.benchmark,
             "category": a.model_category,
-            "ratio": percent(a.ratio),
+            "ratio": percent(a.ratio) if a.team_score is not None else _("not submitted"),
             "model": a.reference_model,
             "target": percent(a.target_ratio),
             "state": _("met") if a.met else _("not met"),
@@ -84,12 +84,14 @@ def attainment_svg(attainment, *, chart_id: str, title: str) -> SafeString:
         y = TOP + i * ROW
         colour = MET if a.met else NOT_MET
         label = f"{a.benchmark} · {a.model_category}"
+        value = f"{percent(a.ratio)} {'✔' if a.met else '✘'}" if a.team_score is not None else _("not submitted")
         parts.append(
             f'<text x="{LABEL_W - 8}" y="{y + BAR / 2 + 4:.1f}" font-size="12" text-anchor="end" fill="{INK}">'
             f"{escape(label)}</text>"
             f'<rect x="{LABEL_W}" y="{y}" width="{max(x(a.ratio) - LABEL_W, 0):.1f}" height="{BAR}" fill="{colour}"/>'
-            f'<text x="{x(a.ratio) + 6:.1f}" y="{y + BAR / 2 + 4:.1f}" font-size="12" fill="{INK}">'
-            f"{percent(a.ratio)} {'✔' if a.met else '✘'}</text>"
+            # The figure in a column of its own right of the axis: never under the target line.
+            f'<text x="{LABEL_W + PLOT_W + 10}" y="{y + BAR / 2 + 4:.1f}" font-size="12" fill="{INK}">'
+            f"{escape(value)}</text>"
         )
         if len(targets) > 1:
             tx = x(a.target_ratio)

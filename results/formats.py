@@ -38,10 +38,14 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 # The one Django import: the refusal messages are shown to teams in Korean or English.
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 HARNESS = "lm_eval_harness"
 MODEL_CARD = "model_card"
-FORMAT_LABELS = {HARNESS: "lm-evaluation-harness results", MODEL_CARD: "Hugging Face model card (model-index)"}
+FORMAT_LABELS = {
+    HARNESS: gettext_lazy("lm-evaluation-harness results"),
+    MODEL_CARD: gettext_lazy("Hugging Face model card (model-index)"),
+}
 
 FOUR_PLACES = Decimal("0.0001")
 SCORE_LIMIT = Decimal("1000000")
@@ -90,7 +94,7 @@ class ParsedFile:
 
     @property
     def format_label(self) -> str:
-        return FORMAT_LABELS[self.format]
+        return str(FORMAT_LABELS[self.format])
 
 
 @dataclass(frozen=True)

@@ -81,8 +81,7 @@ class ImportView(NotFoundPermissionMixin, View):
                 data=upload.read(),
                 dry_run=form.cleaned_data["dry_run"],
             )
-        except DomainError as exc:
-            messages.error(request, exc.message)
+        except DomainError as exc:  # shown once, beside the form (``error``)
             report = exc.details if exc.details.get("found") else None
             return render(request, self.template_name, self.context(form, report, exc.message), status=exc.status_code)
         report = outcome.as_dict()

@@ -28,7 +28,9 @@ _worlds = itertools.count(1)
 
 
 def person(role: str, marker: str):
-    return UserFactory(role=role, username=f"{marker}-login", full_name=f"{marker}이름", email=f"{marker}@secret.example.kr")
+    return UserFactory(
+        role=role, username=f"{marker}-login", full_name=f"{marker}이름", email=f"{marker}@secret.example.kr"
+    )
 
 
 def set_mapping(phase, officer):

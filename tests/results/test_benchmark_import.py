@@ -194,7 +194,9 @@ BAD_FILES = [
 
 
 @pytest.mark.parametrize(("name", "content", "message"), BAD_FILES, ids=[m for _n, _c, m in BAD_FILES])
-def test_unreadable_files_are_refused_with_a_message_and_change_nothing(world, client_for, api_for, name, content, message):
+def test_unreadable_files_are_refused_with_a_message_and_change_nothing(
+    world, client_for, api_for, name, content, message
+):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     team = world.teams[0]
@@ -265,7 +267,9 @@ def test_import_after_the_close_is_refused_and_results_stay_frozen(world, client
     assert page.status_code == 409 and "frozen at the close of the phase" in page.content.decode()
     with HARNESS_FILE.open("rb") as fh:
         response = api_for(team.consortium.lead_contact).post(
-            "/api/v1/benchmark-imports/", {"phase": world.stage.pk, "application": team.pk, "file": fh}, format="multipart"
+            "/api/v1/benchmark-imports/",
+            {"phase": world.stage.pk, "application": team.pk, "file": fh},
+            format="multipart",
         )
     assert response.status_code == 409 and response.json()["code"] == "frozen"
     assert _state() == before
@@ -279,7 +283,9 @@ def test_only_the_team_itself_imports(world, client_for, api_for, officer):
     assert client_for(officer).get(url).status_code == 404
     with HARNESS_FILE.open("rb") as fh:
         response = api_for(stranger).post(
-            "/api/v1/benchmark-imports/", {"phase": world.stage.pk, "application": team.pk, "file": fh}, format="multipart"
+            "/api/v1/benchmark-imports/",
+            {"phase": world.stage.pk, "application": team.pk, "file": fh},
+            format="multipart",
         )
     assert response.status_code == 404
     assert BenchmarkImport.objects.count() == 0
