@@ -172,7 +172,7 @@ def _queries(client, path) -> int:
 
 
 def test_disagreement_adds_no_query_per_row(officer, client_for, api_for):
-    """Page and API, computed and cached, cost the same at 10 and 120 applications."""
+    """Page (computed and cached), API and CSV export cost the same at 10 and 120 applications."""
     client, api = client_for(officer), api_for(officer)
     counts = {}
     for size in (10, 120):
@@ -184,7 +184,8 @@ def test_disagreement_adds_no_query_per_row(officer, client_for, api_for):
         cached = _queries(client, page)
         api_path = f"/api/v1/phases/{phase.pk}/ranking/"
         api.get(api_path)
-        counts[size] = (computed, cached, _queries(api, api_path))
+        export = reverse("evaluations:phase_export", args=[phase.pk, "csv"])
+        counts[size] = (computed, cached, _queries(api, api_path), _queries(client, export))
         html = client.get(page).content.decode()
         assert html.count('data-testid="spread">') == min(size, 50)
     assert counts[10] == counts[120], counts
