@@ -233,3 +233,29 @@ def test_version_list_and_scoring_page_link_the_documents(client_for, officer):
     assignment = assign(selection_phase(programme=application.programme), application, reviewer)
     page = client_for(reviewer).get(reverse("evaluations:assignment_score", args=[assignment.pk])).content.decode()
     assert f'href="{reverse("evaluations:review_dossier", args=[assignment.pk])}"' in page
+
+
+def test_downloads_by_handlers_leave_access_records(client_for, officer):
+    """Officers' and reviewers' downloads of a version's documents, and the officer's list
+    export, are recorded as downloads of personal data; the team's own are not."""
+    from portal.models import AccessLog
+
+    application = submitted_application()
+    client_for(application.consortium.lead_contact).get(urls(application)["dossier"])
+    assert AccessLog.objects.count() == 0
+    close_call(application)
+    reviewer = UserFactory(role="reviewer")
+    assignment = assign(selection_phase(programme=application.programme), application, reviewer)
+    officer_client = client_for(officer)
+    for path in urls(application).values():
+        assert officer_client.get(path).status_code == 200
+    export = reverse("consortia:officer_applications_export", args=["csv"]) + f"?programme={application.programme_id}"
+    assert officer_client.get(export).status_code == 200
+    assert client_for(reviewer).get(reverse("evaluations:review_dossier", args=[assignment.pk])).status_code == 200
+    records = list(AccessLog.objects.order_by("id").values_list("username", "target", "object_id", "action"))
+    assert records == [
+        (officer.username, "consortia:version_receipt_pdf", str(application.pk), "download"),
+        (officer.username, "consortia:version_dossier", str(application.pk), "download"),
+        (officer.username, "consortia:officer_applications_export", "", "download"),
+        (reviewer.username, "evaluations:review_dossier", str(assignment.pk), "download"),
+    ]
