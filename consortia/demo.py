@@ -81,6 +81,8 @@ def seed(context: dict) -> None:
             full_name=f"{full_name[0]}교수",
             email=f"{login}@univ.example.kr",
         )
+        # The university member's contact logs in too (to confirm participation): listed like the leads.
+        context["accounts"].append({"username": f"{login}-uni", "password": LEAD_PASSWORD, "role": "applicant"})
         lead_org, _ = Organisation.objects.get_or_create(
             business_number=make_business_number(prefix),
             defaults={"name_ko": lead_ko, "name_en": lead_en, "kind": kind, "created_by": lead_contact},

@@ -85,8 +85,10 @@ def _reviewers(context: dict) -> list:
         )
         context["users"][username] = user
         people.append(user)
-    if not any(a["username"] == "reviewer2" for a in context["accounts"]):
-        context["accounts"].append({"username": "reviewer2", "password": REVIEWER_PASSWORD, "role": "reviewer"})
+    listed = {a["username"] for a in context["accounts"]}
+    for username, _full_name, _email in REVIEWERS:  # every demo reviewer is listed with its login
+        if username not in listed:
+            context["accounts"].append({"username": username, "password": REVIEWER_PASSWORD, "role": "reviewer"})
     return people
 
 

@@ -16,6 +16,26 @@ def check_celery_broker_required(app_configs, **kwargs):
     return []
 
 
+@register(Tags.security)
+def check_portal_base_url(app_configs, **kwargs):
+    """Production needs the portal's public address: e-mail links and the award notices'
+    verification URL and QR code are built from it, never from a development default."""
+    if not getattr(settings, "PORTAL_BASE_URL_REQUIRED", False):
+        return []
+    from urllib.parse import urlsplit
+
+    url = urlsplit(settings.PORTAL_BASE_URL or "")
+    if url.scheme not in ("https", "http") or not url.netloc:
+        return [
+            Error(
+                "PORTAL_BASE_URL is not set: e-mails and award notices would point nowhere.",
+                hint="Set PORTAL_BASE_URL to the portal's public address, e.g. https://portal.example.kr.",
+                id="portal.E003",
+            )
+        ]
+    return []
+
+
 @register(Tags.security, deploy=True)
 def check_shared_cache(app_configs, **kwargs):
     """Several web workers need a shared cache for throttling and sessions."""

@@ -5,6 +5,10 @@ from portal.settings.base import *  # noqa: F403 -- a settings layer extends the
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")  # noqa: F405 -- required: no default in production
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")  # noqa: F405
+# The public address (e-mail links, award notices' verification URL and QR code): required,
+# no development default (system check portal.E003).
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="")  # noqa: F405
+PORTAL_BASE_URL_REQUIRED = True
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)  # noqa: F405
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = 31536000

@@ -30,6 +30,7 @@ def deploy_check_with_broker(policy: str) -> subprocess.CompletedProcess:
             "DJANGO_SETTINGS_MODULE": "portal.settings.production",
             "SECRET_KEY": SECRET_KEY,
             "ALLOWED_HOSTS": "portal.example.kr",
+            "PORTAL_BASE_URL": "https://portal.example.kr",
             "REDIS_URL": f"redis://127.0.0.1:{PORT}/0",
         }
         return subprocess.run(

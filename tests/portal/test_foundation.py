@@ -69,6 +69,7 @@ def test_production_settings_pass_check_deploy_without_warnings():
             "DJANGO_SETTINGS_MODULE": "portal.settings.production",
             "SECRET_KEY": "x" * 20 + "production-secret-key-of-enough-length-and-variety-123!",
             "ALLOWED_HOSTS": "portal.example.kr",
+            "PORTAL_BASE_URL": "https://portal.example.kr",
             "DATABASE_URL": "postgres://u@127.0.0.1:5432/x",
             "REDIS_URL": "redis://127.0.0.1:6379/0",
         },
