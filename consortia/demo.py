@@ -3,9 +3,17 @@
 Eight consortia in the demo programme: six submitted, one draft, one withdrawn. Each has a
 lead company with a valid business registration number, a university member, and a lead
 contact who can log in (the portal's demo ``applicant`` leads the first one).
+
+The demo call has closed. Its proposals were written and submitted before the deadline, and
+seeding replays that through the real services: each submission carries the time it was
+received, days before the deadline (``received``), while the call is held open for the
+moment of seeding only.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import timedelta
 
 from django.utils import timezone
 
@@ -15,6 +23,8 @@ from consortia.services import application_submit, application_withdraw
 from consortia.validators import make_business_number
 from portal.errors import DomainError
 from portal.korean import particle
+from portal.models import Programme
+from portal.received import DATABASE, Received
 
 LEAD_PASSWORD = "Demo-Lead-2025!"  # noqa: S105 -- a published demo login, printed by seed_demo
 
@@ -54,11 +64,33 @@ def _fields(team: tuple, index: int) -> dict:
     }
 
 
+@contextmanager
+def _held_open(programme: Programme):
+    """Seeding a closed call: the call is open for the moment its past submissions are replayed
+    (each with its own past received time); the deadline is restored afterwards."""
+    deadline = programme.closes_at
+    if deadline >= timezone.now():
+        yield deadline
+        return
+    Programme.objects.filter(pk=programme.pk).update(closes_at=timezone.now() + timedelta(hours=1))
+    programme.refresh_from_db(fields=["closes_at"])
+    try:
+        yield deadline
+    finally:
+        Programme.objects.filter(pk=programme.pk).update(closes_at=deadline)
+        programme.closes_at = deadline
+
+
 def seed(context: dict) -> None:
     """Create what is missing; an existing consortium (by name) is left as it is."""
+    programme = context["programme"]
+    with _held_open(programme) as deadline:
+        _seed_teams(context, programme, deadline)
+
+
+def _seed_teams(context: dict, programme: Programme, deadline) -> None:
     from portal.demo import ensure_user
 
-    programme = context["programme"]
     users = context["users"]
     for index, team in enumerate(TEAMS):
         name, lead_ko, lead_en, kind, prefix, login, full_name, uni_ko, uni_en, _gpus, _budget, state = team
@@ -94,7 +126,9 @@ def seed(context: dict) -> None:
         Affiliation.objects.get_or_create(user=uni_contact, organisation=university)
         if Consortium.objects.filter(programme=programme, name=name).exists():
             continue
-        now = timezone.now()
+        # Formed weeks before the deadline, submitted in the last days before it (earliest first).
+        now = min(timezone.now(), deadline - timedelta(days=21 - index))
+        submitted_at = min(timezone.now(), deadline - timedelta(days=len(TEAMS) - index, hours=5))
         consortium = Consortium.objects.create(
             programme=programme,
             name=name,
@@ -119,23 +153,38 @@ def seed(context: dict) -> None:
             confirmed_at=now,
         )
         application = Application.objects.create(
-            consortium=consortium, programme=programme, saved_at=now, saved_by=lead_contact, **_fields(team, index)
+            consortium=consortium,
+            programme=programme,
+            saved_at=submitted_at - timedelta(hours=2),
+            saved_by=lead_contact,
+            **_fields(team, index),
         )
         if state == ApplicationState.DRAFT:
             application.summary = ""  # a draft still being written
             application.save(update_fields=["summary"])
             continue
         try:
-            _attach_proposal_document(application, lead_contact)
-            application_submit(application=application, by=lead_contact, request_key="demo-seed", notify=False)
+            _attach_proposal_document(application, lead_contact, at=submitted_at - timedelta(hours=3))
+            application_submit(
+                application=application,
+                by=lead_contact,
+                request_key="demo-seed",
+                notify=False,
+                received=Received(at=submitted_at, clock=DATABASE),
+            )
             if state == ApplicationState.WITHDRAWN:
-                application_withdraw(application=application, by=lead_contact, reason="내부 사정으로 철회 (데모)")
+                application_withdraw(
+                    application=application,
+                    by=lead_contact,
+                    reason="내부 사정으로 철회 (데모)",
+                    received=Received(at=submitted_at + timedelta(hours=20), clock=DATABASE),
+                )
         except DomainError:
             # The demo programme's deadline has passed: the draft stays as it is.
             continue
 
 
-def _attach_proposal_document(application: Application, lead_contact) -> None:
+def _attach_proposal_document(application: Application, lead_contact, *, at) -> None:
     """The proposal document every submission carries: a one-page PDF of the draft's title and
     summary, rendered by the portal's own PDF helper (fictional demo text)."""
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -146,9 +195,10 @@ def _attach_proposal_document(application: Application, lead_contact) -> None:
     if application.attachments.filter(removed_at__isnull=True).exists():
         return
     pdf = render_pdf(template_name="pdf/demo_proposal.html", context={"application": application})
-    attachment_add(
+    attachment = attachment_add(
         application=application,
         by=lead_contact,
         uploaded=SimpleUploadedFile("proposal.pdf", pdf, content_type="application/pdf"),
         title="제안서 (데모)",
     )
+    type(attachment).objects.filter(pk=attachment.pk).update(uploaded_at=at)  # uploaded before the submission

@@ -1,12 +1,13 @@
-"""Demo data of the evaluations part (idempotent): reviewers, a finalised and published
-selection phase, and an open stage phase.
+"""Demo data of the evaluations part (idempotent): reviewers, a selection phase that is
+final (published, its appeal window closed), and a stage phase being scored.
 
-Runs after the consortia seeder. The selection phase is played through the real services
-(auto-assignment, declarations, submitted scores, finalise, publish) inside an open scoring
-window; its window and publication time are then moved into the past, because the demo
-programme's application deadline lies ahead and the demo must still show an evaluated
-call. Scores are deterministic pseudo-random and fictional. Nothing happens when there
-are no submitted applications.
+Runs after the consortia seeder; the demo call has closed. The selection phase is played
+through the real services (open scoring after the deadline, auto-assignment, declarations,
+submitted scores, finalise, publish) inside an open scoring window; its window and
+publication time are then moved to where they lie in the call's story (scored in the
+weeks after the deadline, published a fortnight ago), so its appeal window has closed
+and it is made final, before the allocation. Scores are deterministic pseudo-random and
+fictional. Nothing happens when there are no submitted applications.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from django.utils import timezone
 from consortia.enums import ApplicationState
 from consortia.models import Affiliation, Application
 from evaluations import services
-from evaluations.enums import AssignmentStatus, CriterionSource, PhaseKind, PhaseStatus
+from evaluations.enums import AssignmentStatus, CriterionSource, PhaseKind
 from evaluations.models import Assignment, Phase
 from evaluations.selectors import phase_snapshot
-from portal.audit import audit_record
 
 REVIEWER_PASSWORD = "Demo-Reviewer-2025!"  # noqa: S105 -- a published demo login, printed by seed_demo
 REVIEWERS = [
@@ -121,17 +121,7 @@ def _seed_selection(context: dict, programme, applications: list[Application], p
         },
         criteria=SELECTION_CRITERIA,
     )
-    # NOTE: the demo call's deadline lies ahead, so scoring is opened directly (the service
-    # would refuse before the deadline); the rest is played through the services.
-    Phase.objects.filter(pk=phase.pk).update(status=PhaseStatus.SCORING)
-    audit_record(
-        action="phase.scoring",
-        obj=phase,
-        actor=officer,
-        before={"status": PhaseStatus.SETUP},
-        after={"status": PhaseStatus.SCORING},
-        reason="demo data: evaluated as if the call had closed",
-    )
+    phase = services.phase_open_scoring(phase=phase, by=officer)  # the call has closed: proposals unsealed
     services.phase_invite_reviewers(phase=phase, by=officer, reviewers=pool)
     services.phase_auto_assign(phase=phase, by=officer)
     rng = random.Random(2025)  # noqa: S311 -- fictional demo scores
@@ -158,14 +148,16 @@ def _seed_selection(context: dict, programme, applications: list[Application], p
         )
     services.phase_finalise(phase=phase, by=officer)
     services.phase_publish(phase=phase, by=officer)
-    # The call was evaluated in the past: move the window and publication back in time.
+    # The selection was scored in the weeks after the deadline and published a fortnight ago:
+    # move the window and publication there; the appeal window has closed, so the results are final.
+    deadline = programme.closes_at
     Phase.objects.filter(pk=phase.pk).update(
-        scoring_opens_at=now - timedelta(days=20),
-        scoring_closes_at=now - timedelta(days=6),
-        finalised_at=now - timedelta(days=5),
-        published_at=now - timedelta(days=3),
+        scoring_opens_at=min(now, deadline + timedelta(days=1)),
+        scoring_closes_at=min(now, deadline + timedelta(days=12)) + timedelta(minutes=1),
+        finalised_at=min(now, deadline + timedelta(days=13)),
+        published_at=now - timedelta(days=phase.appeal_window_days + 7),
     )
-    return phase
+    return services.phase_make_final(phase=Phase.objects.get(pk=phase.pk), by=officer)
 
 
 def _seed_stage(context: dict, programme, pool: list) -> Phase:
@@ -182,8 +174,8 @@ def _seed_stage(context: dict, programme, pool: list) -> Phase:
             "teams_to_keep": 4,
             "reviewers_per_application": 5,
             "tie_break_criteria": ["benchmark", "expert"],
-            "scoring_opens_at": now - timedelta(days=2),
-            "scoring_closes_at": now + timedelta(days=28),
+            "scoring_opens_at": now - timedelta(days=3),
+            "scoring_closes_at": now + timedelta(days=11),
             "appeal_scope": APPEAL_SCOPE,
         },
         criteria=STAGE_CRITERIA,

@@ -18,14 +18,15 @@ from portal.models import Programme
 
 
 def programme_for_allocation(*, programme_id: int | str | None = None) -> Programme | None:
-    """The programme a page is about: the one asked for, else the latest (the demo programme)."""
+    """The programme a page is about: the one asked for, else the latest that has a GPU pool
+    (an open call without one yet does not hide the allocation in force), else the latest."""
     programmes = Programme.objects.order_by("-year", "-id")
     if programme_id not in (None, ""):
         try:
             return programmes.filter(pk=int(programme_id)).first()
         except (TypeError, ValueError):
             return None
-    return programmes.first()
+    return programmes.filter(gpu_clusters__isnull=False).distinct().first() or programmes.first()
 
 
 def programmes_for_switch(limit: int = 50) -> list[Programme]:

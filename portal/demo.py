@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -58,17 +58,36 @@ def ensure_user(
 
 
 def demo_programme() -> Programme:
-    """The 2025 call. Its deadline lies 30 days ahead of the first seeding, so the
-    demo shows a live countdown; later seeds keep what is stored."""
-    closes = (timezone.now() + timedelta(days=30)).astimezone(SEOUL).replace(hour=18, minute=0, second=0, microsecond=0)
+    """The 2025 call, which has closed: its deadline lies 30 days before the first seeding, its
+    proposals were submitted before it, and the selection, the first stage and the allocation
+    follow in their order. Later seeds keep what is stored."""
+    closes = (timezone.now() - timedelta(days=30)).astimezone(SEOUL).replace(hour=18, minute=0, second=0, microsecond=0)
     programme, _ = Programme.objects.get_or_create(
         name="독자 AI 파운데이션 모델 프로젝트 (2025)",
         year=2025,
         defaults={
             "name_en": "Independent AI Foundation Model Project (2025)",
-            "opens_at": datetime(2025, 7, 1, 9, 0, tzinfo=SEOUL),
+            "opens_at": (closes - timedelta(days=45)).replace(hour=9),
             "closes_at": closes,
             "budget_envelope": 22_000_000_000,
+        },
+    )
+    return programme
+
+
+def open_demo_programme() -> Programme:
+    """A second, open call (deadline 30 days after the first seeding) in which the demo
+    applicant can form a consortium and submit."""
+    now = timezone.now().astimezone(SEOUL)
+    programme, _ = Programme.objects.get_or_create(
+        name="독자 AI 파운데이션 모델 프로젝트 (2026 추가 공모)",
+        year=2026,
+        defaults={
+            "name_en": "Independent AI Foundation Model Project (2026 additional call)",
+            "opens_at": (now - timedelta(days=7)).replace(hour=9, minute=0, second=0, microsecond=0),
+            "closes_at": (now + timedelta(days=30)).replace(hour=18, minute=0, second=0, microsecond=0),
+            "max_teams": 2,
+            "budget_envelope": 9_000_000_000,
         },
     )
     return programme
@@ -83,13 +102,28 @@ def seed() -> dict:
         users[spec["username"]] = ensure_user(**spec)
         accounts.append({k: str(v) for k, v in spec.items() if k in ("username", "password", "role", "totp_secret")})
     programme = demo_programme()
-    context = {"programme": programme, "users": users, "accounts": accounts, "phase_ids": [], "allocation_run_id": None}
+    open_call = open_demo_programme()
+    context = {
+        "programme": programme,
+        "open_programme": open_call,
+        "users": users,
+        "accounts": accounts,
+        "phase_ids": [],
+        "allocation_run_id": None,
+    }
+    # The demo CA and award-notice signing certificate (DEMO in both subjects), written
+    # under var/signing/ (ignored by git), never into the database; nothing secret is returned.
+    from gpu_allocation.notice_signing import demo_pki_ensure
+
+    signing = demo_pki_ensure()
     for module_name in APP_SEEDERS:
         if importlib.util.find_spec(module_name) is not None:
             importlib.import_module(module_name).seed(context)
     return {
         "accounts": context["accounts"],
         "programme_id": programme.id,
+        "open_programme_id": open_call.id,
         "phase_ids": context["phase_ids"],
         "allocation_run_id": context["allocation_run_id"],
+        "notice_signing": signing,
     }

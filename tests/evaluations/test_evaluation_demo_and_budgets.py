@@ -23,8 +23,8 @@ def test_seed_demo_builds_published_selection_and_open_stage_idempotently():
     assert first["phase_ids"] == second["phase_ids"]
     selection, stage = Phase.objects.order_by("order")
     assert (selection.kind, selection.status, stage.kind, stage.status) == (
-        PhaseKind.SELECTION, PhaseStatus.PUBLISHED, PhaseKind.STAGE, PhaseStatus.SCORING,
-    )  # fmt: skip
+        PhaseKind.SELECTION, PhaseStatus.FINAL, PhaseKind.STAGE, PhaseStatus.SCORING,
+    )  # fmt: skip  (published, its appeal window closed: final)
     assert PhaseResult.objects.filter(phase=selection, decision=Decision.SELECTED).count() == 5
     assert sum(c.max_points for c in stage.criteria.filter(is_gate=False)) == 100
     assert stage.criteria.filter(is_gate=True, key="originality").exists()

@@ -39,7 +39,8 @@ def test_audit_trail_shows_actions_changes_and_times_in_words(client_for, admin_
     phase, pool = finalised_phase
     client_for(officer)  # a sign-in, audited as auth.login
     officer_client = client_for(officer)
-    assert officer_client.post(reverse("evaluations:phase_action", args=[phase.pk, "finalise"])).status_code == 302
+    finalise = reverse("evaluations:phase_action", args=[phase.pk, "finalise"])
+    assert officer_client.post(finalise, {"confirm": "yes"}).status_code == 302  # the confirmation page's own post
     phase.refresh_from_db()
     assert phase.status == "finalised"
     assert AuditEntry.objects.filter(action="auth.login").exists()
