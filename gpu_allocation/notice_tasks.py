@@ -31,24 +31,43 @@ def notice_export_build_task(self, *, export_id: int) -> str:
     max_retries=3,
 )
 def notice_issue_for_run_task(self, *, run_id: int, by_id: int | None = None) -> list[str]:
-    """Issue the notices of an approved run (idempotent: teams with a notice are skipped).
+    """Issue (render and sign) the notices of an approved run; teams with a notice are skipped.
 
-    Meant to be enqueued on commit of the run's approval.
+    Published through the outbox on commit of the run's approval (row ``notices:run:<id>``)
+    and by the *Issue notices* button (a row of its own). The signing key is used here, in
+    the worker, only. When it cannot be used (missing, unreadable, expired) nothing is
+    issued: the failure is audited (``award_notice.issue_fail``, shown on the notices page)
+    and the outbox row is marked failed, to be requested again once the key is fixed.
     """
     from django.contrib.auth import get_user_model
 
     from gpu_allocation.models import AllocationRun
+    from gpu_allocation.notice_signing import SigningUnavailable
     from portal.errors import DomainError
-    from portal.outbox import outbox_done
+    from portal.models import OutboxMessage
+    from portal.outbox import outbox_done, outbox_fail, outbox_message_id
 
     by = get_user_model().objects.filter(pk=by_id).first() if by_id else None
     run = AllocationRun.objects.get(pk=run_id)
     key = f"notices:run:{run_id}"  # the outbox row of the approval (gpu_allocation/services.py)
+    message_id = outbox_message_id(self.request.id)
     try:
         numbers = [n.number for n in notices.notice_issue_for_run(run=run, by=by)]
+    except SigningUnavailable as exc:
+        notices.notice_issue_failed(run=run, by=by, error=exc.message)
+        keys = {key}
+        if message_id is not None:
+            keys |= set(OutboxMessage.objects.filter(pk=message_id).values_list("dedupe_key", flat=True))
+        for dedupe_key in keys:
+            outbox_fail(dedupe_key=dedupe_key, error=exc.message[:300])
+        return []
     except DomainError as exc:  # approved and superseded before its notices were issued
         outbox_done(dedupe_key=key, note=exc.message[:300])
+        if message_id is not None:
+            outbox_done(message_id=message_id, note=exc.message[:300])
         return []
     # The notices are recorded: only now is the outbox row done (a lost message is published again).
     outbox_done(dedupe_key=key)
+    if message_id is not None:
+        outbox_done(message_id=message_id)
     return numbers

@@ -85,6 +85,8 @@ class NoticeListView(LoginRequiredMixin, View):
             # NOTE: reverse one-to-one: a missing notice raises on access, so test with hasattr.
             context["missing"] = sum(1 for a in context["page"] if not hasattr(a, "notice"))
             context["in_force"] = notices._run_in_force(run)
+            # Only while notices are missing: the latest request or failure of issuing them.
+            context["issue_state"] = notices.notice_issue_state(run) if context["missing"] else None
             if context["can_export"]:
                 context["exports"] = list(NoticeExport.objects.filter(run=run).order_by("-created_at")[:5])
         context["runs"] = list(
@@ -96,7 +98,7 @@ class NoticeListView(LoginRequiredMixin, View):
 
 
 class NoticeIssueView(LoginRequiredMixin, View):
-    """POST: issue the missing notices of a run (officers)."""
+    """POST: ask the worker to issue the missing notices of a run (officers); the page never signs."""
 
     def post(self, request, run_id: int):
         if not request.user.has_perm("gpu_allocation.issue_awardnotice"):
@@ -108,12 +110,20 @@ class NoticeIssueView(LoginRequiredMixin, View):
             # Issuing while an appeal window is open: the page warns and asks to confirm.
             confirmation = notice_issue_confirmation(run, action_url=request.path, warnings=warnings)
             return render_confirmation(request, confirmation)
+        warnings = open_appeal_windows(run.programme)
+        if warnings and not is_confirmed(request):
+            # Issuing while an appeal window is open: the page warns and asks to confirm.
+            confirmation = notice_issue_confirmation(run, action_url=request.path, warnings=warnings)
+            return render_confirmation(request, confirmation)
         try:
-            issued = notices.notice_issue_for_run(run=run, by=request.user)
+            notices.notice_issue_request(run=run, by=request.user)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, _("%(count)d notices are issued for this run.") % {"count": len(issued)})
+            messages.success(
+                request,
+                _("The notices are being issued and signed in the background; reload this page to see them."),
+            )
         return redirect(reverse("gpu_allocation:notice_list") + f"?run={run.pk}")
 
 
@@ -166,7 +176,10 @@ class NoticeExportDownloadView(LoginRequiredMixin, View):
 class VerifyUploadForm(forms.Form):
     pdf = forms.FileField(
         label=gettext_lazy("Notice PDF"),
-        help_text=gettext_lazy("The PDF file you received; it is compared by its SHA-256 and not stored."),
+        help_text=gettext_lazy(
+            "The PDF file you received; it is compared by its SHA-256, its digital signature is checked, "
+            "and it is not stored."
+        ),
     )
 
     def __init__(self, *args, **kwargs):
@@ -195,7 +208,8 @@ def verify_throttled(request) -> bool:
 
 
 class VerifyNoticeView(View):
-    """Public (no login): confirm a notice by its code and compare an uploaded PDF's digest."""
+    """Public (no login): confirm a notice by its code; for an uploaded PDF, compare its digest
+    and validate its PAdES signature (signer, intact or altered, chain to the trust root)."""
 
     template_name = "gpu_allocation/verify_notice.html"
 
@@ -211,8 +225,11 @@ class VerifyNoticeView(View):
         return notice, None
 
     def _context(self, notice, **extra) -> dict:
+        from gpu_allocation.notice_signing import trust_roots
+
         return {
             "notice": notice,
+            "trust_configured": bool(trust_roots()),
             "consortium": notice.allocation.consortium,
             "programme": notice.allocation.run.programme,
             "notice_in_force": notices.notice_is_current(notice),
@@ -232,7 +249,7 @@ class VerifyNoticeView(View):
         if refused:
             return refused
         form = VerifyUploadForm(request.POST, request.FILES)
-        status, check, problem = 200, None, ""
+        status, check, signature, problem = 200, None, None, ""
         if not form.is_valid():
             status, problem = 400, _("Choose the notice's PDF file to check.")
         else:
@@ -247,6 +264,9 @@ class VerifyNoticeView(View):
                 if not data.startswith(b"%PDF-"):
                     status, problem = 400, _("This file is not a PDF. Upload the notice's PDF file.")
                 else:
+                    from gpu_allocation.notice_signing import notice_validate_pdf
+
                     check = notices.notice_check_upload(notice=notice, data=data)
-        context = self._context(notice, form=VerifyUploadForm(), check=check, problem=problem)
+                    signature = notice_validate_pdf(data)
+        context = self._context(notice, form=VerifyUploadForm(), check=check, signature=signature, problem=problem)
         return render(request, self.template_name, context, status=status)

@@ -3,11 +3,14 @@
 Flow (SPEC §7):
 
 1. An officer approves an allocation run (``gpu_allocation.services``). The approval, or
-   an officer pressing *Issue notices*, calls :func:`notice_issue_for_run`, which renders
-   one PDF per team, stores it through Django's storage API with its SHA-256 and a random
-   verification code, and supersedes the notices of earlier approved runs.
+   an officer pressing *Issue notices* (:func:`notice_issue_request`), enqueues the Celery
+   task that calls :func:`notice_issue_for_run` in the worker, which renders one PDF per
+   team, signs it (PAdES, ``gpu_allocation.notice_signing``; no usable key: nothing is
+   issued, the failure is audited and shown), stores it through Django's storage API with
+   its SHA-256 and a random verification code, and supersedes the notices of earlier
+   approved runs.
 2. Anyone holding a notice checks it at ``/verify/<code>/`` (number, date, team, digest;
-   uploading the PDF compares digests).
+   uploading the PDF compares digests and validates its signature).
 3. An administrator builds a ZIP of every notice of a run with
    :func:`notice_export_start`; the Celery task :func:`notice_export_build` fills it and
    records progress on the ``NoticeExport`` row.
@@ -261,12 +264,22 @@ def _allocations_for_notices(run: AllocationRun) -> list[Allocation]:
     return allocations
 
 
-def notice_render(*, allocation: Allocation, number: str, code: str, issued_at: datetime) -> bytes:
-    """The PDF bytes of one notice (no database writes)."""
-    from portal.pdf import render_pdf
+def notice_render(*, allocation: Allocation, number: str, code: str, issued_at: datetime, signer=None) -> bytes:
+    """The PDF bytes of one notice (no database writes).
+
+    With ``signer`` (from :func:`gpu_allocation.notice_signing.notice_signer_load`) the PDF is
+    signed (PAdES), its visible signature field placed over the template's signature box.
+    """
+    from gpu_allocation.notice_signing import field_box, notice_sign_pdf, timestamp_configured
+    from portal.pdf import render_pdf_with_anchors
 
     context = notice_context(allocation=allocation, number=number, code=code, issued_at=issued_at)
-    return render_pdf(template_name=NOTICE_TEMPLATE, context=context)
+    context["timestamped"] = timestamp_configured()
+    pdf, anchors = render_pdf_with_anchors(template_name=NOTICE_TEMPLATE, context=context)
+    if signer is None:
+        return pdf
+    page, box = field_box(anchors)
+    return notice_sign_pdf(pdf, signer=signer, box=box, page=page)
 
 
 # --------------------------------------------------------------------------- selectors
@@ -348,14 +361,17 @@ def _next_number(programme) -> str:
             return number
 
 
-def _issue_one(*, allocation: Allocation, by, now: datetime) -> AwardNotice:
-    """Render, store and record one notice; supersede the team's older notices. Caller holds the run lock."""
+def _issue_one(*, allocation: Allocation, by, now: datetime, signer) -> AwardNotice:
+    """Render, sign, store and record one notice; supersede the team's older notices.
+    Caller holds the run lock and has loaded ``signer``."""
+    from gpu_allocation.notice_signing import timestamp_configured
+
     programme = allocation.run.programme
     number = _next_number(programme)
     code = verification_code_new()
     while AwardNotice.objects.filter(verification_code=code).exists():  # pragma: no cover - 100 random bits
         code = verification_code_new()
-    pdf = notice_render(allocation=allocation, number=number, code=code, issued_at=now)
+    pdf = notice_render(allocation=allocation, number=number, code=code, issued_at=now, signer=signer)
     digest = hashlib.sha256(pdf).hexdigest()
     notice = AwardNotice(
         allocation=allocation,
@@ -365,6 +381,9 @@ def _issue_one(*, allocation: Allocation, by, now: datetime) -> AwardNotice:
         issued_by=by if getattr(by, "pk", None) else None,
         sha256=digest,
         size=len(pdf),
+        signer=signer.subject[:400],
+        signer_fingerprint=signer.fingerprint_sha256,
+        timestamped=timestamp_configured(),
     )
     # NOTE: the file is written before the row commits; if the transaction rolls back the
     # file stays behind unreferenced (harmless: nothing links to it, a re-issue writes anew).
@@ -374,7 +393,15 @@ def _issue_one(*, allocation: Allocation, by, now: datetime) -> AwardNotice:
         action="award_notice.issue",
         obj=notice,
         actor=by,
-        after={"number": number, "sha256": digest, "allocation": allocation.pk, "run": allocation.run_id},
+        after={
+            "number": number,
+            "sha256": digest,
+            "allocation": allocation.pk,
+            "run": allocation.run_id,
+            "signer": notice.signer,
+            "signer_fingerprint": notice.signer_fingerprint,
+            "timestamped": notice.timestamped,
+        },
     )
     older = AwardNotice.objects.filter(
         allocation__consortium_id=allocation.consortium_id,
@@ -399,8 +426,12 @@ def notice_issue_for_run(*, run: AllocationRun, by) -> list[AwardNotice]:
     the PDF, records number, code and SHA-256, and marks the same consortium's earlier
     notices of this programme superseded; notices of earlier runs for teams no longer in
     this run are marked superseded too. Audited. Returns the run's notices, rank order.
-    Raises DomainError when the run is not the approved allocation in force.
+    Raises DomainError when the run is not the approved allocation in force, and
+    :class:`~gpu_allocation.notice_signing.SigningUnavailable` (a DomainError) before
+    anything is rendered when the signing key cannot be used: nothing is issued unsigned.
     """
+    from gpu_allocation.notice_signing import notice_signer_load
+
     run = AllocationRun.objects.select_for_update().select_related("programme").get(pk=run.pk)
     if not _run_in_force(run):
         raise DomainError(
@@ -410,9 +441,10 @@ def notice_issue_for_run(*, run: AllocationRun, by) -> list[AwardNotice]:
     now = timezone.now()
     allocations = _allocations_for_notices(run)
     existing = {n.allocation_id: n for n in AwardNotice.objects.filter(allocation__run=run)}
+    signer = notice_signer_load() if any(a.pk not in existing for a in allocations) else None
     notices = []
     for allocation in allocations:
-        notice = existing.get(allocation.pk) or _issue_one(allocation=allocation, by=by, now=now)
+        notice = existing.get(allocation.pk) or _issue_one(allocation=allocation, by=by, now=now, signer=signer)
         notices.append(notice)
     # Teams of earlier approved runs that are not in this run: their notices lapse.
     teams = [a.consortium_id for a in allocations]
@@ -431,19 +463,91 @@ def notice_issue_for_run(*, run: AllocationRun, by) -> list[AwardNotice]:
     return notices
 
 
+ISSUE_TASK = "gpu_allocation.notice_issue_for_run"
+
+
+def notice_issue_request(*, run: AllocationRun, by):
+    """Ask the worker to issue the missing notices of ``run`` (the *Issue notices* button).
+
+    The signing key lives with the worker only, so pages never render or sign: this checks
+    that the run is in force, audits the request and records an outbox row whose task
+    (``gpu_allocation.notice_issue_for_run``) is published after commit. Returns the row.
+    Raises DomainError when the run is not the approved allocation in force.
+    """
+    import uuid
+
+    from portal.outbox import outbox_publish
+
+    with transaction.atomic():
+        run = AllocationRun.objects.select_for_update().get(pk=run.pk)
+        if not _run_in_force(run):
+            raise DomainError(
+                "Notices are issued only for the approved allocation in force; approve this run first.",
+                code="run_not_in_force",
+            )
+        audit_record(action="award_notice.issue_request", obj=run, actor=by, after={"run": run.pk})
+        return outbox_publish(
+            task_name=ISSUE_TASK,
+            kwargs={"run_id": run.pk, "by_id": getattr(by, "pk", None)},
+            dedupe_key=f"notices:run:{run.pk}:request:{uuid.uuid4().hex}",
+        )
+
+
+def notice_issue_failed(*, run: AllocationRun, by, error: str) -> None:
+    """Record that issuing the notices of ``run`` failed (audited; shown on the notices page)."""
+    logger.error("award notices of run %s were not issued: %s", run.pk, error)
+    audit_record(action="award_notice.issue_fail", obj=run, actor=by, after={"error": error[:1000]})
+
+
+@dataclass(frozen=True)
+class IssueState:
+    """The latest issuing request or failure of a run, for the notices page."""
+
+    state: str  # "pending" | "failed"
+    at: datetime
+    error: str = ""
+
+
+def notice_issue_state(run: AllocationRun) -> IssueState | None:
+    """``pending`` after an *Issue notices* request, ``failed`` (with the message) after a
+    failed attempt; None when neither is the latest word on the run (one query)."""
+    from portal.models import AuditEntry
+
+    entry = (
+        AuditEntry.objects.filter(
+            object_type=AllocationRun._meta.label_lower,
+            object_id=str(run.pk),
+            action__in=["award_notice.issue_request", "award_notice.issue_fail"],
+        )
+        .order_by("-id")
+        .values("action", "at", "after")
+        .first()
+    )
+    if entry is None:
+        return None
+    if entry["action"] == "award_notice.issue_fail":
+        return IssueState("failed", entry["at"], (entry["after"] or {}).get("error", ""))
+    return IssueState("pending", entry["at"])
+
+
 def notice_issue_for_allocation(*, allocation_id: int, by) -> AwardNotice | None:
     """Issue the notice of one allocation if missing (used by the ZIP task for progress). Idempotent.
 
-    Returns None when the allocation's run is not in force and it has no notice.
+    Returns None when the allocation's run is not in force and it has no notice; raises
+    :class:`~gpu_allocation.notice_signing.SigningUnavailable` when it would have to sign
+    and cannot.
     """
+    from gpu_allocation.notice_signing import notice_signer_load
+
     with transaction.atomic():
         allocation = Allocation.objects.select_related("run").get(pk=allocation_id)
         run = AllocationRun.objects.select_for_update().get(pk=allocation.run_id)
         existing = AwardNotice.objects.filter(allocation_id=allocation_id).first()
         if existing is not None or not _run_in_force(run):
             return existing
+        signer = notice_signer_load()
         loaded = next(a for a in _allocations_for_notices(run) if a.pk == allocation_id)
-        return _issue_one(allocation=loaded, by=by, now=timezone.now())
+        return _issue_one(allocation=loaded, by=by, now=timezone.now(), signer=signer)
 
 
 # --------------------------------------------------------------------------- ZIP export

@@ -173,3 +173,25 @@ def render_pdf(*, template_name: str, context: dict, fetcher=None) -> bytes:
 
 # WeasyPrint reports each rendering step at INFO; one line per step per notice is noise.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
+
+def render_pdf_with_anchors(*, template_name: str, context: dict, fetcher=None) -> tuple[bytes, dict]:
+    """Like :func:`render_pdf`, and also where the elements with an ``id`` landed.
+
+    Returns ``(pdf, anchors)``; ``anchors`` maps each id to ``(page index, (x1, y1, x2, y2))``,
+    the element's border box in PDF points with the origin at the bottom-left of the page
+    (the PDF's own coordinates), so a caller can place something — a signature field —
+    exactly over a rendered element.
+    """
+    import weasyprint
+
+    html = render_to_string(template_name, context)
+    fetcher = fetcher or make_fetcher()
+    document = weasyprint.HTML(string=html, base_url=PDF_BASE_URL, url_fetcher=fetcher, media_type="print").render()
+    anchors = {}
+    px_to_pt = 0.75  # CSS px are 1/96 in, PDF points 1/72 in
+    for index, page in enumerate(document.pages):
+        for name, (x1, y1, x2, y2) in page.anchors.items():
+            box = (x1 * px_to_pt, (page.height - y2) * px_to_pt, x2 * px_to_pt, (page.height - y1) * px_to_pt)
+            anchors.setdefault(name, (index, box))
+    return document.write_pdf(), anchors

@@ -25,6 +25,36 @@ def _with_totp(user):
     return user
 
 
+@pytest.fixture(scope="session", autouse=True)
+def notice_signing_key(tmp_path_factory):
+    """A test CA and award-notice signing certificate made for this test session (never a
+    file of the repository), given to in-process code through the settings and to worker
+    processes a test starts through the environment (``start_worker`` passes it on)."""
+    from types import SimpleNamespace
+
+    from django.conf import settings
+
+    from gpu_allocation.notice_signing import make_test_pki, write_signing_files
+
+    directory = tmp_path_factory.mktemp("notice-signing")
+    ca_key, ca, key, cert = make_test_pki(
+        ca_name="TEST IAFM Root CA", signer_name="TEST Award Notice Signing", organisation="TEST 과학기술정보통신부"
+    )
+    paths = write_signing_files(directory, ca_cert=ca, signer_key=key, signer_cert=cert, passphrase=b"test-only")
+    values = {
+        "NOTICE_SIGNING_KEY_FILE": str(paths["key_file"]),
+        "NOTICE_SIGNING_PASSPHRASE_FILE": str(paths["passphrase_file"]),
+        "NOTICE_SIGNING_TRUST_ROOTS": str(paths["trust_roots"]),
+        "NOTICE_SIGNING_PASSPHRASE": "",
+        "NOTICE_SIGNING_CERT_FILE": "",
+        "NOTICE_TSA_URL": "",
+    }
+    for name, value in values.items():
+        setattr(settings, name, value)
+        os.environ[name] = value
+    return SimpleNamespace(**paths, ca=ca, ca_key=ca_key, cert=cert, key=key)
+
+
 @pytest.fixture
 def applicant(db):
     return UserFactory(role="applicant")

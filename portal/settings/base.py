@@ -328,6 +328,26 @@ LOGGING = {
 # Letterhead printed on award notices.
 NOTICE_ISSUER_KO = env.str("NOTICE_ISSUER_KO", default="과학기술정보통신부")
 NOTICE_ISSUER_EN = env.str("NOTICE_ISSUER_EN", default="Ministry of Science and ICT")
+# The ministry's signing key for award notices (PAdES, docs/notices.md "Signatures"). Files
+# named by the environment of the Celery worker; the key never enters the database or the
+# repository. NOTICE_SIGNING_KEY_FILE: a PKCS#12 file, or a PEM private key together with
+# NOTICE_SIGNING_CERT_FILE; NOTICE_SIGNING_CHAIN_FILE: intermediate certificates (PEM);
+# the passphrase in NOTICE_SIGNING_PASSPHRASE or in the file NOTICE_SIGNING_PASSPHRASE_FILE.
+# Without a usable key, issuing fails with a message; no notice is ever issued unsigned.
+NOTICE_SIGNING_KEY_FILE = env.str("NOTICE_SIGNING_KEY_FILE", default="")
+NOTICE_SIGNING_CERT_FILE = env.str("NOTICE_SIGNING_CERT_FILE", default="")
+NOTICE_SIGNING_CHAIN_FILE = env.str("NOTICE_SIGNING_CHAIN_FILE", default="")
+NOTICE_SIGNING_PASSPHRASE = env.str("NOTICE_SIGNING_PASSPHRASE", default="")
+NOTICE_SIGNING_PASSPHRASE_FILE = env.str("NOTICE_SIGNING_PASSPHRASE_FILE", default="")
+# Root certificates (PEM) the verification page trusts for notice signatures.
+NOTICE_SIGNING_TRUST_ROOTS = env.str("NOTICE_SIGNING_TRUST_ROOTS", default="")
+NOTICE_SIGNING_LOCATION = env.str("NOTICE_SIGNING_LOCATION", default="Sejong, Republic of Korea")
+# An RFC 3161 timestamp authority (PAdES B-T); empty: no timestamp and no network use.
+NOTICE_TSA_URL = env.str("NOTICE_TSA_URL", default="")
+# Only a Celery worker signs; True lets another process sign (tests, the bench).
+NOTICE_SIGNING_OUTSIDE_WORKER = env.bool("NOTICE_SIGNING_OUTSIDE_WORKER", default=False)
+# Where seed_demo writes the demo CA and signing certificate (ignored by git).
+NOTICE_SIGNING_DEMO_DIR = BASE_DIR / "var" / "signing"
 
 # Static files: collected into STATIC_ROOT in production; found in place otherwise.
 WHITENOISE_USE_FINDERS = True

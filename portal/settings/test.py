@@ -21,3 +21,6 @@ EVALUATIONS_WARM_LIVE_RANKING = env.bool("EVALUATIONS_WARM_LIVE_RANKING", defaul
 # A test client marked as re-authenticated stays so for the whole run; the tests of the
 # re-authentication itself set the window they check.
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 3600
+# Tests sign award notices in their own process too (eager tasks, direct service calls);
+# the key is a test CA made per test session (tests/conftest.py), a worker gets it by env.
+NOTICE_SIGNING_OUTSIDE_WORKER = env.bool("NOTICE_SIGNING_OUTSIDE_WORKER", default=True)  # noqa: F405

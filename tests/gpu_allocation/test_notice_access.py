@@ -111,10 +111,17 @@ def test_officer_page_offers_issue_while_notices_are_missing(db, client_for, off
     assert 'data-testid="issue-notices"' in html
 
 
-def test_issue_button_issues_missing_notices(db, client_for, officer):
+def test_issue_button_issues_missing_notices(db, client_for, officer, django_capture_on_commit_callbacks):
+    """The page only asks: the task (in-process here, as tasks run in tests) renders and signs."""
     setup = approved_run(teams=1)
-    response = client_for(officer).post(reverse("gpu_allocation:notice_issue", args=[setup.run.pk]))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client_for(officer).post(reverse("gpu_allocation:notice_issue", args=[setup.run.pk]))
     assert response.status_code == 302
+    assert AwardNotice.objects.count() == 0  # nothing rendered or signed by the page itself
+    pending = client_for(officer).get(reverse("gpu_allocation:notice_list")).content.decode()
+    assert 'data-testid="issue-pending"' in pending
+    for callback in callbacks:
+        callback()
     notice = AwardNotice.objects.get()
     assert notice.allocation == setup.allocations[0]
     assert notice.issued_by == officer

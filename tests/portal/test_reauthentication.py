@@ -58,7 +58,9 @@ def test_the_proof_lapses_after_the_window(client_for, officer, settings):
     assert not AllocationRun.objects.exists()
 
 
-def test_approving_issuing_and_exporting_each_ask_first(client_for, officer, admin_user):
+def test_approving_issuing_and_exporting_each_ask_first(
+    client_for, officer, admin_user, django_capture_on_commit_callbacks
+):
     from tests.factories_notices import approved_run
 
     run = approved_run(teams=2).run
@@ -81,7 +83,8 @@ def test_approving_issuing_and_exporting_each_ask_first(client_for, officer, adm
 
     # The same request once the officer has re-authenticated does its work.
     mark_reauthenticated(c, officer)
-    c.post(reverse("gpu_allocation:notice_issue", args=[run.pk]))
+    with django_capture_on_commit_callbacks(execute=True):  # the page enqueues; the task issues
+        c.post(reverse("gpu_allocation:notice_issue", args=[run.pk]))
     assert AwardNotice.objects.count() == notices_before + 2
 
 
