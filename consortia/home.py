@@ -41,7 +41,7 @@ def next_action(application, *, user, items, closed: bool) -> dict:
     if closed:
         if submitted:
             return {
-                "text": _("The call has closed; your submitted version is being evaluated. Results appear below once published."),
+                "text": _("The call has closed and your submitted version is being evaluated; published results and award notices are listed below."),
                 "url": reverse("consortia:version_list", kwargs={"pk": application.pk}),
                 "label": _("Submitted versions"),
             }  # fmt: skip

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from portal.enums import Role
 
@@ -59,15 +58,15 @@ def home_sections_for(request) -> list[dict]:
 # --------------------------------------------------------------------------- administrators: audit alerts
 
 #: Audit actions an administrator should notice: refusals, failed log-ins, side effects given up,
-#: background jobs that failed or lost their worker.
-ALERT_ACTIONS = {
-    "auth.login_failed": _("Failed log-in"),
-    "access.refused": _("Access refused"),
-    "outbox.failed": _("E-mail or background effect given up"),
-    "allocation_run.fail": _("Allocation run failed"),
-    "allocation_run.reclaim": _("Allocation run taken over after its worker was lost"),
-    "notice_export.fail": _("Notice export failed"),
-}
+#: background jobs that failed or lost their worker (named as the audit trail names them).
+ALERT_ACTIONS = (
+    "auth.login_failed",
+    "access.refused",
+    "outbox.failed",
+    "allocation_run.fail",
+    "allocation_run.reclaim",
+    "notice_export.fail",
+)
 ALERT_DAYS = 7
 
 
@@ -75,17 +74,18 @@ def audit_alerts(request) -> dict:
     """The last week's alerts: a count per kind (one aggregate query) and the ten newest."""
     from django.db.models import Count
 
+    from portal.labels import audit_action_label
     from portal.models import AuditEntry
 
     since = timezone.now() - timedelta(days=ALERT_DAYS)
-    recent = AuditEntry.objects.filter(at__gte=since, action__in=list(ALERT_ACTIONS))
+    recent = AuditEntry.objects.filter(at__gte=since, action__in=ALERT_ACTIONS)
     counts = {row["action"]: row["n"] for row in recent.values("action").annotate(n=Count("id")).order_by()}
-    latest = list(recent.order_by("-id").only("id", "at", "action", "actor_repr", "ip_address", "object_repr")[:10])
+    latest = list(recent.order_by("-id").only("id", "at", "action", "actor_repr", "ip_address")[:10])
     for entry in latest:
-        entry.label = ALERT_ACTIONS.get(entry.action, entry.action)
+        entry.label = audit_action_label(entry.action)
     return {
         "days": ALERT_DAYS,
-        "kinds": [{"action": a, "label": label, "count": counts.get(a, 0)} for a, label in ALERT_ACTIONS.items()],
+        "kinds": [{"action": a, "label": audit_action_label(a), "count": counts.get(a, 0)} for a in ALERT_ACTIONS],
         "total": sum(counts.values()),
         "latest": latest,
     }

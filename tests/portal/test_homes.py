@@ -78,7 +78,7 @@ def test_applicant_home_after_submission_and_after_the_deadline(client_for):
     programme.save()
     text = visible_text(home(c))
     assert "Closed: applications are read-only." in text
-    assert "The call has closed; your submitted version is being evaluated." in text
+    assert "The call has closed and your submitted version is being evaluated" in text
 
 
 def test_applicant_without_a_consortium_is_shown_the_open_call(client_for, applicant):
@@ -199,7 +199,7 @@ def test_administrator_home_shows_notices_exports_and_audit_alerts(client_for, a
     assert "0 notices in force, 0 superseded." in text
     assert f"ZIP export #{NoticeExport.objects.get().pk} of run #{setup.run.pk}" in text and "Failed" in text
     assert "Audit alerts of the last 7 days" in text
-    assert "Failed log-in : 2" in text and "Access refused : 1" in text
+    assert "Failed sign-in : 2" in text and "Refused access (page not found or not allowed) : 1" in text
     korean = visible_text(home(client_for(admin_user), "ko"))
     assert "최근 7일간의 감사 경보" in korean and "로그인 실패" in korean and "배정 통지서와 내보내기" in korean
 
