@@ -206,3 +206,42 @@ class NoticeExport(models.Model):
 
     def __str__(self) -> str:
         return f"export #{self.pk} ({self.status})"
+
+
+class ReclaimState(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed: the team may respond")
+    APPLIED = "applied", _("Applied: the GPUs went back to the pool")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class GpuReclaim(models.Model):
+    """An officer's proposal to return some of a team's GPUs on one cluster to the pool after
+    low use. The team may respond until ``respond_by``; once applied, the next allocation run
+    gives the team that many GPUs fewer, and the nodes to the other teams."""
+
+    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="gpu_reclaims")
+    consortium = models.ForeignKey(Consortium, on_delete=models.PROTECT, related_name="gpu_reclaims")
+    allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, related_name="reclaims")
+    cluster = models.ForeignKey(GpuCluster, on_delete=models.PROTECT, related_name="reclaims")
+    nodes = models.PositiveIntegerField()
+    gpus = models.PositiveIntegerField()
+    reason = models.TextField()
+    state = models.CharField(max_length=16, choices=ReclaimState.choices, default=ReclaimState.PROPOSED)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    respond_by = models.DateTimeField()
+    response = models.TextField(blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(nodes__gte=1), name="reclaim_at_least_one_node"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consortium}: {self.gpus} GPUs of {self.cluster} ({self.state})"

@@ -42,7 +42,7 @@ from consortia.models import Application
 from evaluations.selectors import active_teams_for_allocation
 from gpu_allocation import policy, selectors
 from gpu_allocation.enums import RUN_ACTIVE_STATES, RUN_FINAL_STATES, RunStatus
-from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun, GpuCluster
+from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun, GpuCluster, GpuReclaim, ReclaimState
 from portal.audit import audit_changes, audit_record, model_snapshot
 from portal.errors import DomainError
 from portal.korean import particles
@@ -211,12 +211,19 @@ def allocation_inputs_build(*, programme: Programme) -> tuple[dict[str, Any], st
             code="mixed_node_sizes",
         )
     tie_breaks = selectors.phase_tie_breaks(phase_id=active[0].phase_id)
+    # GPUs reclaimed after low use went back to the pool: the team asks for that many fewer.
+    reclaimed = dict(
+        GpuReclaim.objects.filter(programme=programme, state=ReclaimState.APPLIED)
+        .values_list("allocation__application_id")
+        .annotate(gpus=Sum("gpus"))
+        .values_list("allocation__application_id", "gpus")
+    )
     teams = [
         policy.Team(
             id=t.application_id,
             rank=t.rank,
             score=t.score,
-            requested_gpus=max(0, t.requested_gpus),
+            requested_gpus=max(0, t.requested_gpus - reclaimed.get(t.application_id, 0)),
             requested_budget=max(0, t.requested_budget),
             gpu_supplier=t.gpu_supplier,
             gpu_supplier_members=t.gpu_supplier_members,

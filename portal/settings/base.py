@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "evaluations",
     "gpu_allocation",
     "results",
+    "reporting",
 ]
 
 MIDDLEWARE = [

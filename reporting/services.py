@@ -1,0 +1,551 @@
+"""Writes of the reporting app: reports (draft → submitted → accepted / returned), the usage
+file, spending lines with evidence, reminders, and reclaiming GPUs that stayed unused.
+
+Each service is atomic and audited. *Not possible now* raises :class:`DomainError` (409);
+malformed input raises :class:`InvalidInput` (400) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from consortia.models import Consortium
+from consortia.validators import check_pdf
+from gpu_allocation.models import Allocation, AllocationGrant, GpuReclaim, ReclaimState
+from gpu_allocation.selectors import approved_run_in_force
+from portal.audit import audit_record
+from portal.errors import DomainError, InvalidInput
+from portal.mail import mail_queue
+from portal.models import Programme, User
+from reporting import usage as usage_core
+from reporting.models import GpuUsage, ProgressReport, ReportingPlan, ReportState, Spending
+
+KST = usage_core.KST
+REMINDER_DAYS = (7, 2)  # days before the due time
+
+
+def _kst(moment: datetime) -> str:
+    return date_format(timezone.localtime(moment), "Y-m-d H:i") + " KST"
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date
+    due_at: datetime
+
+
+def plan_for(programme: Programme) -> ReportingPlan:
+    """The programme's plan; monthly from the first day of the approved allocation's month by default."""
+    plan = ReportingPlan.objects.filter(programme=programme).first()
+    if plan is None:
+        run = approved_run_in_force(programme=programme)
+        start = timezone.localdate(run.approved_at) if run else timezone.localdate()
+        plan, _created = ReportingPlan.objects.get_or_create(
+            programme=programme, defaults={"first_period_start": start.replace(day=1)}
+        )
+    return plan
+
+
+def periods(plan: ReportingPlan, *, until: date) -> list[Period]:
+    """Every period that has started by ``until``, oldest first."""
+    out = []
+    start = plan.first_period_start
+    while start <= until:
+        nxt = _add_months(start, plan.period_months)
+        end = nxt - timedelta(days=1)
+        due = datetime.combine(end + timedelta(days=plan.due_days), time(18, 0), KST)
+        out.append(Period(start, end, due))
+        start = nxt
+    return out
+
+
+def active_allocations(programme: Programme) -> list[Allocation]:
+    run = approved_run_in_force(programme=programme)
+    if run is None:
+        return []
+    return list(run.allocations.select_related("consortium").prefetch_related("grants__cluster").order_by("rank"))
+
+
+def reports_ensure(*, programme: Programme, today: date | None = None) -> int:
+    """Create the draft report of every active team for every period begun (idempotent)."""
+    today = today or timezone.localdate()
+    plan = plan_for(programme)
+    teams = [a.consortium_id for a in active_allocations(programme)]
+    created = 0
+    for period in periods(plan, until=today):
+        for consortium_id in teams:
+            _report, made = ProgressReport.objects.get_or_create(
+                consortium_id=consortium_id,
+                period_start=period.start,
+                defaults={"programme": programme, "period_end": period.end, "due_at": period.due_at},
+            )
+            created += made
+    return created
+
+
+def _locked(report: ProgressReport) -> ProgressReport:
+    return ProgressReport.objects.select_for_update().select_related("consortium", "programme").get(pk=report.pk)
+
+
+def _editable(report: ProgressReport) -> None:
+    if report.state not in (ReportState.DRAFT, ReportState.RETURNED):
+        raise DomainError(
+            _("This report is %(state)s; it can change only while it is a draft or returned for changes.")
+            % {"state": ReportState(report.state).label.lower()},
+            code="report_not_editable",
+        )
+
+
+def _granted(report: ProgressReport) -> dict[str, AllocationGrant]:
+    """The team's grants in the approved allocation in force, by cluster name."""
+    run = approved_run_in_force(programme=report.programme)
+    if run is None:
+        return {}
+    grants = AllocationGrant.objects.filter(
+        allocation__run=run, allocation__consortium_id=report.consortium_id
+    ).select_related("cluster")
+    return {g.cluster.name: g for g in grants}
+
+
+def _usage_messages() -> dict:
+    return {
+        "encoding": _("The file is not UTF-8 text. Export it from the scheduler as UTF-8 CSV."),
+        "header": _("The first line must be the header %(columns)s (the scheduler's accounting export)."),
+        "too_many": _("The file has more than %(max)d lines; split it by month."),
+        "columns": _("%(count)d columns where %(expected)d are expected."),
+        "job": _("JobID is empty."),
+        "duplicate": _("JobID %(job)s appears twice."),
+        "cluster": _("“%(cluster)s” is not a cluster this team holds GPUs on."),
+        "time": _("Start and End must be ISO 8601 times, such as 2026-01-03T09:00:00."),
+        "order": _("End is before Start."),
+        "gpus": _("AllocGPUs must be a whole number of at least 1 (not “%(value)s”)."),
+        "outside": _("The job ran entirely outside the report's period."),
+        "empty": _("The file holds no job."),
+    }
+
+
+@transaction.atomic
+def report_save(*, report: ProgressReport, by: User, progress: str, links: list[str], revision: int) -> ProgressReport:
+    report = _locked(report)
+    _editable(report)
+    if revision != report.revision:
+        raise DomainError(
+            _("The report was changed by someone else meanwhile; reload it and make your change again."),
+            code="stale_revision",
+        )
+    clean_links = [link.strip() for link in links if link.strip()]
+    for link in clean_links:
+        if not link.startswith(("https://", "http://")):
+            message = _("Links start with https:// or http:// (“%(link)s”).") % {"link": link[:80]}
+            raise InvalidInput(message, details={"errors": {"links": [message]}})
+    report.progress = progress.strip()
+    report.links = clean_links
+    report.revision += 1
+    report.save(update_fields=["progress", "links", "revision"])
+    audit_record(action="report.save", obj=report, actor=by, after={"revision": report.revision})
+    return report
+
+
+@transaction.atomic
+def report_upload_usage(*, report: ProgressReport, by: User, data: bytes, name: str = "usage.csv") -> list[GpuUsage]:
+    """Replace the report's GPU use with the uploaded accounting file, or refuse it whole."""
+    report = _locked(report)
+    _editable(report)
+    grants = _granted(report)
+    try:
+        parsed = usage_core.parse_usage(
+            data, clusters=set(grants), period=(report.period_start, report.period_end), messages=_usage_messages()
+        )
+    except usage_core.UsageFileError as exc:
+        lines = [_("line %(line)d: %(message)s") % {"line": e.line, "message": e.message} for e in exc.errors]
+        raise InvalidInput(
+            _("The usage file was not stored: %(count)d lines need fixing. %(lines)s")
+            % {"count": len(lines), "lines": " ".join(lines[:20])},
+            details={"errors": {"file": lines}},
+        ) from exc
+    report.usage.all().delete()
+    rows = GpuUsage.objects.bulk_create(
+        [
+            GpuUsage(
+                report=report,
+                cluster=grants[name_].cluster,
+                gpu_hours=_two_places(hours),
+                granted_gpus=grants[name_].gpus,
+            )
+            for name_, hours in sorted(parsed.gpu_hours.items())
+        ]
+    )
+    report.usage_sha256 = hashlib.sha256(data).hexdigest()
+    report.usage_jobs = parsed.jobs
+    report.usage_file.save(name, ContentFile(data), save=False)
+    report.save(update_fields=["usage_file", "usage_sha256", "usage_jobs"])
+    audit_record(
+        action="report.usage_upload",
+        obj=report,
+        actor=by,
+        after={"sha256": report.usage_sha256, "jobs": parsed.jobs, "clusters": len(rows)},
+    )
+    return rows
+
+
+def _two_places(value) -> Decimal:
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.01"))
+
+
+@transaction.atomic
+def report_add_spending(
+    *, report: ProgressReport, by: User, category: str, amount: int, description: str, evidence
+) -> Spending:
+    report = _locked(report)
+    _editable(report)
+    from reporting.models import SpendingCategory
+
+    if category not in SpendingCategory.values:
+        message = _("Choose a spending category from the list.")
+        raise InvalidInput(message, details={"errors": {"category": [message]}})
+    if not isinstance(amount, int) or amount <= 0:
+        message = _("The amount is a whole number of won above 0.")
+        raise InvalidInput(message, details={"errors": {"amount": [message]}})
+    if not (description or "").strip():
+        message = _("Describe what the money was spent on.")
+        raise InvalidInput(message, details={"errors": {"description": [message]}})
+    from django.core.exceptions import ValidationError
+
+    try:
+        checked = check_pdf(evidence, max_bytes=report.programme.attachment_max_file_mb * 1024 * 1024)
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(exc.messages), details={"errors": {"evidence": exc.messages}}) from exc
+    line = Spending(
+        report=report,
+        category=category,
+        amount=amount,
+        description=description.strip(),
+        evidence_name=getattr(evidence, "name", "evidence.pdf")[:255],
+        evidence_sha256=checked.sha256,
+    )
+    evidence.seek(0)
+    line.evidence.save("evidence.pdf", evidence, save=False)
+    line.save()
+    audit_record(
+        action="report.spending_add", obj=report, actor=by, after={"category": category, "amount": amount}
+    )
+    return line
+
+
+@transaction.atomic
+def report_submit(*, report: ProgressReport, by: User) -> ProgressReport:
+    report = _locked(report)
+    _editable(report)
+    missing = []
+    if not report.progress:
+        missing.append(_("progress against the milestones"))
+    if _granted(report) and not report.usage.exists():
+        missing.append(_("the GPU usage file"))
+    if missing:
+        raise InvalidInput(
+            _("The report cannot be submitted yet: add %(what)s.") % {"what": ", ".join(missing)},
+            code="incomplete",
+        )
+    before = report.state
+    report.state = ReportState.SUBMITTED
+    report.submitted_at = timezone.now()
+    report.submitted_by = by
+    report.save(update_fields=["state", "submitted_at", "submitted_by"])
+    audit_record(action="report.submit", obj=report, actor=by, before={"state": before}, after={"state": report.state})
+    return report
+
+
+@transaction.atomic
+def report_review(*, report: ProgressReport, by: User, accept: bool, comment: str) -> ProgressReport:
+    report = _locked(report)
+    if report.state != ReportState.SUBMITTED:
+        raise DomainError(_("Only a submitted report can be accepted or returned."), code="report_not_submitted")
+    comment = (comment or "").strip()
+    if not accept and not comment:
+        message = _("Say what the team should change when returning a report.")
+        raise InvalidInput(message, details={"errors": {"comment": [message]}})
+    report.state = ReportState.ACCEPTED if accept else ReportState.RETURNED
+    report.reviewed_at, report.reviewed_by, report.officer_comment = timezone.now(), by, comment
+    report.save(update_fields=["state", "reviewed_at", "reviewed_by", "officer_comment"])
+    audit_record(
+        action="report.accept" if accept else "report.return",
+        obj=report,
+        actor=by,
+        before={"state": ReportState.SUBMITTED},
+        after={"state": report.state},
+        reason=comment,
+    )
+    if not accept:
+        _mail_team(
+            report.consortium,
+            key=f"report-returned:{report.pk}:{report.reviewed_at.isoformat()}",
+            subject=_("[IAFM] Your report for %(period)s was returned") % {"period": f"{report.period_start:%Y-%m}"},
+            body=_("The officer returned your report for %(period)s with this comment:\n\n%(comment)s\n")
+            % {"period": f"{report.period_start:%Y-%m}", "comment": comment},
+        )
+    return report
+
+
+def _team_addresses(consortium: Consortium) -> list[str]:
+    people = {consortium.lead_contact.email} if consortium.lead_contact_id else set()
+    people |= {m.contact.email for m in consortium.members.select_related("contact") if m.contact_id}
+    return sorted(a for a in people if a)
+
+
+def _mail_team(consortium: Consortium, *, key: str, subject: str, body: str) -> None:
+    to = _team_addresses(consortium)
+    if to:
+        mail_queue(key=key, to=to, subject=subject, body=body)
+
+
+def report_reminders_send(*, now: datetime | None = None) -> int:
+    """Remind teams 7 and 2 days before a report is due (drafts and returned reports only)."""
+    now = now or timezone.now()
+    sent = 0
+    for programme in Programme.objects.filter(reporting_plan__isnull=False):
+        reports_ensure(programme=programme, today=timezone.localdate(now))
+    open_reports = ProgressReport.objects.filter(
+        state__in=(ReportState.DRAFT, ReportState.RETURNED), due_at__gt=now, due_at__lte=now + timedelta(days=7)
+    ).select_related("consortium__lead_contact")
+    for report in open_reports:
+        days = next((d for d in sorted(REMINDER_DAYS) if report.due_at - now <= timedelta(days=d)), None)
+        if days is None or days in report.reminded_days:
+            continue
+        with transaction.atomic():
+            locked = _locked(report)
+            if days in locked.reminded_days:
+                continue
+            locked.reminded_days = [*locked.reminded_days, days]
+            locked.save(update_fields=["reminded_days"])
+            _mail_team(
+                locked.consortium,
+                key=f"report-reminder:{locked.pk}:{days}",
+                subject=_("[IAFM] Report for %(period)s due %(due)s")
+                % {"period": f"{locked.period_start:%Y-%m}", "due": _kst(locked.due_at)},
+                body=_(
+                    "Your progress report for %(period)s is due %(due)s: progress against the milestones, "
+                    "the GPU usage file and the data-budget spending with evidence.\n"
+                )
+                % {"period": f"{locked.period_start:%Y-%m}", "due": _kst(locked.due_at)},
+            )
+            sent += 1
+    return sent
+
+
+# --------------------------------------------------------------------------- utilisation
+
+
+@dataclass(frozen=True)
+class UtilisationRow:
+    consortium_id: int
+    consortium: str
+    cluster_id: int
+    cluster: str
+    period_start: date
+    granted_gpus: int
+    gpu_hours: Decimal
+    percent: Decimal | None
+    low: bool
+
+
+def utilisation_rows(*, programme: Programme) -> list[UtilisationRow]:
+    """Utilisation per team, cluster and period, from the accepted and submitted reports."""
+    plan = plan_for(programme)
+    usage = (
+        GpuUsage.objects.filter(
+            report__programme=programme, report__state__in=(ReportState.SUBMITTED, ReportState.ACCEPTED)
+        )
+        .select_related("report__consortium", "cluster")
+        .order_by("report__period_start", "report__consortium_id", "cluster_id")
+    )
+    rows = []
+    for u in usage:
+        hours = usage_core.period_hours(u.report.period_start, u.report.period_end)
+        exact = usage_core.utilisation(u.gpu_hours, u.granted_gpus, hours)
+        rows.append(
+            UtilisationRow(
+                consortium_id=u.report.consortium_id,
+                consortium=u.report.consortium.name,
+                cluster_id=u.cluster_id,
+                cluster=u.cluster.name,
+                period_start=u.report.period_start,
+                granted_gpus=u.granted_gpus,
+                gpu_hours=u.gpu_hours,
+                percent=usage_core.one_place(exact),
+                low=exact is not None and exact < plan.utilisation_threshold,
+            )
+        )
+    return rows
+
+
+def spending_by_team(*, programme: Programme) -> dict[int, int]:
+    return dict(
+        Spending.objects.filter(
+            report__programme=programme, report__state__in=(ReportState.SUBMITTED, ReportState.ACCEPTED)
+        )
+        .values_list("report__consortium_id")
+        .annotate(total=Sum("amount"))
+        .values_list("report__consortium_id", "total")
+    )
+
+
+def low_use_streak(*, programme: Programme, consortium_id: int, cluster_id: int) -> int:
+    """How many of the latest accepted periods in a row the team stayed below the threshold on the cluster."""
+    plan = plan_for(programme)
+    streak = 0
+    rows = GpuUsage.objects.filter(
+        report__programme=programme,
+        report__consortium_id=consortium_id,
+        report__state=ReportState.ACCEPTED,
+        cluster_id=cluster_id,
+    ).select_related("report").order_by("-report__period_start")
+    for u in rows:
+        exact = usage_core.utilisation(
+            u.gpu_hours, u.granted_gpus, usage_core.period_hours(u.report.period_start, u.report.period_end)
+        )
+        if exact is None or exact >= plan.utilisation_threshold:
+            break
+        streak += 1
+    return streak
+
+
+# --------------------------------------------------------------------------- reclaim
+
+
+def reclaimed_gpus(*, programme: Programme) -> dict[int, int]:
+    """Applied reclaims of the approved allocation in force, per consortium (fewer GPUs next run)."""
+    return dict(
+        GpuReclaim.objects.filter(programme=programme, state=ReclaimState.APPLIED)
+        .values_list("consortium_id")
+        .annotate(total=Sum("gpus"))
+        .values_list("consortium_id", "total")
+    )
+
+
+@transaction.atomic
+def reclaim_propose(*, programme: Programme, consortium: Consortium, cluster_id: int, nodes: int, by: User,
+                    reason: str) -> GpuReclaim:  # fmt: skip
+    plan = plan_for(programme)
+    Programme.objects.select_for_update().get(pk=programme.pk)  # one proposal at a time per programme
+    reason = (reason or "").strip()
+    if not reason:
+        message = _("Give the reason for the reclaim; the team reads it.")
+        raise InvalidInput(message, details={"errors": {"reason": [message]}})
+    run = approved_run_in_force(programme=programme)
+    grant = (
+        AllocationGrant.objects.filter(allocation__run=run, allocation__consortium=consortium, cluster_id=cluster_id)
+        .select_related("allocation", "cluster")
+        .first()
+        if run
+        else None
+    )
+    if grant is None:
+        raise InvalidInput(_("The team holds no GPUs on this cluster in the allocation in force."))
+    pending = (
+        GpuReclaim.objects.filter(
+            allocation=grant.allocation, cluster_id=cluster_id, state__in=(ReclaimState.PROPOSED, ReclaimState.APPLIED)
+        ).aggregate(n=Sum("nodes"))["n"]
+        or 0
+    )
+    if not isinstance(nodes, int) or nodes < 1 or nodes > grant.nodes - pending:
+        message = _(
+            "The team holds %(held)d nodes on this cluster (%(pending)d already reclaimed or proposed): "
+            "give a number from 1 to %(most)d."
+        ) % {"held": grant.nodes, "pending": pending, "most": max(grant.nodes - pending, 0)}
+        raise InvalidInput(message, details={"errors": {"nodes": [message]}})
+    streak = low_use_streak(programme=programme, consortium_id=consortium.pk, cluster_id=cluster_id)
+    if streak < plan.low_periods:
+        raise DomainError(
+            _(
+                "A reclaim needs %(periods)d accepted periods in a row below %(threshold)s%% on this cluster; "
+                "the team has %(streak)d."
+            )
+            % {"periods": plan.low_periods, "threshold": plan.utilisation_threshold, "streak": streak},
+            code="not_low_use",
+        )
+    respond_by = timezone.now() + timedelta(days=plan.response_window_days)
+    reclaim = GpuReclaim.objects.create(
+        programme=programme, consortium=consortium, allocation=grant.allocation, cluster=grant.cluster,
+        nodes=nodes, gpus=nodes * grant.gpus_per_node, reason=reason, proposed_by=by, respond_by=respond_by,
+    )  # fmt: skip
+    audit_record(
+        action="reclaim.propose",
+        obj=reclaim,
+        actor=by,
+        after={"nodes": nodes, "gpus": reclaim.gpus, "cluster": grant.cluster.name, "respond_by": respond_by},
+        reason=reason,
+    )
+    _mail_team(
+        consortium,
+        key=f"reclaim-proposed:{reclaim.pk}",
+        subject=_("[IAFM] Proposal to return %(gpus)d GPUs to the pool") % {"gpus": reclaim.gpus},
+        body=_(
+            "The programme proposes to return %(gpus)d GPUs (%(nodes)d nodes) of %(cluster)s to the pool, "
+            "because they stayed below %(threshold)s%% use.\n\nReason: %(reason)s\n\n"
+            "You may respond in the portal until %(until)s.\n"
+        )
+        % {"gpus": reclaim.gpus, "nodes": nodes, "cluster": grant.cluster.name,
+           "threshold": plan.utilisation_threshold, "reason": reason, "until": _kst(respond_by)},  # fmt: skip
+    )
+    return reclaim
+
+
+@transaction.atomic
+def reclaim_respond(*, reclaim: GpuReclaim, by: User, response: str) -> GpuReclaim:
+    reclaim = GpuReclaim.objects.select_for_update().get(pk=reclaim.pk)
+    if reclaim.state != ReclaimState.PROPOSED or timezone.now() > reclaim.respond_by:
+        raise DomainError(
+            _("The response window closed %(until)s.") % {"until": _kst(reclaim.respond_by)}, code="window_closed"
+        )
+    response = (response or "").strip()
+    if not response:
+        message = _("Write the team's response.")
+        raise InvalidInput(message, details={"errors": {"response": [message]}})
+    reclaim.response, reclaim.responded_at = response, timezone.now()
+    reclaim.save(update_fields=["response", "responded_at"])
+    audit_record(action="reclaim.respond", obj=reclaim, actor=by, after={"responded": True})
+    return reclaim
+
+
+@transaction.atomic
+def reclaim_decide(*, reclaim: GpuReclaim, by: User, apply: bool) -> GpuReclaim:
+    """Apply (after the response window) or withdraw a proposal. Applied GPUs go back to the
+    pool: the next allocation run gives the team that many fewer."""
+    reclaim = GpuReclaim.objects.select_for_update().get(pk=reclaim.pk)
+    if reclaim.state != ReclaimState.PROPOSED:
+        raise DomainError(_("This reclaim was already decided."), code="decided")
+    if apply and timezone.now() <= reclaim.respond_by:
+        raise DomainError(
+            _("The team may respond until %(until)s; the reclaim can be applied after that.")
+            % {"until": _kst(reclaim.respond_by)},
+            code="window_open",
+        )
+    reclaim.state = ReclaimState.APPLIED if apply else ReclaimState.WITHDRAWN
+    reclaim.decided_by, reclaim.decided_at = by, timezone.now()
+    reclaim.save(update_fields=["state", "decided_by", "decided_at"])
+    audit_record(
+        action="reclaim.apply" if apply else "reclaim.withdraw",
+        obj=reclaim,
+        actor=by,
+        before={"state": ReclaimState.PROPOSED},
+        after={"state": reclaim.state, "gpus": reclaim.gpus},
+    )
+    return reclaim
