@@ -79,6 +79,17 @@ async def rush(port: int, items: list[dict], clients: int, start: float, window:
     }  # fmt: skip
 
 
+def set_deadline(database_url: str, programme_id: int, closes_at: float) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(database_url)
+    with conn, conn.cursor() as cursor:
+        cursor.execute(
+            "UPDATE portal_programme SET closes_at = to_timestamp(%s) WHERE id = %s", [closes_at, programme_id]
+        )
+    conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--applications", type=int, default=500)
@@ -100,17 +111,16 @@ def main() -> None:
     manage("migrate", "--noinput", "-v0", env=env)
     with tempfile.TemporaryDirectory() as tmp:
         seed_file = Path(tmp, "surge.json")
-        lead_in = 25.0  # seconds between the end of seeding and the first submission, at most
-        manage("seed_surge", "--applications", str(args.applications), "--closes-in",
-               str(args.window / 2 + lead_in), "--out", str(seed_file), env=env)  # fmt: skip
+        manage("seed_surge", "--applications", str(args.applications), "--closes-in", "3600",
+               "--out", str(seed_file), env=env)  # fmt: skip
         seed = json.loads(seed_file.read_text())
-        closes_at = datetime.fromisoformat(seed["closes_at"]).timestamp()
         stack = Stack(env, args.port, args.workers, args.threads, proxy=not args.no_proxy, workdir=Path(tmp, "nginx"))
         try:
             stack.start()
-            start = closes_at - args.window / 2
-            if start < time.time() + 2:
-                raise SystemExit("seeding and start-up took longer than the lead-in; raise lead_in")
+            # The deadline in the middle of the window, which starts 3 s from now.
+            start = time.time() + 3.0
+            closes_at = start + args.window / 2
+            set_deadline(env["DATABASE_URL"], seed["programme_id"], closes_at)
             ran = asyncio.run(
                 rush(stack.url_port, seed["items"], args.clients, start, args.window, seed["items"][0]["token"])
             )

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -400,7 +400,10 @@ class ApplicationViewSet(
     def submit(self, request, pk=None):
         """Submit: 200 with the receipt; 409 after the deadline or when the checklist fails.
         The same ``Idempotency-Key`` again answers the same receipt (``replayed``: true)."""
-        application = self.get_object()
+        # The row by its id among those the caller may see (404 otherwise) and the object
+        # permission — without the list's filter backends, which a submission never uses.
+        application = generics.get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])  # 404 for "abc" too
+        self.check_object_permissions(request, application)
         data = SubmitInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key") or data.validated_data.get("request_key") or ""

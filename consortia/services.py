@@ -19,7 +19,6 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -538,7 +537,10 @@ def attachment_add(*, application: Application, by, uploaded, title: str = "") -
         page_count=checked.page_count,
         uploaded_by=by,
     )
-    attachment.file.save("attachment.pdf", ContentFile(checked.content), save=False)
+    # The uploaded file itself goes to storage: moved from its temporary file on the same disk,
+    # or streamed from it in pieces (another disk, the object store) — never read into memory.
+    uploaded.seek(0)
+    attachment.file.save("attachment.pdf", uploaded, save=False)
     stored_name = attachment.file.name
     try:
         attachment.save()

@@ -7,7 +7,11 @@ Both are used by the model forms, the API serializers and the services alike, an
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
+import tempfile
+import threading
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -84,12 +88,12 @@ def make_business_number(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class CheckedPdf:
-    """What the PDF check learned: the bytes' digest, size and page count."""
+    """What the PDF check learned: the bytes' digest, size and page count (the bytes stay in
+    the uploaded file, on disk: the caller stores that file as it is)."""
 
     sha256: str
     size: int
     page_count: int
-    content: bytes
 
 
 def _too_large(max_bytes: int) -> ValidationError:
@@ -141,6 +145,107 @@ def inspect_pdf_isolated(content: bytes) -> dict:
         return {"status": "too_complex", "reason": "time" if done.returncode < 0 else "memory"}
 
 
+class PdfInspector:
+    """This process's PDF inspection server (``portal/pdf_inspect.py --server``): started on
+    first use, one per web process, shared by its threads. Each file is looked at by a fresh
+    child forked from it, limited in memory and CPU time and killed after the wall-clock limit
+    (settings ``PDF_CHECK_MEMORY_MB``, ``PDF_CHECK_SECONDS``, ``PDF_CHECK_MAX_OBJECTS``)."""
+
+    _lock = threading.Lock()
+    _instance: PdfInspector | None = None
+
+    def __init__(self):
+        import subprocess  # noqa: S404 -- a fixed command: this interpreter running the portal's own script
+        import sys
+        from pathlib import Path
+
+        import portal
+
+        seconds = getattr(settings, "PDF_CHECK_SECONDS", 10)
+        self.pid = os.getpid()
+        self.proc = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable, "-I", str(Path(portal.__file__).with_name("pdf_inspect.py")), "--server",
+                str(getattr(settings, "PDF_CHECK_MEMORY_MB", 512)), str(seconds),
+                str(getattr(settings, "PDF_CHECK_MAX_OBJECTS", 200_000)), str(seconds),
+            ],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0,
+        )  # fmt: skip
+        self.waiting: dict[int, list] = {}
+        self.next_id = 0
+        self.write_lock = threading.Lock()
+        threading.Thread(target=self._read_answers, daemon=True, name="pdf-inspector").start()
+
+    @classmethod
+    def get(cls) -> PdfInspector:
+        with cls._lock:
+            current = cls._instance
+            if current is None or current.pid != os.getpid() or current.proc.poll() is not None:
+                cls._instance = current = cls()
+            return current
+
+    def _read_answers(self) -> None:
+        for line in self.proc.stdout:
+            request_id, _, payload = line.decode().partition(" ")
+            slot = self.waiting.get(int(request_id))
+            if slot is not None:
+                slot[1] = json.loads(payload)
+                slot[0].set()
+        for slot in list(self.waiting.values()):  # the server ended: nobody waits for ever
+            slot[0].set()
+
+    def inspect(self, path: str) -> dict:
+        seconds = getattr(settings, "PDF_CHECK_SECONDS", 10)
+        request = {
+            "path": path, "memory_mb": getattr(settings, "PDF_CHECK_MEMORY_MB", 512), "cpu_seconds": seconds,
+            "max_objects": getattr(settings, "PDF_CHECK_MAX_OBJECTS", 200_000), "wall_seconds": seconds,
+        }  # fmt: skip
+        with self.write_lock:
+            self.next_id += 1
+            request_id = request["id"] = self.next_id
+            slot = self.waiting[request_id] = [threading.Event(), None]
+            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+        try:
+            slot[0].wait(seconds + 5)
+        finally:
+            self.waiting.pop(request_id, None)
+        return slot[1] or {"status": "too_complex", "reason": "time"}
+
+
+def inspect_pdf_path(path: str) -> dict:
+    """``inspect_pdf_isolated`` for a file on disk, through this process's inspection server
+    (no new interpreter per file); the one-shot child if the server cannot be used."""
+    try:
+        return PdfInspector.get().inspect(path)
+    except OSError:  # the server could not be started or its pipe broke: the one-shot child
+        with open(path, "rb") as handle:
+            return inspect_pdf_isolated(handle.read())
+
+
+def _uploaded_path(uploaded):
+    """The path of ``uploaded``'s bytes on disk and a clean-up, copying it (in 64 kB pieces)
+    to a temporary file if it is held in memory."""
+    if hasattr(uploaded, "temporary_file_path"):
+        return uploaded.temporary_file_path(), lambda: None
+    handle = tempfile.NamedTemporaryFile(prefix="pdf-check-", suffix=".pdf", delete=False)  # noqa: SIM115
+    with handle:
+        uploaded.seek(0)
+        for chunk in uploaded.chunks(64 * 1024) if hasattr(uploaded, "chunks") else iter(lambda: uploaded.read(65536), b""):
+            handle.write(chunk)
+    return handle.name, lambda: os.unlink(handle.name)
+
+
+def _sha256_of(uploaded) -> str:
+    digest = getattr(uploaded, "sha256", None)  # computed while the upload streamed in (portal/uploads.py)
+    if digest:
+        return digest
+    hasher = hashlib.sha256()
+    uploaded.seek(0)
+    for chunk in iter(lambda: uploaded.read(1024 * 1024), b""):
+        hasher.update(chunk)
+    return hasher.hexdigest()
+
+
 def check_pdf(uploaded, *, max_bytes: int) -> CheckedPdf:
     """Accept ``uploaded`` only if it is a readable, unencrypted PDF with pages within
     ``max_bytes``, and without active content.
@@ -155,24 +260,31 @@ def check_pdf(uploaded, *, max_bytes: int) -> CheckedPdf:
     size = getattr(uploaded, "size", None)
     if size is not None and size > max_bytes:
         raise _too_large(max_bytes)
-    if hasattr(uploaded, "seek"):
-        uploaded.seek(0)
-    content = uploaded.read(max_bytes + 1)
-    if len(content) > max_bytes:
+    # Never the whole file in this process: its first bytes, its last 2 kB, then the check's
+    # child reads it from disk. The digest was computed while the upload streamed in.
+    uploaded.seek(0, os.SEEK_END)
+    size = uploaded.tell()
+    if size > max_bytes:
         raise _too_large(max_bytes)
-    if len(content) == 0:
+    if size == 0:
         raise ValidationError(_("Attachment: the file is empty."), code="attachment_empty")
-    if not content.startswith(b"%PDF-"):
+    uploaded.seek(0)
+    if uploaded.read(5) != b"%PDF-":
         raise ValidationError(
             _("Attachment: this file is not a PDF (its content does not start like a PDF), whatever its name."),
             code="attachment_not_pdf",
         )
-    if b"%%EOF" not in content[-2048:]:
+    uploaded.seek(max(0, size - 2048))
+    if b"%%EOF" not in uploaded.read(2048):
         raise ValidationError(
             _("Attachment: the PDF is damaged or truncated (its end marker is missing)."),
             code="attachment_damaged",
         )
-    result = inspect_pdf_isolated(content)
+    path, clean_up = _uploaded_path(uploaded)
+    try:
+        result = inspect_pdf_path(path)
+    finally:
+        clean_up()
     status = result.get("status")
     if status == "encrypted":
         raise ValidationError(
@@ -208,6 +320,5 @@ def check_pdf(uploaded, *, max_bytes: int) -> CheckedPdf:
             % {"found": ", ".join(labels.get(key, key) for key in result["active"])},
             code="attachment_active_content",
         )
-    return CheckedPdf(
-        sha256=hashlib.sha256(content).hexdigest(), size=len(content), page_count=result["pages"], content=content
-    )
+    uploaded.seek(0)
+    return CheckedPdf(sha256=_sha256_of(uploaded), size=size, page_count=result["pages"])

@@ -37,6 +37,13 @@ def database_config() -> dict:
 REDIS_URL: str = env.str("REDIS_URL", default="")
 
 
+def _s3_transfer_config():
+    from boto3.s3.transfer import TransferConfig
+
+    part = 8 * 1024 * 1024
+    return TransferConfig(multipart_threshold=part, multipart_chunksize=part, max_concurrency=2)
+
+
 def default_storage_config(media_root: Path) -> dict:
     """Return ``STORAGES['default']``: uploads, award notices and exports.
 
@@ -67,5 +74,9 @@ def default_storage_config(media_root: Path) -> dict:
             "querystring_auth": True,
             # A name already taken gets a suffix instead of overwriting another upload.
             "file_overwrite": False,
+            # An upload goes up from its temporary file in 8 MB parts, two at a time: a 20 MB
+            # attachment holds at most 16 MB of a web process's memory, not boto3's default of
+            # ten parts in flight (the 150 MB budget per web process, docs/consortia.md).
+            "transfer_config": _s3_transfer_config(),
         },
     }

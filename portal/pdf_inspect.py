@@ -1,7 +1,9 @@
 """Inspect an uploaded PDF in a separate, resource-limited process (SPEC §4, §10).
 
 ``python -I portal/pdf_inspect.py MEMORY_MB CPU_SECONDS MAX_OBJECTS < file.pdf`` prints one
-JSON object. The process caps its own address space and CPU time before it reads a byte
+JSON object. ``python -I portal/pdf_inspect.py --server MEMORY_MB CPU_SECONDS MAX_OBJECTS
+WALL_SECONDS`` stays running with pypdf imported and forks one such limited child per file
+(``serve``): a check then costs the parse, not a new interpreter importing pypdf (0.3 s of CPU). The process caps its own address space and CPU time before it reads a byte
 (``resource.setrlimit``), so a hostile file — a decompression bomb, a reference maze, a
 parser hang — costs at most that much and never the web worker's memory or time; the caller
 (``consortia.validators.check_pdf``) also kills it after a wall-clock timeout.
@@ -51,8 +53,36 @@ _ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 _ACTIONS = {"/JavaScript": "javascript", "/Launch": "launch"}
 
 
-def scan_raw_names(data: bytes) -> set[str]:
-    """Active-content names written anywhere in the file's bytes (escapes undone)."""
+_STREAM_START = re.compile(rb"stream(?:\r\n|\n|\r)")
+
+
+def outside_streams(data):
+    """The parts of ``data`` (bytes or an mmap) between the streams: the objects' own syntax,
+    without the streams' contents (an image's compressed bytes hold every 3-byte sequence,
+    ``/JS`` too, and are no name; what a stream holds that matters, pypdf reads)."""
+    position, end = 0, len(data)
+    while position < end:
+        start = _STREAM_START.search(data, position)
+        if start is None:
+            yield data[position:]
+            return
+        yield data[position : start.start()]
+        closing = data.find(b"endstream", start.end())
+        if closing < 0:
+            return
+        position = closing + len(b"endstream")
+
+
+def scan_raw_names(data) -> set[str]:
+    """Active-content names written anywhere in the file's object syntax (escapes undone),
+    outside the streams' contents."""
+    found = set()
+    for part in outside_streams(data):
+        found |= _scan_names(part)
+    return found
+
+
+def _scan_names(data: bytes) -> set[str]:
     found = set()
     for match in _NAME.finditer(data):
         name = match.group(1)
@@ -133,12 +163,13 @@ def walk_objects(reader, *, max_objects: int) -> set[str]:
     return found
 
 
-def inspect_pdf(data: bytes, *, max_objects: int) -> dict:
+def inspect_pdf(data, *, max_objects: int) -> dict:
+    """Inspect ``data``: the file's bytes, or an mmap of the file (read in place, not copied)."""
     from pypdf import PdfReader
     from pypdf.errors import LimitReachedError
 
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
+        reader = PdfReader(io.BytesIO(data) if isinstance(data, bytes) else _MmapFile(data), strict=False)
         if reader.is_encrypted:
             return {"status": "encrypted"}
         pages = len(reader.pages)
@@ -161,6 +192,124 @@ def inspect_pdf(data: bytes, *, max_objects: int) -> dict:
     return {"status": "ok", "pages": pages, "active": sorted(active)}
 
 
+class _MmapFile(io.RawIOBase):
+    """A read-only file over an mmap, for pypdf: it seeks and reads pieces, never the whole."""
+
+    def __init__(self, mapped):
+        self._map, self._pos = mapped, 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._map)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self):
+        return self._pos
+
+    def read(self, size=-1):
+        end = len(self._map) if size is None or size < 0 else min(len(self._map), self._pos + size)
+        chunk = self._map[self._pos : end]
+        self._pos = max(self._pos, end)
+        return chunk
+
+    def readinto(self, buffer):
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def inspect_file(path: str, *, max_objects: int) -> dict:
+    """``inspect_pdf`` on the file at ``path``, mapped into memory rather than read into it."""
+    import mmap
+
+    with open(path, "rb") as handle:
+        if handle.seek(0, io.SEEK_END) == 0:
+            return {"status": "damaged"}
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return inspect_pdf(mapped, max_objects=max_objects)
+
+
+def serve(memory_mb: int, cpu_seconds: int, max_objects: int, wall_seconds: float) -> int:
+    """``--server``: one long-lived process per web worker, with pypdf already imported, that
+    forks a child for each file to look at — the child limits its own memory and CPU time
+    first, exactly as the one-shot process does, and is killed after ``wall_seconds``.
+
+    Requests on stdin, one JSON object a line: ``{"id": 7, "path": "/tmp/upload.pdf"}``, with
+    the limits of that check if they differ from the server's (``memory_mb``, ``cpu_seconds``,
+    ``max_objects``, ``wall_seconds``);
+    answers on stdout, one a line: ``7 {"status": "ok", ...}`` (each line shorter than a pipe's
+    atomic write, so children write them directly). Ends when stdin closes.
+    """
+    import os
+    import select
+    import signal
+    import time
+
+    running: dict[int, tuple[int, float, float]] = {}  # child pid -> (request id, started, wall limit)
+
+    def answer(request_id: int, result: dict) -> None:
+        os.write(1, f"{request_id} {json.dumps(result)}\n".encode())
+
+    def reap() -> None:
+        while running:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            request_id, _started, _limit = running.pop(pid, (None, 0, 0))
+            if request_id is not None and not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+                # Killed past its CPU limit (SIGXCPU, SIGKILL) or out of memory before it could answer.
+                reason = "time" if os.WIFSIGNALED(status) else "memory"
+                answer(request_id, {"status": "too_complex", "reason": reason})
+
+    pending = b""
+    while True:
+        readable, _, _ = select.select([0], [], [], 0.05)
+        if readable:
+            chunk = os.read(0, 65536)
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if not line.strip():
+                    continue
+                request = json.loads(line)
+                limits = (
+                    int(request.get("memory_mb", memory_mb)), int(request.get("cpu_seconds", cpu_seconds)),
+                    int(request.get("max_objects", max_objects)), float(request.get("wall_seconds", wall_seconds)),
+                )  # fmt: skip
+                pid = os.fork()
+                if pid == 0:  # the child: limits first, then the file
+                    code = 1
+                    try:
+                        _limit_resources(limits[0], limits[1])
+                        answer(request["id"], inspect_file(request["path"], max_objects=limits[2]))
+                        code = 0
+                    finally:
+                        os._exit(code)
+                running[pid] = (request["id"], time.monotonic(), limits[3])
+        reap()
+        now = time.monotonic()
+        for pid, (request_id, started, limit) in list(running.items()):
+            if now - started > limit:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                running.pop(pid)
+                answer(request_id, {"status": "too_complex", "reason": "time"})
+    for pid in list(running):
+        os.kill(pid, signal.SIGKILL)
+    return 0
+
+
 def _limit_resources(memory_mb: int, cpu_seconds: int) -> None:
     import resource
 
@@ -171,12 +320,17 @@ def _limit_resources(memory_mb: int, cpu_seconds: int) -> None:
 
 
 def main(argv: list[str]) -> int:
+    server = argv[1:2] == ["--server"]
+    if server:
+        argv = argv[1:]
     memory_mb, cpu_seconds, max_objects = (int(a) for a in argv[1:4])
     import logging
 
     import pypdf  # noqa: F401 -- imported before the limits: its import is not the file's cost
 
     logging.disable(logging.CRITICAL)  # pypdf's warnings about a damaged file are not the answer
+    if server:
+        return serve(memory_mb, cpu_seconds, max_objects, float(argv[4]))
     _limit_resources(memory_mb, cpu_seconds)
     data = sys.stdin.buffer.read()
     sys.stdout.write(json.dumps(inspect_pdf(data, max_objects=max_objects)))

@@ -17,9 +17,11 @@ also 413); every other request takes at most ``REQUEST_BODY_MAX_MB``.
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload, TemporaryFileUploadHandler
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
@@ -76,6 +78,25 @@ class LimitedUploadHandler(FileUploadHandler):
         return None  # the next handler (memory or temporary file) makes the file
 
 
+class HashingTemporaryFileUploadHandler(TemporaryFileUploadHandler):
+    """Write each uploaded file to a temporary file on disk (never to memory, whatever its
+    size) and compute its SHA-256 from the same pieces as they pass: the file's ``sha256``
+    is known when the body has been read, without reading the file again."""
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        self.hasher = hashlib.sha256()
+
+    def receive_data_chunk(self, raw_data, start):
+        self.hasher.update(raw_data)
+        self.file.write(raw_data)
+
+    def file_complete(self, file_size):
+        uploaded = super().file_complete(file_size)
+        uploaded.sha256 = self.hasher.hexdigest()
+        return uploaded
+
+
 def _content_length(request) -> int | None:
     try:
         return int(request.META.get("CONTENT_LENGTH") or 0)
@@ -121,7 +142,10 @@ class RequestSizeLimitMiddleware:
         guard = None
         if request.content_type == "multipart/form-data":
             guard = LimitedUploadHandler(request, limit=file_limit)
-            request.upload_handlers.insert(0, guard)
+            if upload:  # attachments: streamed to disk and hashed on the way (none held in memory)
+                request.upload_handlers = [guard, HashingTemporaryFileUploadHandler(request)]
+            else:
+                request.upload_handlers.insert(0, guard)
             if upload and request.method == "POST":
                 try:
                     request.FILES  # noqa: B018 -- parse now, under the guard, before any view code runs
