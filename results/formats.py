@@ -33,6 +33,9 @@ from __future__ import annotations
 import json
 import os
 import re
+
+# Model cards are parsed offline: huggingface_hub reads this when it is first imported.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -260,7 +263,6 @@ def parse_harness(text: str) -> ParsedFile:
 
 def parse_model_card(text: str) -> ParsedFile:
     """The model card's ``model-index`` through ``huggingface_hub.ModelCard`` (offline)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import yaml
     from huggingface_hub import ModelCard
 

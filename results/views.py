@@ -163,6 +163,11 @@ class MappingView(OfficerPhaseEvidenceMixin, View):
             "rows": list(zip(objectives, formset.forms, strict=False)),
             "formset": formset,
             "closed": services.phase_is_closed(self.phase),
+            "imports": list(
+                BenchmarkImport.objects.filter(phase=self.phase)
+                .select_related("application__consortium", "uploaded_by")
+                .order_by("-uploaded_at", "-id")[:200]
+            ),
         }
 
     def get(self, request, pk):

@@ -101,6 +101,9 @@ def test_harness_results_file_imports_through_the_team_page(world, client_for):
     assert b"".join(download.streaming_content) == data and download["X-Content-SHA256"] == record.sha256
     officer_download = client_for(world.officer).get(reverse("results:import_file", args=[record.pk]))
     assert officer_download.status_code == 200
+    # The officer finds every team's files beside the objective mapping.
+    mapping_page = client_for(world.officer).get(reverse("results:mapping", args=[world.stage.pk])).content.decode()
+    assert reverse("results:import_detail", args=[record.pk]) in mapping_page and record.sha256[:16] in mapping_page
     other_team = client_for(world.teams[1].consortium.lead_contact)
     assert other_team.get(reverse("results:import_file", args=[record.pk])).status_code == 404
     assert other_team.get(reverse("results:import_detail", args=[record.pk])).status_code == 404
@@ -129,6 +132,9 @@ def test_model_card_model_index_imports_through_the_api(world, api_for):
         ("LLM · HAERAE", "57.0000"),
     }
     assert report["missed"] == []
+    import os
+
+    assert os.environ["HF_HUB_OFFLINE"] == "1"  # the model card was parsed offline
     # KMMLU 77.6 / 80 = 0.97; HAERAE 57 / 60 = 0.95 exactly, which meets 0.95.
     from evaluations.selectors import phase_snapshot
 

@@ -234,3 +234,12 @@ def test_the_chart_draws_each_ratio_and_the_target_line():
     assert svg.startswith("<svg") and 'role="img"' in svg and 'aria-labelledby="c1-title c1-desc"' in svg
     assert '<title id="c1-title">Team &lt;A&gt;</title>' in svg and "HAE&lt;RAE&gt;" in svg
     assert "96.0 %" in svg and "not submitted" in svg and svg.count('stroke-dasharray="5 4"') == 1
+
+
+def test_public_pages_answer_with_redis_unreachable(programme, officer, settings):
+    """The cache fails open: with Redis gone the data is computed and the page still answers."""
+    world = World(programme, officer)
+    world.finish_stage()
+    settings.CACHES = {"default": {"BACKEND": "portal.cache.FailOpenRedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
+    response = _client("ko").get(reverse("results:public_phase", args=[programme.pk, world.stage.pk]))
+    assert response.status_code == 200 and SELECTED_NAMES[0] in response.content.decode()
