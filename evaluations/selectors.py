@@ -649,6 +649,9 @@ class FrozenRanking:
 
 
 LIVE_CHUNK = 50
+#: Tie groups whose rows the cached summary keeps (the ranking page shows the first
+#: ``TIES_SHOWN`` of them); rows of later groups are read from the chunks when asked for.
+LIVE_TIE_GROUPS = 50
 LIVE_CACHE_SECONDS = 6 * 60 * 60
 
 
@@ -785,7 +788,13 @@ class CachedLiveRanking:
         return [r for r in self[0:LIVE_CHUNK] if r.score is not None][:n]
 
     def rows_by_id(self, ids) -> dict[int, RankingRow]:
-        return {i: self.summary["tie_rows"][i] for i in ids if i in self.summary["tie_rows"]}
+        kept = self.summary["tie_rows"]
+        wanted = list(ids)
+        found = {i: kept[i] for i in wanted if i in kept}
+        if len(found) < len(set(wanted)):  # a tie group beyond those the summary keeps
+            missing = set(wanted) - set(found)
+            found.update({r.application_id: r for r in self if r.application_id in missing})
+        return found
 
     def __iter__(self):
         return iter(self[0 : self.count()])
@@ -859,7 +868,7 @@ def _store_live_ranking(phase: Phase, key: str, snapshot: PhaseSnapshot) -> Live
         "needs_officer_decision": tuple(snapshot.result.needs_officer_decision),
         "ready_to_finalise": snapshot.result.ready_to_finalise,
         "tie_rows": rows.rows_by_id(
-            i for group in snapshot.result.needs_officer_decision for i in group.application_ids
+            i for group in snapshot.result.needs_officer_decision[:LIVE_TIE_GROUPS] for i in group.application_ids
         ),
         "bands": rows.bands,
     }

@@ -379,6 +379,10 @@ class PhaseAssignmentsView(OfficerPhaseMixin, View):
 # --------------------------------------------------------------------------- officers: ranking, exports, inputs
 
 
+#: Ties to decide shown at once on the ranking page.
+TIES_SHOWN = 10
+
+
 def _ranking_context(phase: Phase, rows, snapshot):
     """Charts and summaries of the ranking. ``rows`` is lazy once frozen (a few
     aggregate/limited queries, never every row); live, it is the computed list."""
@@ -423,9 +427,14 @@ def _ranking_context(phase: Phase, rows, snapshot):
         "options": {"scales": {"x": {"stacked": True}, "y": {"stacked": True, "beginAtZero": True}}},
     }
     ties = []
+    ties_more = 0
     if snapshot is not None:
-        names = rows.rows_by_id(i for group in snapshot.result.needs_officer_decision for i in group.application_ids)
-        for group in snapshot.result.needs_officer_decision:
+        # The first TIES_SHOWN ties, in rank order; the next appear as these are decided
+        # (a page's size must not grow with the number of applications).
+        groups = snapshot.result.needs_officer_decision[:TIES_SHOWN]
+        ties_more = len(snapshot.result.needs_officer_decision) - len(groups)
+        names = rows.rows_by_id(i for group in groups for i in group.application_ids)
+        for group in groups:
             ties.append(
                 {
                     "group": group,
@@ -440,6 +449,7 @@ def _ranking_context(phase: Phase, rows, snapshot):
         "ranking_chart": json.dumps(ranking_chart, ensure_ascii=False),
         "distribution_chart": json.dumps(distribution_chart, ensure_ascii=False),
         "ties": ties,
+        "ties_more": ties_more,
         "tie_form": TieBreakForm(),
         "frozen": snapshot is None,
         "ready": snapshot.result.ready_to_finalise if snapshot is not None else True,

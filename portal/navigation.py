@@ -1,6 +1,8 @@
 """What each role sees in the navigation: (url name, label, roles)."""
 
-from django.urls import NoReverseMatch, reverse
+from django.conf import settings
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from portal.enums import Role
@@ -19,22 +21,42 @@ NAV_ITEMS = [
     ("gpu_allocation:pool", _("GPU pool"), (OFF, D)),
     ("gpu_allocation:run_list", _("Allocations"), (OFF, D)),
     ("gpu_allocation:notice_list", _("Award notices"), (A, OFF, D)),
+    ("reporting:my_reports", _("My reports"), (A,)),
+    ("reporting:officer_reports", _("Reports"), (OFF, D)),
+    ("reporting:utilisation", _("GPU utilisation"), (OFF, D)),
     ("portal:audit_log", _("Audit trail"), (D,)),
     ("portal:access_log", _("Access records"), (D,)),
     ("admin:index", _("Administration"), (D,)),
 ]
 
 
+#: The navigation's URLs, reversed once per URLconf, script prefix and language (they depend on
+#: nothing else), instead of a dozen ``reverse`` calls on every page.
+_urls: dict[tuple, dict[str, str | None]] = {}
+
+
+def _nav_urls() -> dict[str, str | None]:
+    key = (get_urlconf() or settings.ROOT_URLCONF, get_script_prefix(), get_language())
+    urls = _urls.get(key)
+    if urls is None:
+        urls = {}
+        for url_name, _label, _roles in NAV_ITEMS:
+            try:
+                urls[url_name] = reverse(url_name)
+            except NoReverseMatch:
+                urls[url_name] = None  # that part of the portal is not installed in this build
+        if len(_urls) > 64:
+            _urls.clear()
+        _urls[key] = urls
+    return urls
+
+
 def nav_items_for(user) -> list[dict]:
     if not user.is_authenticated:
         return []
-    items = []
-    for url_name, label, roles in NAV_ITEMS:
-        if user.role not in roles:
-            continue
-        try:
-            url = reverse(url_name)
-        except NoReverseMatch:
-            continue  # that part of the portal is not installed in this build
-        items.append({"url": url, "label": label, "name": url_name})
-    return items
+    urls = _nav_urls()
+    return [
+        {"url": urls[url_name], "label": label, "name": url_name}
+        for url_name, label, roles in NAV_ITEMS
+        if user.role in roles and urls[url_name] is not None
+    ]

@@ -63,7 +63,7 @@ MIDDLEWARE = [
     "portal.edge.RequestQueueMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "portal.security_headers.CSPMiddleware",  # django-csp, its policy text built once
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
