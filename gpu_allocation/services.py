@@ -211,19 +211,24 @@ def allocation_inputs_build(*, programme: Programme) -> tuple[dict[str, Any], st
             code="mixed_node_sizes",
         )
     tie_breaks = selectors.phase_tie_breaks(phase_id=active[0].phase_id)
-    # GPUs reclaimed after low use went back to the pool: the team asks for that many fewer.
-    reclaimed = dict(
-        GpuReclaim.objects.filter(programme=programme, state=ReclaimState.APPLIED)
-        .values_list("allocation__application_id")
+    # GPUs reclaimed after low use went back to the pool: the team's request for the next run
+    # is at most what it holds in the allocation in force less what was returned (its request
+    # alone may be far above what it holds, so subtracting from it would change nothing).
+    held: dict[int, int] = {}
+    in_force = selectors.approved_run_in_force(programme=programme)
+    for application_id, total, gpus in (
+        GpuReclaim.objects.filter(programme=programme, state=ReclaimState.APPLIED, allocation__run=in_force)
+        .values_list("allocation__application_id", "allocation__total_gpus")
         .annotate(gpus=Sum("gpus"))
-        .values_list("allocation__application_id", "gpus")
-    )
+        .values_list("allocation__application_id", "allocation__total_gpus", "gpus")
+    ) if in_force else ():
+        held[application_id] = max(0, total - gpus)
     teams = [
         policy.Team(
             id=t.application_id,
             rank=t.rank,
             score=t.score,
-            requested_gpus=max(0, t.requested_gpus - reclaimed.get(t.application_id, 0)),
+            requested_gpus=max(0, min(t.requested_gpus, held.get(t.application_id, t.requested_gpus))),
             requested_budget=max(0, t.requested_budget),
             gpu_supplier=t.gpu_supplier,
             gpu_supplier_members=t.gpu_supplier_members,

@@ -105,6 +105,15 @@ class ProgressReport(models.Model):
     def audit_label(self) -> str:
         return f"{self.consortium} report {self.period_start:%Y-%m}"
 
+    @property
+    def is_late(self) -> bool:
+        """Submitted after the due time, or not submitted and the due time has passed."""
+        from django.utils import timezone
+
+        if self.submitted_at is not None:
+            return self.submitted_at > self.due_at
+        return self.state in (ReportState.DRAFT, ReportState.RETURNED) and timezone.now() > self.due_at
+
 
 class GpuUsage(models.Model):
     """GPU-hours a team used on one cluster in a report's period (from its usage file)."""

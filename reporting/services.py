@@ -12,10 +12,11 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -33,6 +34,7 @@ from reporting.models import GpuUsage, ProgressReport, ReportingPlan, ReportStat
 
 KST = usage_core.KST
 REMINDER_DAYS = (7, 2)  # days before the due time
+USAGE_MAX_BYTES = 20 * 1024 * 1024
 
 
 def _kst(moment: datetime) -> str:
@@ -85,20 +87,28 @@ def active_allocations(programme: Programme) -> list[Allocation]:
 
 
 def reports_ensure(*, programme: Programme, today: date | None = None) -> int:
-    """Create the draft report of every active team for every period begun (idempotent)."""
+    """Create the draft report of every active team for every period begun (idempotent; a
+    constant number of queries whatever the number of teams and periods)."""
     today = today or timezone.localdate()
     plan = plan_for(programme)
-    teams = [a.consortium_id for a in active_allocations(programme)]
-    created = 0
-    for period in periods(plan, until=today):
-        for consortium_id in teams:
-            _report, made = ProgressReport.objects.get_or_create(
-                consortium_id=consortium_id,
-                period_start=period.start,
-                defaults={"programme": programme, "period_end": period.end, "due_at": period.due_at},
-            )
-            created += made
-    return created
+    run = approved_run_in_force(programme=programme)
+    if run is None:
+        return 0
+    teams = list(run.allocations.values_list("consortium_id", flat=True))
+    wanted = periods(plan, until=today)
+    existing = set(
+        ProgressReport.objects.filter(consortium_id__in=teams).values_list("consortium_id", "period_start")
+    )
+    missing = [
+        ProgressReport(
+            programme=programme, consortium_id=team, period_start=p.start, period_end=p.end, due_at=p.due_at
+        )
+        for p in wanted
+        for team in teams
+        if (team, p.start) not in existing
+    ]
+    ProgressReport.objects.bulk_create(missing, ignore_conflicts=True)
+    return len(missing)
 
 
 def _locked(report: ProgressReport) -> ProgressReport:
@@ -139,6 +149,7 @@ def _usage_messages() -> dict:
         "gpus": _("AllocGPUs must be a whole number of at least 1 (not “%(value)s”)."),
         "outside": _("The job ran entirely outside the report's period."),
         "empty": _("The file holds no job."),
+        "csv": _("The file is not readable as CSV (an unclosed quote or an overlong field); export it again."),
     }
 
 
@@ -169,6 +180,11 @@ def report_upload_usage(*, report: ProgressReport, by: User, data: bytes, name: 
     """Replace the report's GPU use with the uploaded accounting file, or refuse it whole."""
     report = _locked(report)
     _editable(report)
+    if len(data) > USAGE_MAX_BYTES:
+        from portal.errors import PayloadTooLarge
+
+        message = _("The usage file is larger than %(mb)d MB; split it by month.") % {"mb": USAGE_MAX_BYTES >> 20}
+        raise PayloadTooLarge(message, details={"errors": {"file": [message]}})
     grants = _granted(report)
     try:
         parsed = usage_core.parse_usage(
@@ -182,15 +198,17 @@ def report_upload_usage(*, report: ProgressReport, by: User, data: bytes, name: 
             details={"errors": {"file": lines}},
         ) from exc
     report.usage.all().delete()
+    # One row per cluster the team holds GPUs on, 0 GPU-hours where no job ran: an idle
+    # cluster is 0 % used, not missing from the period.
     rows = GpuUsage.objects.bulk_create(
         [
             GpuUsage(
                 report=report,
-                cluster=grants[name_].cluster,
-                gpu_hours=_two_places(hours),
-                granted_gpus=grants[name_].gpus,
+                cluster=grant.cluster,
+                gpu_hours=_two_places(parsed.gpu_hours.get(name_, Fraction(0))),
+                granted_gpus=grant.gpus,
             )
-            for name_, hours in sorted(parsed.gpu_hours.items())
+            for name_, grant in sorted(grants.items())
         ]
     )
     report.usage_sha256 = hashlib.sha256(data).hexdigest()
@@ -320,7 +338,10 @@ def report_reminders_send(*, now: datetime | None = None) -> int:
     """Remind teams 7 and 2 days before a report is due (drafts and returned reports only)."""
     now = now or timezone.now()
     sent = 0
-    for programme in Programme.objects.filter(reporting_plan__isnull=False):
+    with_reports = Q(reporting_plan__isnull=False) | Q(
+        allocation_runs__approved_at__isnull=False, allocation_runs__superseded_at__isnull=True
+    )
+    for programme in Programme.objects.filter(with_reports).distinct():
         reports_ensure(programme=programme, today=timezone.localdate(now))
     open_reports = ProgressReport.objects.filter(
         state__in=(ReportState.DRAFT, ReportState.RETURNED), due_at__gt=now, due_at__lte=now + timedelta(days=7)
@@ -417,7 +438,11 @@ def low_use_streak(*, programme: Programme, consortium_id: int, cluster_id: int)
         report__state=ReportState.ACCEPTED,
         cluster_id=cluster_id,
     ).select_related("report").order_by("-report__period_start")
+    following = None  # the start of the period after the one looked at: periods must touch
     for u in rows:
+        if following is not None and u.report.period_end + timedelta(days=1) != following:
+            break
+        following = u.report.period_start
         exact = usage_core.utilisation(
             u.gpu_hours, u.granted_gpus, usage_core.period_hours(u.report.period_start, u.report.period_end)
         )
@@ -432,8 +457,9 @@ def low_use_streak(*, programme: Programme, consortium_id: int, cluster_id: int)
 
 def reclaimed_gpus(*, programme: Programme) -> dict[int, int]:
     """Applied reclaims of the approved allocation in force, per consortium (fewer GPUs next run)."""
+    run = approved_run_in_force(programme=programme)
     return dict(
-        GpuReclaim.objects.filter(programme=programme, state=ReclaimState.APPLIED)
+        GpuReclaim.objects.filter(programme=programme, state=ReclaimState.APPLIED, allocation__run=run)
         .values_list("consortium_id")
         .annotate(total=Sum("gpus"))
         .values_list("consortium_id", "total")
@@ -548,4 +574,17 @@ def reclaim_decide(*, reclaim: GpuReclaim, by: User, apply: bool) -> GpuReclaim:
         before={"state": ReclaimState.PROPOSED},
         after={"state": reclaim.state, "gpus": reclaim.gpus},
     )
+    consortium = Consortium.objects.get(pk=reclaim.consortium_id)
+    if apply:
+        subject = _("[IAFM] %(gpus)d GPUs returned to the pool") % {"gpus": reclaim.gpus}
+        body = _(
+            "The programme returned %(gpus)d GPUs (%(nodes)d nodes) of your allocation to the pool. "
+            "The next allocation run gives your team that many fewer.\n"
+        ) % {"gpus": reclaim.gpus, "nodes": reclaim.nodes}
+    else:
+        subject = _("[IAFM] The proposal to return %(gpus)d GPUs was withdrawn") % {"gpus": reclaim.gpus}
+        body = _("The programme withdrew its proposal to return %(gpus)d GPUs to the pool; your allocation stays.\n") % {
+            "gpus": reclaim.gpus
+        }
+    _mail_team(consortium, key=f"reclaim-{reclaim.state}:{reclaim.pk}", subject=subject, body=body)
     return reclaim

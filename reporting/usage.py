@@ -72,7 +72,13 @@ def parse_usage(data: bytes, *, clusters: set[str], period: tuple[date, date], m
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UsageFileError([RowError(1, messages["encoding"])]) from exc
-    reader = csv.reader(io.StringIO(text))
+    if "\x00" in text:
+        raise UsageFileError([RowError(1, messages["encoding"])])
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:  # an unclosed quote or a field beyond the csv module's limit
+        raise UsageFileError([RowError(1, messages["csv"])]) from exc
+    reader = iter(rows)
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != COLUMNS:
         raise UsageFileError([RowError(1, messages["header"] % {"columns": ",".join(COLUMNS)})])
@@ -106,7 +112,7 @@ def parse_usage(data: bytes, *, clusters: set[str], period: tuple[date, date], m
         if finish < begin:
             errors.append(RowError(line, messages["order"]))
             continue
-        if not gpus.isdigit() or int(gpus) < 1:
+        if not (gpus.isascii() and gpus.isdigit()) or int(gpus) < 1:
             errors.append(RowError(line, messages["gpus"] % {"value": gpus}))
             continue
         inside = min(finish, end) - max(begin, start)
@@ -114,7 +120,7 @@ def parse_usage(data: bytes, *, clusters: set[str], period: tuple[date, date], m
             errors.append(RowError(line, messages["outside"]))
             continue
         jobs += 1
-        seconds = Fraction(int(inside.total_seconds() * 1_000_000), 1_000_000)
+        seconds = Fraction(inside // timedelta(microseconds=1), 1_000_000)
         hours[cluster] = hours.get(cluster, Fraction(0)) + int(gpus) * seconds / 3600
     if errors:
         raise UsageFileError(errors)

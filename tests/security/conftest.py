@@ -65,6 +65,10 @@ class World:
     notice_b: object
     export: object
     clients: dict = field(default_factory=dict)
+    # Reports after the award: team A's report of the current period, a spending line, a reclaim.
+    report_a: object = None
+    spending_a: object = None
+    reclaim_a: object = None
 
 
 def _with_totp(user):
@@ -196,8 +200,10 @@ def build_world() -> World:
     export.file.save(f"sec-run-{run.pk}.zip", ContentFile(data), save=False)
     export.save()
 
+    report_a, spending_a, reclaim_a = _reporting(programme, users, run, cluster, consortium_a)
     app_a = Application.objects.get(pk=app_a.pk)
     return World(
+        report_a=report_a, spending_a=spending_a, reclaim_a=reclaim_a,
         users=users, programme=programme, open_programme=open_programme, consortium_a=consortium_a,
         consortium_b=consortium_b, org_a=org_a, app_a=app_a, app_b=app_b, app_sealed=app_sealed,
         version_a=app_a.versions.get(number=1), attachment_a=attachment_a, attachment_sealed=attachment_sealed,
@@ -205,6 +211,28 @@ def build_world() -> World:
         appeal_a=appeal_a, run=run, cluster=cluster, allocation_a=allocations[0], notice_a=notice_a,
         notice_b=notice_b, export=export,
     )  # fmt: skip
+
+
+def _reporting(programme, users, run, cluster, consortium_a):
+    """Team A's report for this period (with a spending line) and a reclaim proposed to A."""
+    from gpu_allocation.models import GpuReclaim
+    from reporting import services
+    from reporting.models import ProgressReport, ReportingPlan
+    from tests.factories_consortia import pdf_bytes
+
+    ReportingPlan.objects.create(programme=programme, first_period_start=timezone.localdate().replace(day=1))
+    services.reports_ensure(programme=programme)
+    report_a = ProgressReport.objects.get(consortium=consortium_a)
+    spending_a = services.report_add_spending(
+        report=report_a, by=users["a_owner"], category="purchase", amount=120_000_000,
+        description="말뭉치 구매", evidence=SimpleUploadedFile("invoice.pdf", pdf_bytes(), content_type="application/pdf"),
+    )  # fmt: skip
+    reclaim_a = GpuReclaim.objects.create(
+        programme=programme, consortium=consortium_a, allocation=run.allocations.get(consortium=consortium_a),
+        cluster=cluster, nodes=2, gpus=16, reason="SEC-RECLAIM-사유", proposed_by=users["officer"],
+        respond_by=timezone.now() + timedelta(days=14),
+    )  # fmt: skip
+    return report_a, spending_a, reclaim_a
 
 
 def world_snapshot() -> dict:
@@ -221,9 +249,11 @@ def world_snapshot() -> dict:
     )
     from evaluations.models import Appeal, Assignment, ConflictDeclaration, Phase, PhaseResult, Score
     from gpu_allocation.models import Allocation, AllocationRun, AwardNotice, NoticeExport
+    from gpu_allocation.models import GpuReclaim
     from portal.models import AuditEntry, Programme
+    from reporting.models import GpuUsage, ProgressReport, Spending
 
-    models = [Programme, Organisation, Affiliation, ApplicationVersion, Consortium, ConsortiumMember, Invitation, Application, Attachment, Phase, Assignment,
+    models = [ProgressReport, GpuUsage, Spending, GpuReclaim, Programme, Organisation, Affiliation, ApplicationVersion, Consortium, ConsortiumMember, Invitation, Application, Attachment, Phase, Assignment,
               ConflictDeclaration, Score, PhaseResult, Appeal, AllocationRun, Allocation, AwardNotice,
               NoticeExport]  # fmt: skip
     snap = {m.__name__: sorted(map(repr, m.objects.order_by("pk").values())) for m in models}

@@ -369,6 +369,84 @@ CASES: list[Case] = [
     W("export job", "page start", "post", "/allocation/notices/runs/{run}/export/", ADMIN),
     # audit entry
     W("audit entry", "page log", "get", "/audit/", ADMIN),
+    # progress report after the award (A's report of this period, a draft)
+    W("progress report", "api detail", "get", "/api/v1/reports/{report_a}/", TEAM_A | STAFF, **API),
+    W("progress report", "api list", "get", "/api/v1/reports/", TEAM_A | STAFF, kind="list", marker="report_a", **API),
+    W(
+        "progress report",
+        "api patch",
+        "patch",
+        "/api/v1/reports/{report_a}/",
+        TEAM_A,
+        data={"progress": "HACKED", "revision": 1},
+        **API,
+    ),  # fmt: skip
+    W("progress report", "api submit", "post", "/api/v1/reports/{report_a}/submit/", TEAM_A, **API),
+    W("progress report", "api review", "post", "/api/v1/reports/{report_a}/review/", STAFF, data={"accept": True}, **API),
+    W("progress report", "page detail", "get", "/reports/{report_a}/", TEAM_A | STAFF),
+    W("progress report", "page my list", "get", "/reports/", TEAM_A, kind="list", marker="ALPHA 컨소시엄"),
+    W(
+        "progress report",
+        "page officer list",
+        "get",
+        "/reports/officer/?programme={programme}",
+        STAFF,
+        kind="list",
+        marker="ALPHA 컨소시엄",
+    ),  # fmt: skip
+    W(
+        "progress report",
+        "page edit post",
+        "post",
+        "/reports/{report_a}/",
+        TEAM_A,
+        data={"progress": "HACKED", "links": "", "revision": "1"},
+    ),  # fmt: skip
+    W("progress report", "page submit", "post", "/reports/{report_a}/submit/", TEAM_A),
+    W("progress report", "page review", "post", "/reports/{report_a}/review/", STAFF, data={"decision": "accept"}),
+    # GPU usage and spending of a report
+    W("gpu usage", "api upload", "post", "/api/v1/reports/{report_a}/usage/", TEAM_A, **API),
+    W("gpu usage", "page upload", "post", "/reports/{report_a}/usage/", TEAM_A),
+    W("gpu usage", "page utilisation", "get", "/reports/officer/utilisation/?programme={programme}", STAFF),
+    W("gpu usage", "page my usage", "get", "/reports/usage/", TEAM_A, kind="list", marker="ALPHA 컨소시엄"),
+    W("spending", "api add", "post", "/api/v1/reports/{report_a}/spending/", TEAM_A, **API),
+    W("spending", "page add", "post", "/reports/{report_a}/spending/", TEAM_A),
+    W("spending", "page evidence", "get", "/reports/{report_a}/spending/{spending_a}/evidence/", TEAM_A | STAFF),
+    W("spending", "api in report", "get", "/api/v1/reports/{report_a}/", TEAM_A | STAFF, **API),
+    # GPU reclaim proposed to A
+    W("gpu reclaim", "api detail", "get", "/api/v1/reclaims/{reclaim_a}/", TEAM_A | STAFF, **API),
+    W("gpu reclaim", "api list", "get", "/api/v1/reclaims/", TEAM_A | STAFF, kind="list", marker="reclaim_a", **API),
+    W(
+        "gpu reclaim",
+        "api respond",
+        "post",
+        "/api/v1/reclaims/{reclaim_a}/respond/",
+        TEAM_A,
+        data={"response": "사용 계획이 있습니다"},
+        **API,
+    ),  # fmt: skip
+    W("gpu reclaim", "api decide", "post", "/api/v1/reclaims/{reclaim_a}/decide/", STAFF, data={"apply": False}, **API),
+    W(
+        "gpu reclaim",
+        "api propose",
+        "post",
+        "/api/v1/reclaims/",
+        STAFF,
+        collection=True,
+        data={"programme": "{programme}", "consortium": "{consortium_a}", "cluster": "{cluster}", "nodes": 1, "reason": "x"},
+        **API,
+    ),  # fmt: skip
+    W("gpu reclaim", "page list", "get", "/reports/reclaims/", TEAM_A | STAFF, kind="list", marker="SEC-RECLAIM-사유"),
+    W("gpu reclaim", "page respond", "post", "/reports/reclaims/{reclaim_a}/respond/", TEAM_A, data={"response": "x"}),
+    W("gpu reclaim", "page decide", "post", "/reports/reclaims/{reclaim_a}/decide/", STAFF, data={"decision": "withdraw"}),
+    W(
+        "gpu reclaim",
+        "page propose",
+        "post",
+        "/reports/reclaims/propose/",
+        STAFF,
+        data={"programme": "{programme}", "consortium": "{consortium_a}", "cluster": "{cluster}", "nodes": "1", "reason": "x"},
+    ),  # fmt: skip
 ]
 
 
@@ -392,6 +470,9 @@ def _ids(world) -> dict:
         "notice_a": world.notice_a.pk,
         "notice_a_number": world.notice_a.number,
         "export": world.export.pk,
+        "report_a": world.report_a.pk,
+        "spending_a": world.spending_a.pk,
+        "reclaim_a": world.reclaim_a.pk,
     }
 
 
