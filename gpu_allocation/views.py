@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
 
+from evaluations.confirmations import open_appeal_windows
 from gpu_allocation import selectors, services
 from gpu_allocation.confirmations import run_approve_confirmation
 from gpu_allocation.enums import RUN_ACTIVE_STATES, RunStatus
@@ -202,6 +203,9 @@ class RunDetailView(RunObjectMixin, View):
                 can_approve=run.approved_at is None
                 and request.user.has_perm("gpu_allocation.approve_allocationrun", run),
             )
+            if context["can_approve"]:
+                # Said before the button too: an appeal window still open may change the ranking.
+                context["approve_warnings"] = open_appeal_windows(run.programme)
         return render(request, "gpu_allocation/run_detail.html", context)
 
 

@@ -177,3 +177,20 @@ def test_the_api_keeps_its_semantics_a_call_is_the_confirmation(api_for, officer
     assert response.status_code == 200
     phase.refresh_from_db()
     assert phase.status == PhaseStatus.FINALISED
+
+
+def test_the_run_page_warns_of_an_open_appeal_window_before_approve_is_pressed(client_for, officer):
+    from gpu_allocation.services import allocation_run_execute, allocation_run_start
+    from tests.factories_allocation import allocation_setup
+
+    setup = allocation_setup()
+    run = allocation_run_start(programme=setup.programme, by=officer, enqueue=False)
+    run = allocation_run_execute(run_id=run.pk, sleep=lambda s: None)
+    client = client_for(officer)
+    url = reverse("gpu_allocation:run_detail", args=[run.pk])
+    assert 'data-testid="approve-warning"' not in client.get(url).content.decode()
+    phase = setup.phase
+    phase.status, phase.published_at = PhaseStatus.PUBLISHED, timezone.now()
+    phase.save(update_fields=["status", "published_at"])
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert 'data-testid="approve-warning"' in page and "이의신청 기간이" in page
