@@ -218,6 +218,8 @@ def test_public_pages_cost_the_same_queries_for_few_and_many_applicants(officer)
 
 def test_verification_page_is_reached_from_the_public_pages():
     client = Client()
+    # Every page's footer, the log-in page's too, leads a citizen to the public results.
+    assert f'href="{reverse("results:public_index")}"' in client.get(reverse("account_login")).content.decode()
     response = client.get(reverse("results:public_verify"), {"code": "AB12-CD34"})
     assert response.status_code == 302 and response["Location"] == reverse("verify:notice", args=["AB12-CD34"])
     bad = client.get(reverse("results:public_verify"), {"code": "<script>"})
