@@ -417,7 +417,7 @@ def notice_sign_pdf(
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     try:
-        output = pdf_signer.sign_pdf(writer, appearance_text_params={"signer": signer.common_name})
+        output = _outside_event_loop(pdf_signer.sign_pdf, writer, appearance_text_params={"signer": signer.common_name})
     except Exception as exc:
         if config.tsa_url and _is_timestamp_error(exc):
             raise SigningUnavailable(
@@ -426,6 +426,20 @@ def notice_sign_pdf(
             ) from exc
         raise
     return output.getvalue()
+
+
+def _outside_event_loop(function, *args, **kwargs):
+    """Call one of pyHanko's synchronous wrappers (each runs ``asyncio.run``); from a thread
+    that already runs an event loop, call it on a helper thread instead."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function(*args, **kwargs)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args, **kwargs).result()
 
 
 def _is_timestamp_error(exc: BaseException) -> bool:
@@ -512,7 +526,7 @@ def notice_validate_pdf(data: bytes) -> SignatureReport:
     roots = trust_roots()
     context = ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
     try:
-        status = validate_pdf_signature(embedded, context)
+        status = _outside_event_loop(validate_pdf_signature, embedded, context)
     except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as exc:
         logger.info("uploaded PDF signature unreadable: %s", exc)
         return SignatureReport(state="unreadable", signatures=len(signatures))

@@ -57,6 +57,11 @@ def test_admin_journey(browser_factory, task_worker):
         page.locator("[data-testid=issue-notices]").click()
     reauthenticate(visitor, password=PASSWORD)  # building the ZIP below needs no second time
     links = page.locator("[data-testid=notice-download]")
+    for _ in range(120):  # the worker renders and signs them in the background
+        if links.count() == 3:
+            break
+        page.wait_for_timeout(500)
+        page.reload()
     assert links.count() == 3
     visitor.check("notices-issued")
     with page.expect_download() as download_info:
