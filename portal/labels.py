@@ -90,7 +90,27 @@ AUDIT_ACTIONS = {
 AUDIT_OBJECTS = {
     "auth.attempt": _("sign-in attempt"),
     "path": _("page"),
+    "portal.programme": _("programme"),
+    "portal.user": _("user"),
+    "portal.outboxmessage": _("background task"),
+    "consortia.organisation": _("organisation"),
+    "consortia.consortium": _("consortium"),
+    "consortia.consortiummember": _("consortium member"),
+    "consortia.invitation": _("invitation"),
+    "consortia.application": _("application"),
+    "consortia.attachment": _("attachment"),
+    "evaluations.phase": _("evaluation phase"),
+    "evaluations.assignment": _("review assignment"),
+    "evaluations.benchmarkresult": _("benchmark result"),
+    "evaluations.gatedecision": _("gate decision"),
+    "evaluations.appeal": _("appeal"),
+    "gpu_allocation.gpucluster": _("GPU cluster"),
+    "gpu_allocation.allocationrun": _("allocation run"),
+    "gpu_allocation.awardnotice": _("award notice"),
+    "gpu_allocation.noticeexport": _("notice export"),
 }
+# Objects whose stored description is a code (a background task's name): not shown.
+AUDIT_OBJECTS_WITHOUT_REPR = {"portal.outboxmessage"}
 
 # Before/after keys that are not model fields (or read better with their own word).
 FIELD_LABELS = {
@@ -130,7 +150,13 @@ FIELD_LABELS = {
     "method": _("request method"),
     "reason": _("reason"),
     "count": _("count"),
+    "failures": _("failures"),
+    "error": _("error"),
+    "superseded_by": _("superseded by"),
 }
+
+# Internal keys of a record, not shown to people.
+HIDDEN_FIELDS = {"dedupe_key"}
 
 # Portal pages and API resources of the access records → what a person calls them.
 ACCESS_TARGETS = {
@@ -203,6 +229,10 @@ def _humanise(code: str) -> str:
 def audit_action_label(action: str) -> str:
     label = AUDIT_ACTIONS.get(action)
     return str(label) if label is not None else _humanise(action)
+
+
+def audit_object_repr(object_type: str, object_repr: str) -> str:
+    return "" if object_type in AUDIT_OBJECTS_WITHOUT_REPR else object_repr
 
 
 def audit_object_label(object_type: str) -> str:
@@ -299,6 +329,8 @@ def audit_change_lines(
     after = after if isinstance(after, dict) else ({} if after is None else {"value": after})
     lines = []
     for name in [*after, *(k for k in before if k not in after)]:
+        if name in HIDDEN_FIELDS:
+            continue
         field = _field(model, name)
         label = field_label(name, model)
         old = value_label(before[name], field=field) if name in before else ""

@@ -21,6 +21,11 @@ def audit_object(object_type: str) -> str:
 
 
 @register.filter
+def audit_repr(entry) -> str:
+    return labels.audit_object_repr(entry.object_type, entry.object_repr)
+
+
+@register.filter
 def audit_changes(entry) -> list:
     return labels.audit_change_lines(object_type=entry.object_type, before=entry.before, after=entry.after)
 

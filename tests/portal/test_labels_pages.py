@@ -101,3 +101,25 @@ def test_ranking_and_phase_pages_name_tie_break_criteria(client_for, officer, fi
     services.phase_finalise(phase=Phase.objects.get(pk=phase.pk), by=officer)
     ranking = _ko(client, reverse("evaluations:phase_ranking", args=[phase.pk]))
     assert codes_in(ranking) == []
+
+
+def test_background_task_entries_and_object_types_read_as_words(client_for, admin_user, finalised_phase):
+    from portal.audit import audit_record
+
+    phase, _pool = finalised_phase
+    audit_record(
+        action="outbox.failed",
+        object_type="portal.outboxmessage",
+        object_id="15",
+        object_repr="gpu_allocation.notice_issue_for_run (failed)",
+        after={"dedupe_key": "notices:run:1", "failures": 1, "error": "no signing key"},
+    )
+    audit_record(action="phase.update", obj=phase, before={"pass_threshold": "70.00"}, after={"pass_threshold": "75"})
+
+    text = _ko(client_for(admin_user), reverse("portal:audit_log"))
+
+    assert codes_in(text) == []
+    assert "백그라운드 작업 포기" in text and "백그라운드 작업 #15" in text
+    assert "notice_issue_for_run" not in text
+    assert "실패 횟수: 1" in text
+    assert f"평가 단계 #{phase.pk}" in text and "합격 기준점: 70.00 → 75" in text
