@@ -110,3 +110,22 @@ def test_the_sign_up_email_speaks_for_the_portal_and_puts_the_link_on_its_own_li
     # The link works: it confirms the address.
     path = re.search(r"/accounts/confirm-email/[^/\s]+/", lines[link]).group(0)
     assert client.post(path).status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_invitation_email_puts_its_link_on_its_own_line(client_for, django_capture_on_commit_callbacks):
+    from tests.factories_consortia import ConsortiumFactory
+
+    consortium = ConsortiumFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(consortium.lead_contact).post(
+            reverse("consortia:invitation_create", kwargs={"pk": consortium.pk}),
+            {"email": "professor@univ.example.kr", "role": "member"},
+            HTTP_ACCEPT_LANGUAGE="ko",
+        )
+    assert response.status_code == 302
+    (message,) = mail.outbox  # sent after commit through the outbox
+    lines = message.body.splitlines()
+    link = next(i for i, line in enumerate(lines) if "/consortia/invitations/" in line)
+    assert re.fullmatch(r"https?://\S+/consortia/invitations/[\w-]+/", lines[link])
+    assert lines[link - 1].endswith(":")  # the Korean sentence ends before the link
