@@ -15,6 +15,7 @@ from consortia.models import Organisation
 from consortia.rules_application import field_errors
 from consortia.validators import normalise_business_number
 from portal.enums import ModelCategory
+from portal.labels import localized
 from portal.models import Programme
 
 
@@ -80,6 +81,7 @@ class ConsortiumForm(forms.Form):
     def __init__(self, *args, user, programmes, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["programme"].queryset = programmes
+        self.fields["programme"].label_from_instance = localized  # the programme's name in the page's language
         self.fields["lead_organisation"].queryset = Organisation.objects.filter(
             affiliations__user=user, kind__in=COMPANY_KINDS
         ).order_by("name_ko")

@@ -123,3 +123,39 @@ def test_background_task_entries_and_object_types_read_as_words(client_for, admi
     assert "notice_issue_for_run" not in text
     assert "실패 횟수: 1" in text
     assert f"평가 단계 #{phase.pk}" in text and "합격 기준점: 70.00 → 75" in text
+
+
+def test_english_pages_show_english_names_and_rubrics_korean_on_demand(client_for, officer, finalised_phase):
+    from evaluations.models import Criterion
+
+    phase, pool = finalised_phase
+    phase.programme.name_en = "Independent AI Foundation Model Project"
+    phase.programme.save(update_fields=["name_en"])
+    Criterion.objects.filter(phase=phase, key="technology").update(
+        name_en="Technology",
+        rubric="접근법의 새로움과 실현 가능성.",
+        rubric_en="Novelty and feasibility of the approach.",
+    )
+    client = client_for(officer)
+    url = reverse("evaluations:phase_detail", args=[phase.pk])
+
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    text = visible_text(english.content.decode())
+    assert "Independent AI Foundation Model Project" in text and "Selection" in text
+    assert "Technology" in text and "기술성" not in text.split("Show in Korean")[0].split("Criteria")[-1]
+    assert "Novelty and feasibility" in text and "Show in Korean" in text  # Korean behind a toggle
+
+    korean = visible_text(client.get(url, HTTP_ACCEPT_LANGUAGE="ko").content.decode())
+    assert "기술성" in korean and "영어로 보기" in korean
+    reviewer_page = visible_text(
+        client_for(pool[0])
+        .get(
+            reverse("evaluations:assignment_score", args=[phase.assignments.filter(reviewer=pool[0]).first().pk]),
+            HTTP_ACCEPT_LANGUAGE="ko",
+        )
+        .content.decode()
+    )
+    # the Korean rubric is shown; the English line only inside the closed toggle
+    assert "접근법의 새로움과 실현 가능성." in reviewer_page
+    before_toggle = reviewer_page.split("영어로 보기")[0]
+    assert "Novelty and feasibility" not in before_toggle
