@@ -42,15 +42,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _median_time(fn, repeat: int) -> tuple[float, float]:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), min(times)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=11, help="timed runs per figure (median reported)")
@@ -137,15 +128,26 @@ def _run(args, connection) -> int:
     unsigned, anchors = render_pdf_with_anchors(template_name=notices.NOTICE_TEMPLATE, context=fixed)
     page, box = field_box(anchors)
 
-    notice_median, notice_best = _median_time(render_notice, args.repeat)
-    fixed_median, fixed_best = _median_time(
-        lambda: render_pdf(template_name=notices.NOTICE_TEMPLATE, context=fixed), args.repeat
-    )
-    signed_median, signed_best = _median_time(render_signed, args.repeat)
-    sign_median, sign_best = _median_time(
-        lambda: notice_sign_pdf(unsigned, signer=signer, box=box, page=page), args.repeat
-    )
-    validate_median, _best = _median_time(lambda: notice_validate_pdf(signed_sample), args.repeat)
+    # Interleaved: each round times every figure once, so load from other processes that
+    # comes and goes weighs on all of them alike (the ratios compare within rounds).
+    timed = {
+        "notice": render_notice,
+        "fixed": lambda: render_pdf(template_name=notices.NOTICE_TEMPLATE, context=fixed),
+        "signed": render_signed,
+        "sign": lambda: notice_sign_pdf(unsigned, signer=signer, box=box, page=page),
+        "validate": lambda: notice_validate_pdf(signed_sample),
+    }
+    rounds = {name: [] for name in timed}
+    for _ in range(args.repeat):
+        for name, fn in timed.items():
+            started = time.perf_counter()
+            fn()
+            rounds[name].append(time.perf_counter() - started)
+    notice_median, notice_best = statistics.median(rounds["notice"]), min(rounds["notice"])
+    fixed_median, fixed_best = statistics.median(rounds["fixed"]), min(rounds["fixed"])
+    signed_median, signed_best = statistics.median(rounds["signed"]), min(rounds["signed"])
+    sign_median, sign_best = statistics.median(rounds["sign"]), min(rounds["sign"])
+    validate_median = statistics.median(rounds["validate"])
     report = notice_validate_pdf(signed_sample)
     assert report.ok, report.summary
 
