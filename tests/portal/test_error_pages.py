@@ -75,3 +75,15 @@ def test_the_database_unreachable_answers_the_branded_503_with_an_incident_id(pr
     text = assert_branded(response, 503, "잠시 후 다시 시도해 주십시오", "Please try again shortly")
     assert response["Retry-After"] == "30"
     assert response["X-Incident-Id"] in text
+
+
+@pytest.mark.parametrize(("path", "status"), [("/test-errors/500/", 500), ("/test-errors/503/", 503)])
+def test_the_failure_pages_render_even_without_a_static_manifest(production_like, path, status):
+    """Under production's hashed static files a missing manifest must not break the error page itself."""
+    production_like.STORAGES = {
+        **production_like.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    response = Client(raise_request_exception=False).get(path)
+    assert response.status_code == status
+    assert f'data-status="{status}"' in response.content.decode()
