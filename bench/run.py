@@ -107,7 +107,7 @@ async def fetch(host: str, port: int, path: str, headers: dict) -> tuple[int, fl
 
 
 async def load(
-    host: str, port: int, path: str, headers: dict, seconds: float, concurrency: int, warmup: int = 16
+    host: str, port: int, path: str, headers: dict, seconds: float, concurrency: int, warmup: int = 8
 ) -> dict:
     for _ in range(warmup):
         await fetch(host, port, path, headers)
@@ -248,7 +248,9 @@ def bench_size(size: int, seconds: float, port: int, bare_port: int, rounds: int
         figures = measure_rounds(port, bare_port, runnable, headers_for, seconds, rounds)
         # Last, as it re-opens the phase: the ranking while a phase is still being scored.
         ranking = next(t for t in runnable if t["name"] == "officer ranking")
-        live = json.loads(manage("bench_live_ranking", str(scale["phase_id"]), ranking["user"], env=env))
+        live = json.loads(
+            manage("bench_live_ranking", str(scale["phase_id"]), ranking["user"], "--repeat", "2", env=env)
+        )
         live_targets = [
             {"name": "ranking (live)", "path": live["path"], "user": ranking["user"]},
             {"name": "ranking (live), page 20", "path": live["path"] + "?page=20", "user": ranking["user"]},
@@ -347,6 +349,8 @@ def print_extras(report: dict) -> None:
         print("\nAllocation policy (pure solve, median seconds)")
         for case in policy.get("cases", []):
             print(f"  {case['case']:<14}{case['teams']:>7} teams  policy {case['policy_seconds_median']:.4f} s"
+                  f"  reference {case.get('reference_seconds_median', 0):.4f} s ({case.get('speedup_median')}× faster,"
+                  f" identical: {case.get('identical_to_reference')})"
                   f"  greedy {case['greedy_seconds_median']:.4f} s  policy >= greedy: {case['policy_at_least_greedy']}")  # fmt: skip
         if "error" in policy:
             print("  " + policy["error"])
@@ -392,24 +396,25 @@ def main() -> None:
         "gunicorn": GUNICORN_ARGS,
         "sizes": [],
     }
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not args.skip_policy:  # first: a minute at most, and independent of the servers
+        report["policy"] = run_script("bench_policy.py")
     bare_port = args.port + 2
     bare = serve(bare_floor(), bare_port, app="bare_site.wsgi:application", cwd=BARE, probe="/list50/")
     try:
         for size in [int(s) for s in args.sizes.split(",") if s]:
             report["sizes"].append(bench_size(size, args.seconds, args.port, bare_port, args.rounds))
+            out.write_text(json.dumps(report, indent=2, ensure_ascii=False))  # kept if a later size fails
     finally:
         bare.terminate()
         bare.wait(timeout=10)
-    if not args.skip_policy:
-        report["policy"] = run_script("bench_policy.py")
     if not args.skip_notices:
         report["notices"] = run_script("bench_notices.py")
     if not args.skip_surge:
         report["surge"] = run_script("surge.py", "--window", str(args.surge_window), "--port", str(args.port + 1))
     print_table(report)
     print_extras(report)
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     print(f"\nwritten: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
 
