@@ -135,6 +135,7 @@ class PublicProgramme:
     model_categories: tuple[str, ...]
     phases: tuple[PublicPhase, ...]
     teams: tuple[PublicTeam, ...] = field(default=())
+    stamp: str = ""  # the publication stamp: rendered fragments are cached under it too
 
 
 def public_programmes():
@@ -176,7 +177,7 @@ def _attainment(rows) -> tuple[PublicAttainment, ...]:
     return tuple(out)
 
 
-def _build(programme: Programme, phases: list[Phase]) -> PublicProgramme:
+def _build(programme: Programme, phases: list[Phase], stamp: str = "") -> PublicProgramme:
     phase_ids = [p.id for p in phases]
     results = (
         PhaseResult.objects.filter(phase_id__in=phase_ids)
@@ -262,6 +263,7 @@ def _build(programme: Programme, phases: list[Phase]) -> PublicProgramme:
         model_categories=tuple(programme.model_categories or ()),
         phases=public_phases_,
         teams=_teams(public_phases_, applications),
+        stamp=stamp,
     )
 
 
@@ -306,10 +308,11 @@ def _teams(phases: tuple[PublicPhase, ...], applications: dict) -> tuple[PublicT
 def public_programme(programme: Programme) -> PublicProgramme:
     """The public view of a programme (see the module docstring), cached by publication stamp."""
     phases = public_phases(programme)
-    key = f"results:public:v{CACHE_VERSION}:{programme.pk}:{_stamp(programme, phases)}"
+    stamp = _stamp(programme, phases)
+    key = f"results:public:v{CACHE_VERSION}:{programme.pk}:{stamp}"
     data = cache.get(key)
     if data is None:
-        data = _build(programme, phases)
+        data = _build(programme, phases, stamp)
         cache.set(key, data, CACHE_SECONDS)
     return data
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from functools import cached_property
 
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
@@ -278,6 +279,42 @@ class PublicProgrammeView(View):
         return render(request, "results/public_programme.html", {"p": data, "en": _lang_en()})
 
 
+class PhaseCharts:
+    """The attainment charts of a phase, drawn only when the page's cached fragment is not
+    there (the template iterates over them)."""
+
+    def __init__(self, phase, *, en: bool):
+        self.phase, self.en = phase, en
+
+    @cached_property
+    def items(self) -> list[dict]:
+        items = []
+        if not self.phase.is_stage:
+            return items
+        for r in self.phase.results:
+            if not r.named or not r.attainment:
+                continue
+            team = r.team_en if self.en else r.team_ko
+            items.append(
+                {
+                    "result": r,
+                    "team": team,
+                    "svg": charts.attainment_svg(
+                        r.attainment,
+                        chart_id=f"chart-{r.application_id}",
+                        title=_("%(team)s: benchmark attainment against the reference models") % {"team": team},
+                    ),
+                }
+            )
+        return items
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
 class PublicPhaseView(View):
     def get(self, request, pk, phase):
         data = _public(pk)
@@ -285,23 +322,7 @@ class PublicPhaseView(View):
         if shown is None:
             raise Http404
         en = _lang_en()
-        charts_ = []
-        if shown.is_stage:
-            for r in shown.results:
-                if not r.named or not r.attainment:
-                    continue
-                team = r.team_en if en else r.team_ko
-                charts_.append(
-                    {
-                        "result": r,
-                        "team": team,
-                        "svg": charts.attainment_svg(
-                            r.attainment,
-                            chart_id=f"chart-{r.application_id}",
-                            title=_("%(team)s: benchmark attainment against the reference models") % {"team": team},
-                        ),
-                    }
-                )
+        charts_ = PhaseCharts(shown, en=en)
         return render(request, "results/public_phase.html", {"p": data, "phase": shown, "charts": charts_, "en": en})
 
 
