@@ -109,6 +109,32 @@ class Stack:
                     pids.append(int(entry.name))
         return pids
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by gunicorn's master and all its descendants
+        (workers, PDF inspection servers, checks), with their children that have ended."""
+        parents, tree = {}, {self.procs[0].pid}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except OSError:
+                    continue
+        while True:  # the master's descendants: workers, the PDF inspection servers, their children
+            more = {pid for pid, parent in parents.items() if parent in tree} - tree
+            if not more:
+                break
+            tree |= more
+        total = 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in tree:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # utime, stime, cutime, cstime (fields 14–17 of proc(5), 12–15 after the name)
+            total += sum(int(v) for v in fields[11:15]) / tick
+        return total
+
     def worker_peak_mb(self) -> list[float]:
         """Each web worker's peak resident memory so far (``VmHWM``), in MB."""
         peaks = []

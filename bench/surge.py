@@ -117,6 +117,7 @@ def main() -> None:
         stack = Stack(env, args.port, args.workers, args.threads, proxy=not args.no_proxy, workdir=Path(tmp, "nginx"))
         try:
             stack.start()
+            cpu_before = stack.cpu_seconds()
             # The deadline in the middle of the window, which starts 3 s from now.
             start = time.time() + 3.0
             closes_at = start + args.window / 2
@@ -125,6 +126,7 @@ def main() -> None:
                 rush(stack.url_port, seed["items"], args.clients, start, args.window, seed["items"][0]["token"])
             )
             peaks = stack.worker_peak_mb()
+            web_cpu = stack.cpu_seconds() - cpu_before
         finally:
             stack.stop()
         results = ran["results"]
@@ -164,6 +166,8 @@ def main() -> None:
         "probe_failed": sum(p["failed"] for p in ran["probe"].values()),
         "probe_p95_ms": max((p["p95_ms"] or 0) for p in ran["probe"].values()),
         "web_worker_peak_mb": peaks,
+        # The web processes' own CPU (not PostgreSQL's) for the whole rush, probes included.
+        "web_cpu_s": round(web_cpu, 1), "web_cpu_ms_per_submit": round(web_cpu * 1000 / len(results), 1),
         "machine": f"{os.cpu_count()} cores, 1-min load average after the run {os.getloadavg()[0]:.1f}",
     }  # fmt: skip
     print(json.dumps(report, indent=2))

@@ -161,6 +161,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--no-proxy", action="store_true")
     parser.add_argument("--port", type=int, default=8396, help="nginx; gunicorn listens on the next port")
+    parser.add_argument("--pdf-dir", help="keep the generated PDFs here and reuse them in the next run")
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "uploads.json"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="portal-upload-bench-") as tmp:
@@ -184,17 +185,23 @@ def main() -> None:
         rng = random.Random(18)
         sizes = [int(rng.uniform(args.min_mb, args.max_mb) * 1024 * 1024) for _ in items]
         files, digests = [], []
+        folder = Path(args.pdf_dir) if args.pdf_dir else tmp / "pdf"
+        folder.mkdir(parents=True, exist_ok=True)
         for k, size in enumerate(sizes):
-            path = tmp / "pdf" / f"{k}.pdf"
-            path.parent.mkdir(exist_ok=True)
-            digests.append(make_pdf(path, size))
+            path = folder / f"{k}-{size}.pdf"
+            if path.exists():
+                digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+            else:
+                digests.append(make_pdf(path, size))
             files.append(path)
         disk = disk_write_mb_s(tmp)
         stack = Stack(env, args.port, args.workers, args.threads, proxy=not args.no_proxy, workdir=tmp / "nginx")
         try:
             stack.start()
+            cpu_before = stack.cpu_seconds()
             ran = asyncio.run(rush(stack.url_port, items, files, args.spread, items[0]["token"]))
             peaks = stack.worker_peak_mb()
+            web_cpu = stack.cpu_seconds() - cpu_before
         finally:
             stack.stop()
         results = ran["results"]
@@ -223,12 +230,14 @@ def main() -> None:
         "proxy": not args.no_proxy, "workers": args.workers, "threads": args.threads, "spread_s": args.spread,
         "stored": sum(1 for _k, s, *_ in results if s == 201), "failed": sum(1 for _k, s, *_ in results if s != 201),
         "failed_statuses": sorted({s for _k, s, *_ in results if s != 201}),
+        "failed_codes": sorted({str(a.get("code")) for _k, s, _e, a, _f in results if s != 201}),
         "digest_matches": stored_ok, "digest_mismatches": mismatched, "stored_files_intact": stored_intact,
         "wall_s": round(wall, 1), "throughput_mb_s": round(total_mb / wall, 1) if wall else None,
         "upload_p50_ms": ms(percentile(latencies, 0.5)), "upload_p95_ms": ms(percentile(latencies, 0.95)),
         "upload_max_ms": ms(max(latencies, default=0)),
         "pages_before_rush": ran["probe_before"], "pages_during_rush": ran["probe"],
         "web_worker_peak_mb": peaks, "disk_write_fdatasync_mb_s": disk,
+        "web_cpu_s": round(web_cpu, 1), "web_cpu_ms_per_mb": round(web_cpu * 1000 / total_mb, 1),
         "machine": f"{os.cpu_count()} cores, 1-min load average after the run {os.getloadavg()[0]:.1f}",
     }  # fmt: skip
     print(json.dumps(report, indent=2, ensure_ascii=False))

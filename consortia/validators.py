@@ -198,7 +198,7 @@ class PdfInspector:
         seconds = getattr(settings, "PDF_CHECK_SECONDS", 10)
         request = {
             "path": path, "memory_mb": getattr(settings, "PDF_CHECK_MEMORY_MB", 512), "cpu_seconds": seconds,
-            "max_objects": getattr(settings, "PDF_CHECK_MAX_OBJECTS", 200_000), "wall_seconds": seconds,
+            "max_objects": getattr(settings, "PDF_CHECK_MAX_OBJECTS", 200_000), "wall_seconds": wall_seconds(),
         }  # fmt: skip
         with self.write_lock:
             self.next_id += 1
@@ -206,10 +206,17 @@ class PdfInspector:
             slot = self.waiting[request_id] = [threading.Event(), None]
             self.proc.stdin.write(json.dumps(request).encode() + b"\n")
         try:
-            slot[0].wait(seconds + 5)
+            slot[0].wait(wall_seconds() + 5)
         finally:
             self.waiting.pop(request_id, None)
         return slot[1] or {"status": "too_complex", "reason": "time"}
+
+
+def wall_seconds() -> float:
+    """How long a check may take by the clock: its CPU limit bounds a hostile file; the clock
+    only catches a child that hangs without using CPU, so it leaves room for a busy machine
+    (a check waiting for a core in an upload rush is not a file that is too complex)."""
+    return 2 * getattr(settings, "PDF_CHECK_SECONDS", 10) + 1
 
 
 def inspect_pdf_path(path: str) -> dict:

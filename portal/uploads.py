@@ -61,10 +61,12 @@ class LimitedUploadHandler(FileUploadHandler):
     # far past the limit a body is read (the other handlers take 64 kB).
     chunk_size = 16 * 1024
 
-    def __init__(self, request=None, *, limit: int):
+    def __init__(self, request=None, *, limit: int, chunk_size: int | None = None):
         super().__init__(request)
         self.limit = limit
         self.exceeded = False
+        if chunk_size:
+            self.chunk_size = chunk_size
 
     def receive_data_chunk(self, raw_data, start):
         if start + len(raw_data) > self.limit:
@@ -81,7 +83,12 @@ class LimitedUploadHandler(FileUploadHandler):
 class HashingTemporaryFileUploadHandler(TemporaryFileUploadHandler):
     """Write each uploaded file to a temporary file on disk (never to memory, whatever its
     size) and compute its SHA-256 from the same pieces as they pass: the file's ``sha256``
-    is known when the body has been read, without reading the file again."""
+    is known when the body has been read, without reading the file again.
+
+    Pieces of up to 1 MB: Django's parser costs per piece, and 16 kB pieces made a 20 MB
+    file 1,280 trips through it."""
+
+    chunk_size = 1024 * 1024
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
@@ -141,10 +148,15 @@ class RequestSizeLimitMiddleware:
             return _refuse(request, file_limit, upload=upload)
         guard = None
         if request.content_type == "multipart/form-data":
-            guard = LimitedUploadHandler(request, limit=file_limit)
             if upload:  # attachments: streamed to disk and hashed on the way (none held in memory)
-                request.upload_handlers = [guard, HashingTemporaryFileUploadHandler(request)]
+                # Pieces of 1/64 of the limit, at most 1 MB: few trips through the parser for a
+                # large file, and at most 1/64 of the limit read past it before the guard stops.
+                store = HashingTemporaryFileUploadHandler(request)
+                store.chunk_size = max(16 * 1024, min(store.chunk_size, file_limit // 64))
+                guard = LimitedUploadHandler(request, limit=file_limit, chunk_size=store.chunk_size)
+                request.upload_handlers = [guard, store]
             else:
+                guard = LimitedUploadHandler(request, limit=file_limit)
                 request.upload_handlers.insert(0, guard)
             if upload and request.method == "POST":
                 try:
