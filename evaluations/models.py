@@ -81,7 +81,9 @@ class Phase(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        from portal.labels import localized
+
+        return localized(self)  # the English name on English pages, when there is one
 
     @property
     def places(self) -> int:
@@ -116,7 +118,9 @@ class Criterion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        from portal.labels import localized
+
+        return localized(self)
 
 
 class Objective(models.Model):

@@ -126,7 +126,9 @@ class Programme(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        from portal.labels import localized
+
+        return localized(self)  # the English name on English pages, when there is one
 
     @property
     def is_closed(self) -> bool:
