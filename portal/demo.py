@@ -28,7 +28,7 @@ DEMO_ACCOUNTS = [
     {"username": "admin", "password": "Demo-Admin-2025!", "role": Role.ADMIN, "full_name": "최도윤", "email": "admin@msit.example.kr", "totp_secret": "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"},
 ]  # fmt: skip
 
-APP_SEEDERS = ["consortia.demo", "evaluations.demo", "gpu_allocation.demo", "results.demo"]
+APP_SEEDERS = ["consortia.demo", "evaluations.demo", "gpu_allocation.demo", "results.demo", "reporting.demo"]
 
 
 def ensure_user(

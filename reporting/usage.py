@@ -144,4 +144,4 @@ def one_place(value: Fraction | None) -> Decimal | None:
     whole = scaled.numerator // scaled.denominator
     if (scaled - whole) * 2 >= 1:
         whole += 1
-    return Decimal(whole) / 10
+    return (Decimal(whole) / 10).quantize(Decimal("0.1"))
