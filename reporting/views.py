@@ -106,6 +106,7 @@ class ReportView(LoginRequiredMixin, View):
             "report": report,
             "plan": plan,
             "usage": selectors.usage_lines(report, plan),
+            "hours": services.usage_core.period_hours(report.period_start, report.period_end),
             "spending": list(report.spending.all()),
             "spent": sum(s.amount for s in report.spending.all()),
             "can_edit": can_edit,
