@@ -23,8 +23,6 @@ NAV_ITEMS = [
     ("gpu_allocation:notice_list", _("Award notices"), (A, OFF, D)),
     ("reporting:my_reports", _("My reports"), (A,)),
     ("reporting:officer_reports", _("Reports"), (OFF, D)),
-    ("reporting:my_reports", _("My reports"), (A,)),
-    ("reporting:officer_reports", _("Reports"), (OFF, D)),
     ("portal:audit_log", _("Audit trail"), (D,)),
     ("portal:access_log", _("Access records"), (D,)),
     ("admin:index", _("Administration"), (D,)),
