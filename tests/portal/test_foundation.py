@@ -222,6 +222,10 @@ def test_home_shows_deadline_in_seoul_time(client_for, applicant, programme):
     programme.opens_at = datetime(2025, 7, 1, 0, 0, tzinfo=ZoneInfo("UTC"))
     programme.closes_at = datetime(2025, 9, 30, 9, 0, tzinfo=ZoneInfo("UTC"))
     programme.save()
+    from tests.factories_consortia import ApplicationFactory, ConsortiumFactory
+
+    # The home shows the deadline of the applicant's own application's call.
+    ApplicationFactory(consortium=ConsortiumFactory(programme=programme, lead_contact=applicant))
     html = client_for(applicant).get(reverse("portal:home")).content.decode()
     assert "2025-09-30 18:00 KST" in html
 
