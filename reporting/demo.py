@@ -87,5 +87,8 @@ def seed(context: dict) -> None:
                 evidence=_evidence(report, amount, "한국어 말뭉치 구매 (데모)"),
             )  # fmt: skip
             services.report_submit(report=report, by=by)
+            # Filed on time: three days before the due time (or now, if that is earlier).
+            on_time = min(timezone.now(), report.due_at - timedelta(days=3))
+            ProgressReport.objects.filter(pk=report.pk).update(submitted_at=on_time)
             if index == 0 or low:
                 services.report_review(report=report, by=officer, accept=True, comment="")
