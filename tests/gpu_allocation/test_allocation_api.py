@@ -8,6 +8,7 @@ import pytest
 from gpu_allocation.enums import RunStatus
 from gpu_allocation.models import AllocationRun
 from gpu_allocation.services import allocation_run_execute, allocation_run_start
+from portal.korean import particle
 from portal.models import AuditEntry
 from tests.factories_allocation import allocation_setup, request_changed
 
@@ -78,7 +79,7 @@ def test_approve_through_the_api_and_audit(api_for, officer):
     assert again.status_code == 409
     assert (again.json()["code"], again.json()["detail"]) == (
         "already_approved",
-        f"실행 #{run.pk}은(는) 이미 승인된 배분입니다. 배분을 바꾸려면 새로 실행하십시오.",
+        f"실행 {particle(f'#{run.pk}', '은/는')} 이미 승인된 배분입니다. 배분을 바꾸려면 새로 실행하십시오.",
     )
 
 
