@@ -32,6 +32,40 @@
   document.addEventListener("DOMContentLoaded", drawCharts);
   document.body.addEventListener("htmx:afterSwap", drawCharts);
 
+  // The header's menu button at narrow widths (the only behaviour every page needs from
+  // Bootstrap's script, so that script is not loaded for it).
+  document.querySelectorAll("[data-portal-toggle]").forEach(function (button) {
+    var target = document.querySelector(button.getAttribute("data-portal-toggle"));
+    if (!target) { return; }
+    button.addEventListener("click", function () {
+      var open = target.classList.toggle("show");
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      button.classList.toggle("collapsed", !open);
+    });
+  });
+
+  // Bootstrap's and htmx's scripts only for a page that uses them (their URLs are given on
+  // this script's tag): most pages need neither, and each costs main-thread time on a phone.
+  function load(url) {
+    if (!url) { return; }
+    var script = document.createElement("script");
+    script.src = url;
+    document.head.appendChild(script);
+  }
+  var self = document.currentScript;
+  if (self) {
+    if (document.querySelector("[data-bs-toggle], [data-bs-dismiss], [data-bs-ride], [data-bs-spy]")) {
+      load(self.getAttribute("data-bootstrap"));
+    }
+    if (document.querySelector("[hx-get], [hx-post], [hx-put], [hx-patch], [hx-delete], [hx-boost], [data-hx-get], [data-hx-post]")) {
+      // htmx starts at DOMContentLoaded, or at once when the page has fully loaded: a script
+      // arriving in between would wait for an event that has already passed.
+      var htmxUrl = self.getAttribute("data-htmx");
+      if (document.readyState === "complete") { load(htmxUrl); }
+      else { window.addEventListener("load", function () { load(htmxUrl); }); }
+    }
+  }
+
   // Focus the main landmark when the skip link is used.
   var skip = document.querySelector(".skip-link");
   if (skip) {

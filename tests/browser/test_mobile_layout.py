@@ -154,6 +154,15 @@ def test_pages_fit_a_phone_and_keep_korean_words_whole(browser_factory, demo, ro
             visitor.page.set_viewport_size(PHONE)
     if role == "officer":
         assert rankings, "no ranking with rows was checked"
+    # The header's menu opens and closes at phone width (portal.js, without Bootstrap's script).
+    visitor.goto("/")
+    menu, button = visitor.page.locator("#main-nav"), visitor.page.locator(".navbar-toggler")
+    assert not menu.is_visible()
+    button.click()
+    assert menu.is_visible() and button.get_attribute("aria-expanded") == "true"
+    assert visitor.page.locator("#main-nav [data-nav]").first.is_visible()
+    button.click()
+    assert not menu.is_visible() and button.get_attribute("aria-expanded") == "false"
 
 
 def test_the_checker_sees_a_broken_word(browser_factory, demo):
