@@ -136,3 +136,8 @@ def test_superseded_notice_says_so(issued):
     assert response.context["notice_in_force"] is False
     assert replacement.number in html
     assert "alert-warning" in html
+    # the particle after the notice number follows its last digit (…1로, …3으로), never "(으)로"
+    from portal.korean import particle
+
+    assert f"통지서 {particle(replacement.number, '으로/로')} 대체되었습니다." in html
+    assert "(으)로" not in html
