@@ -29,7 +29,7 @@ from portal.api import STEP_UP_PARAMETER, RulesPermission, StrictIntegerField, S
 from portal.models import Programme
 from portal.reauth import require_recent_authentication_api
 from reporting import selectors, services
-from reporting.models import ProgressReport, Spending, SpendingCategory
+from reporting.models import ProgressReport, ReportingPlan, Spending, SpendingCategory
 
 
 class UsageLineSerializer(serializers.Serializer):
@@ -114,8 +114,12 @@ class ProgressReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     def get_queryset(self):
         return selectors.reports_visible_to(self.request.user).prefetch_related("usage__cluster", "spending")
 
+    def get_serializer_context(self):
+        # Every programme's plan in one query (the low-use flag of each usage line reads it).
+        return {**super().get_serializer_context(), "plans": {p.programme_id: p for p in ReportingPlan.objects.all()}}
+
     def _fresh(self, report):
-        return ProgressReportSerializer(self.get_queryset().get(pk=report.pk)).data
+        return ProgressReportSerializer(self.get_queryset().get(pk=report.pk), context=self.get_serializer_context()).data
 
     @extend_schema(request=ReportPatchSerializer, responses={200: ProgressReportSerializer})
     def partial_update(self, request, *args, **kwargs):

@@ -296,3 +296,19 @@ def test_officer_list_pages_cost_the_same_queries_at_two_sizes(teams, client_for
         with django_assert_max_num_queries(QUERY_BUDGET[url.split("?")[0]]) as captured:
             assert office.get(url).status_code == 200
         counts[url.split("?")[0]] = len(captured)
+
+
+@pytest.mark.parametrize("teams", [2, 5])
+def test_the_officers_report_list_api_costs_the_same_queries_at_two_sizes(teams, officer, django_assert_max_num_queries):
+    scene = build_scene(teams=teams, officer=officer)
+    from reporting import services
+
+    services.reports_ensure(programme=scene.programme)
+    for report in ProgressReport.objects.filter(programme=scene.programme):
+        for grant in services._granted(report).values():
+            GpuUsage.objects.create(report=report, cluster=grant.cluster, gpu_hours=1000, granted_gpus=grant.gpus)
+    api = token_client(officer)
+    api.get("/api/v1/reports/")
+    with django_assert_max_num_queries(12):
+        body = api.get(f"/api/v1/reports/?programme={scene.programme.pk}").json()
+    assert body["count"] == teams * 4 and all(r["usage"] for r in body["results"])
