@@ -507,18 +507,16 @@ def notice_validate_pdf(data: bytes) -> SignatureReport:
     Never raises for a bad file: a PDF pyHanko cannot parse is ``unreadable``, one without
     a signature ``unsigned``.
     """
-    from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko_certvalidator import ValidationContext
 
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         signatures = reader.embedded_signatures
-    except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-        logger.info("uploaded PDF unreadable: %s", exc)
+    except Exception as exc:  # noqa: BLE001 -- public uploads: any parser failure means "unreadable"
+        logger.info("uploaded PDF unreadable: %s: %s", type(exc).__name__, exc)
         return SignatureReport(state="unreadable")
     if not signatures:
         return SignatureReport(state="unsigned")
@@ -527,8 +525,8 @@ def notice_validate_pdf(data: bytes) -> SignatureReport:
     context = ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
     try:
         status = _outside_event_loop(validate_pdf_signature, embedded, context)
-    except (SignatureValidationError, PdfError, ValueError, KeyError, TypeError) as exc:
-        logger.info("uploaded PDF signature unreadable: %s", exc)
+    except Exception as exc:  # noqa: BLE001 -- a malformed signature of an upload is "unreadable", never a 500
+        logger.info("uploaded PDF signature unreadable: %s: %s", type(exc).__name__, exc)
         return SignatureReport(state="unreadable", signatures=len(signatures))
     ts = status.timestamp_validity
     anchor = ""

@@ -309,6 +309,9 @@ def test_unsigned_and_damaged_pdfs_get_clear_messages(issued):
     assert "carries no digital signature" in unsigned.content.decode()
     assert damaged.context["signature"].state in ("unreadable", "unsigned")
     assert damaged.context["check"].matches is False
+    junk = upload(notice, b"%PDF-1.7\n" + bytes(range(256)) * 8)  # a PDF header, then noise
+    assert junk.status_code == 200 and junk.context["signature"].state == "unreadable"
+    assert "could not be read" in junk.content.decode()
 
 
 def test_non_pdf_upload_is_refused_before_any_check(issued):
