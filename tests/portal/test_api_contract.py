@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -329,7 +330,7 @@ def test_every_datetime_answered_is_rfc_3339_in_kst(api_for):
     assert submitted["submitted_at"] == versions[0]["submitted_at"] == read["last_submitted_at"]
     assert API_DATETIME.match(submitted["received_at"]), submitted
     # Judged by the received time (the database's clock here): long after the deadline, late.
-    Programme.objects.filter(pk=programme.pk).update(closes_at=programme.opens_at.replace(microsecond=1))
+    Programme.objects.filter(pk=programme.pk).update(closes_at=programme.opens_at + timedelta(seconds=1))
     late = api.post(f"/api/v1/applications/{application.pk}/submit/")
     body = assert_error(late, 409, code="deadline_passed")
     assert API_DATETIME.match(body["deadline"]) and API_DATETIME.match(body["server_time"]), body
