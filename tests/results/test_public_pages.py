@@ -118,6 +118,7 @@ def test_published_phases_show_rank_score_decision_teams_and_the_attainment_char
     for r in PhaseResult.objects.filter(phase=world.selection):
         assert f">{r.score}<" in selection
     assert "이름을 밝히지 않은 신청자" in selection  # the unselected applicant, not named
+    assert "예비 1순위" in selection  # a passing applicant not selected: on the reserve list
     stage = client.get(reverse("results:public_phase", args=[programme.pk, world.published_stage.pk])).content.decode()
     rows = list(PhaseResult.objects.filter(phase=world.published_stage).select_related("application__consortium"))
     for r in rows:
