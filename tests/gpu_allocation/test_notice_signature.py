@@ -269,6 +269,7 @@ def test_a_notice_altered_by_one_byte_fails_the_hash_and_the_signature_check(iss
     html = response.content.decode()
     assert 'data-intact="false"' in html
     assert "the file was altered after it was signed" in html
+    assert "Not checked: the signature does not match the file" in html  # not called "untrusted"
     # pyHanko itself agrees.
     _, status = pyhanko_status(altered, notice_signing_key.ca)
     assert status.intact is False and status.bottom_line is False
