@@ -312,12 +312,15 @@ def report_review(*, report: ProgressReport, by: User, accept: bool, comment: st
         reason=comment,
     )
     if not accept:
+        period = f"{report.period_start:%Y-%m}"
         _mail_team(
             report.consortium,
             key=f"report-returned:{report.pk}:{report.reviewed_at.isoformat()}",
-            subject=_("[IAFM] Your report for %(period)s was returned") % {"period": f"{report.period_start:%Y-%m}"},
-            body=_("The officer returned your report for %(period)s with this comment:\n\n%(comment)s\n")
-            % {"period": f"{report.period_start:%Y-%m}", "comment": comment},
+            write=lambda: (
+                _("[IAFM] Your report for %(period)s was returned") % {"period": period},
+                _("The officer returned your report for %(period)s with this comment:\n\n%(comment)s\n")
+                % {"period": period, "comment": comment},
+            ),
         )
     return report
 
@@ -328,10 +331,19 @@ def _team_addresses(consortium: Consortium) -> list[str]:
     return sorted(a for a in people if a)
 
 
-def _mail_team(consortium: Consortium, *, key: str, subject: str, body: str) -> None:
+def _mail_team(consortium: Consortium, *, key: str, write) -> None:
+    """Queue one e-mail to the team's contacts, written (``write() -> (subject, body)``) in the
+    language of the consortium's lead contact (their account's language, else the portal's)."""
+    from django.conf import settings
+    from django.utils import translation
+
     to = _team_addresses(consortium)
-    if to:
-        mail_queue(key=key, to=to, subject=subject, body=body)
+    if not to:
+        return
+    lead = consortium.lead_contact if consortium.lead_contact_id else None
+    with translation.override(getattr(lead, "language", "") or settings.LANGUAGE_CODE):
+        subject, body = write()
+    mail_queue(key=key, to=to, subject=subject, body=body)
 
 
 def report_reminders_send(*, now: datetime | None = None) -> int:
@@ -356,16 +368,18 @@ def report_reminders_send(*, now: datetime | None = None) -> int:
                 continue
             locked.reminded_days = [*locked.reminded_days, days]
             locked.save(update_fields=["reminded_days"])
+            values = {"period": f"{locked.period_start:%Y-%m}", "due": _kst(locked.due_at)}
             _mail_team(
                 locked.consortium,
                 key=f"report-reminder:{locked.pk}:{days}",
-                subject=_("[IAFM] Report for %(period)s due %(due)s")
-                % {"period": f"{locked.period_start:%Y-%m}", "due": _kst(locked.due_at)},
-                body=_(
-                    "Your progress report for %(period)s is due %(due)s: progress against the milestones, "
-                    "the GPU usage file and the data-budget spending with evidence.\n"
-                )
-                % {"period": f"{locked.period_start:%Y-%m}", "due": _kst(locked.due_at)},
+                write=lambda values=values: (
+                    _("[IAFM] Report for %(period)s due %(due)s") % values,
+                    _(
+                        "Your progress report for %(period)s is due %(due)s: progress against the milestones, "
+                        "the GPU usage file and the data-budget spending with evidence.\n"
+                    )
+                    % values,
+                ),
             )
             sent += 1
     return sent
@@ -519,17 +533,20 @@ def reclaim_propose(*, programme: Programme, consortium: Consortium, cluster_id:
         after={"nodes": nodes, "gpus": reclaim.gpus, "cluster": grant.cluster.name, "respond_by": respond_by},
         reason=reason,
     )
+    values = {"gpus": reclaim.gpus, "nodes": nodes, "cluster": grant.cluster.name,
+              "threshold": plan.utilisation_threshold, "reason": reason, "until": _kst(respond_by)}  # fmt: skip
     _mail_team(
         consortium,
         key=f"reclaim-proposed:{reclaim.pk}",
-        subject=_("[IAFM] Proposal to return %(gpus)d GPUs to the pool") % {"gpus": reclaim.gpus},
-        body=_(
-            "The programme proposes to return %(gpus)d GPUs (%(nodes)d nodes) of %(cluster)s to the pool, "
-            "because they stayed below %(threshold)s%% use.\n\nReason: %(reason)s\n\n"
-            "You may respond in the portal until %(until)s.\n"
-        )
-        % {"gpus": reclaim.gpus, "nodes": nodes, "cluster": grant.cluster.name,
-           "threshold": plan.utilisation_threshold, "reason": reason, "until": _kst(respond_by)},  # fmt: skip
+        write=lambda: (
+            _("[IAFM] Proposal to return %(gpus)d GPUs to the pool") % values,
+            _(
+                "The programme proposes to return %(gpus)d GPUs (%(nodes)d nodes) of %(cluster)s to the pool, "
+                "because they stayed below %(threshold)s%% use.\n\nReason: %(reason)s\n\n"
+                "You may respond in the portal until %(until)s.\n"
+            )
+            % values,
+        ),
     )
     return reclaim
 
@@ -574,17 +591,24 @@ def reclaim_decide(*, reclaim: GpuReclaim, by: User, apply: bool) -> GpuReclaim:
         before={"state": ReclaimState.PROPOSED},
         after={"state": reclaim.state, "gpus": reclaim.gpus},
     )
-    consortium = Consortium.objects.get(pk=reclaim.consortium_id)
-    if apply:
-        subject = _("[IAFM] %(gpus)d GPUs returned to the pool") % {"gpus": reclaim.gpus}
-        body = _(
-            "The programme returned %(gpus)d GPUs (%(nodes)d nodes) of your allocation to the pool. "
-            "The next allocation run gives your team that many fewer.\n"
-        ) % {"gpus": reclaim.gpus, "nodes": reclaim.nodes}
-    else:
-        subject = _("[IAFM] The proposal to return %(gpus)d GPUs was withdrawn") % {"gpus": reclaim.gpus}
-        body = _("The programme withdrew its proposal to return %(gpus)d GPUs to the pool; your allocation stays.\n") % {
-            "gpus": reclaim.gpus
-        }
-    _mail_team(consortium, key=f"reclaim-{reclaim.state}:{reclaim.pk}", subject=subject, body=body)
+    consortium = Consortium.objects.select_related("lead_contact").get(pk=reclaim.consortium_id)
+    values = {"gpus": reclaim.gpus, "nodes": reclaim.nodes}
+
+    def write():
+        if apply:
+            return (
+                _("[IAFM] %(gpus)d GPUs returned to the pool") % values,
+                _(
+                    "The programme returned %(gpus)d GPUs (%(nodes)d nodes) of your allocation to the pool. "
+                    "The next allocation run gives your team that many fewer.\n"
+                )
+                % values,
+            )
+        return (
+            _("[IAFM] The proposal to return %(gpus)d GPUs was withdrawn") % values,
+            _("The programme withdrew its proposal to return %(gpus)d GPUs to the pool; your allocation stays.\n")
+            % values,
+        )
+
+    _mail_team(consortium, key=f"reclaim-{reclaim.state}:{reclaim.pk}", write=write)
     return reclaim

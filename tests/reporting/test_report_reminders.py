@@ -49,6 +49,9 @@ def _due_in(scene):
 def test_reminders_go_once_each_through_a_real_worker(settings):
     scene = build_scene()
     _due_in(scene)
+    # Each team is written to in its lead contact's language.
+    type(scene.team2.lead_contact).objects.filter(pk=scene.team2.lead_contact_id).update(language="en")
+    type(scene.team1.lead_contact).objects.filter(pk=scene.team1.lead_contact_id).update(language="ko")
     server = MailServer(SMTP_PORT)
     try:
         with real_worker(
@@ -69,8 +72,11 @@ def test_reminders_go_once_each_through_a_real_worker(settings):
     assert len(messages) == 2 and SentEmail.objects.count() == 2
     to = {str(m["To"]).strip() for m in messages}
     assert to == {scene.team1.lead_contact.email, scene.team2.lead_contact.email}
-    assert all("Report for" in str(m["Subject"]) and "KST" in str(m["Subject"]) for m in messages)
-    reminded = dict(ProgressReport.objects.filter(reminded_days__len__gt=0).values_list("consortium_id", "reminded_days"))
+    subjects = {str(m["To"]).strip(): str(m["Subject"]) for m in messages}
+    assert subjects[scene.team2.lead_contact.email].startswith("[IAFM] Report for ")
+    assert "보고서 제출 기한" in subjects[scene.team1.lead_contact.email]
+    assert all(s.endswith("KST") for s in subjects.values())
+    reminded = {r.consortium_id: r.reminded_days for r in ProgressReport.objects.all() if r.reminded_days}
     assert reminded == {scene.team1.pk: [7], scene.team2.pk: [2]}
 
 

@@ -35,8 +35,14 @@ def _report(scene, team, index: int) -> ProgressReport:
 
 @pytest.fixture
 def team1(scene, client_for):
-    client = client_for(scene.team1.lead_contact)
+    client = en(client_for(scene.team1.lead_contact))
     assert client.get("/reports/").status_code == 200  # the list creates the drafts of the periods begun
+    return client
+
+
+def en(client):
+    """The client reads the portal in English (the messages below are quoted in English)."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     return client
 
 
@@ -78,7 +84,7 @@ def test_bad_usage_csv_is_refused_with_line_numbers_and_changes_nothing(scene, t
     assert "line 2:" not in page
     assert "“AI-HUB-Z” is not a cluster this team holds GPUs on." in page
     # Through the API too: 400, every line number, nothing stored.
-    api = token_client(scene.team1.lead_contact)
+    api = en(token_client(scene.team1.lead_contact))
     answer = api.post(f"/api/v1/reports/{report.pk}/usage/", {"file": _csv(bad)}, format="multipart")
     assert answer.status_code == 400
     body = answer.json()
@@ -113,10 +119,10 @@ def test_utilisation_equals_hand_computed_example(scene, team1, client_for, offi
     assert ProgressReport.objects.get(pk=report.pk).state == ReportState.DRAFT  # nothing until confirmed
     team1.post(f"/reports/{report.pk}/submit/", {"confirm": "yes"})
     assert ProgressReport.objects.get(pk=report.pk).state == ReportState.SUBMITTED
-    office = client_for(officer)
+    office = en(client_for(officer))
     overview = _text(office.get(f"/reports/officer/utilisation/?programme={scene.programme.pk}"))
     assert f"{expected_percent}%" in overview and 'data-testid="utilisation-chart"' in overview
-    body = token_client(officer).get(f"/api/v1/reports/{report.pk}/").json()
+    body = en(token_client(officer)).get(f"/api/v1/reports/{report.pk}/").json()
     assert body["usage"][0]["percent"] == expected_percent and body["usage"][0]["gpu_hours"] == "15768.00"
 
 
@@ -126,7 +132,7 @@ def test_review_returns_with_comment_and_mails_the_team(scene, team1, client_for
     team1.post(f"/reports/{report.pk}/usage/", {"file": _csv(usage_csv(scene, start, end))})
     team1.post(f"/reports/{report.pk}/", {"progress": "진행 보고", "links": "", "revision": "1"})
     team1.post(f"/reports/{report.pk}/submit/", {"confirm": "yes"})
-    office = client_for(officer)
+    office = en(client_for(officer))
     refused = office.post(f"/reports/{report.pk}/review/", {"decision": "return", "comment": ""})
     assert refused.status_code == 400 and "Say what the team should change" in _text(refused)
     with django_capture_on_commit_callbacks(execute=True):
@@ -157,8 +163,8 @@ def _low_use_period(scene, team1, office, index: int) -> ProgressReport:
 
 
 def test_reclaim_journey_streak_held_nodes_window_and_the_next_run(scene, team1, client_for, officer):
-    office = client_for(officer)
-    api = token_client(officer)
+    office = en(client_for(officer))
+    api = en(token_client(officer))
     propose = {"programme": scene.programme.pk, "consortium": scene.team1.pk, "cluster": scene.hub_a.pk, "nodes": 4, "reason": "두 달 연속 사용률 50% 미만"}
     url = f"/reports/officer/utilisation/?programme={scene.programme.pk}"
 
@@ -201,7 +207,7 @@ def test_reclaim_journey_streak_held_nodes_window_and_the_next_run(scene, team1,
 
     # The window ends (the clock moves past respond_by); the team can no longer respond.
     GpuReclaim.objects.filter(pk=reclaim.pk).update(respond_by=timezone.now() - timedelta(minutes=1))
-    late = token_client(scene.team1.lead_contact).post(f"/api/v1/reclaims/{reclaim.pk}/respond/", {"response": "늦은 답변"}, format="json")
+    late = en(token_client(scene.team1.lead_contact)).post(f"/api/v1/reclaims/{reclaim.pk}/respond/", {"response": "늦은 답변"}, format="json")
     assert late.status_code == 409 and late.json()["code"] == "window_closed"
     confirm = office.post(f"/reports/reclaims/{reclaim.pk}/decide/", {"decision": "apply"})
     assert confirm.status_code == 200 and "An applied reclaim cannot be withdrawn." in _text(confirm)
@@ -223,22 +229,22 @@ def test_reclaim_journey_streak_held_nodes_window_and_the_next_run(scene, team1,
 
 
 def test_a_team_sees_only_its_own_and_reviewers_see_none(scene, client_for, reviewer):
-    team2 = client_for(scene.team2.lead_contact)
+    team2 = en(client_for(scene.team2.lead_contact))
     team2.get("/reports/")
     own = _report(scene, scene.team2, 0)
     other = _report(scene, scene.team1, 0)
     assert team2.get(f"/reports/{own.pk}/").status_code == 200
     assert team2.get(f"/reports/{other.pk}/").status_code == 404
     assert team2.post(f"/reports/{other.pk}/", {"progress": "x", "revision": "1"}).status_code == 404
-    api = token_client(scene.team2.lead_contact)
+    api = en(token_client(scene.team2.lead_contact))
     ids = {r["consortium"] for r in api.get("/api/v1/reports/").json()["results"]}
     assert ids == {scene.team2.pk}
     assert api.get(f"/api/v1/reports/{other.pk}/").status_code == 404
     assert api.patch(f"/api/v1/reports/{other.pk}/", {"progress": "x", "revision": 1}, format="json").status_code == 404
-    rev = client_for(reviewer)
+    rev = en(client_for(reviewer))
     for url in ("/reports/", f"/reports/{own.pk}/", "/reports/usage/", "/reports/officer/", "/reports/officer/utilisation/", "/reports/reclaims/"):
         assert rev.get(url).status_code == 404, url
-    rev_api = token_client(reviewer)
+    rev_api = en(token_client(reviewer))
     assert rev_api.get("/api/v1/reports/").json()["results"] == []
     assert rev_api.get(f"/api/v1/reports/{own.pk}/").status_code == 404
     assert rev_api.get("/api/v1/reclaims/").json()["results"] == []
@@ -246,7 +252,7 @@ def test_a_team_sees_only_its_own_and_reviewers_see_none(scene, client_for, revi
 
 def test_api_edit_with_stale_revision_and_submit(scene, team1):
     report = _report(scene, scene.team1, 2)
-    api = token_client(scene.team1.lead_contact)
+    api = en(token_client(scene.team1.lead_contact))
     saved = api.patch(f"/api/v1/reports/{report.pk}/", {"progress": "API 보고", "links": ["https://example.kr/a"], "revision": 1}, format="json")
     assert saved.status_code == 200 and saved.json()["revision"] == 2
     stale = api.patch(f"/api/v1/reports/{report.pk}/", {"progress": "덮어쓰기", "revision": 1}, format="json")
@@ -289,7 +295,7 @@ def test_officer_list_pages_cost_the_same_queries_at_two_sizes(teams, client_for
             programme=scene.programme, consortium=allocation.consortium, allocation=allocation, cluster=grant.cluster,
             nodes=1, gpus=8, reason="저사용", proposed_by=officer, respond_by=timezone.now() + timedelta(days=14),
         )  # fmt: skip
-    office = client_for(officer)
+    office = en(client_for(officer))
     office.get(f"/reports/officer/?programme={scene.programme.pk}")  # warm: the plan exists
     counts = {}
     for url in (f"/reports/officer/?programme={scene.programme.pk}", f"/reports/officer/utilisation/?programme={scene.programme.pk}", f"/reports/reclaims/?programme={scene.programme.pk}"):
@@ -307,7 +313,7 @@ def test_the_officers_report_list_api_costs_the_same_queries_at_two_sizes(teams,
     for report in ProgressReport.objects.filter(programme=scene.programme):
         for grant in services._granted(report).values():
             GpuUsage.objects.create(report=report, cluster=grant.cluster, gpu_hours=1000, granted_gpus=grant.gpus)
-    api = token_client(officer)
+    api = en(token_client(officer))
     api.get("/api/v1/reports/")
     with django_assert_max_num_queries(12):
         body = api.get(f"/api/v1/reports/?programme={scene.programme.pk}").json()
