@@ -345,8 +345,9 @@ NOTICE_SIGNING_TRUST_ROOTS = env.str("NOTICE_SIGNING_TRUST_ROOTS", default="")
 NOTICE_SIGNING_LOCATION = env.str("NOTICE_SIGNING_LOCATION", default="Sejong, Republic of Korea")
 # An RFC 3161 timestamp authority (PAdES B-T); empty: no timestamp and no network use.
 NOTICE_TSA_URL = env.str("NOTICE_TSA_URL", default="")
-# Only a Celery worker signs; True lets another process sign (tests, the bench).
-NOTICE_SIGNING_OUTSIDE_WORKER = env.bool("NOTICE_SIGNING_OUTSIDE_WORKER", default=False)
+# Only a Celery worker signs; True lets another process sign (tests, the bench). With
+# Celery in-process (no broker: the embedded `make run`) the web process is the worker.
+NOTICE_SIGNING_OUTSIDE_WORKER = env.bool("NOTICE_SIGNING_OUTSIDE_WORKER", default=CELERY_TASK_ALWAYS_EAGER)
 # Where seed_demo writes the demo CA and signing certificate (ignored by git).
 NOTICE_SIGNING_DEMO_DIR = BASE_DIR / "var" / "signing"
 
