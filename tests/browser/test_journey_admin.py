@@ -46,7 +46,7 @@ def test_admin_journey(browser_factory, task_worker):
     page.locator("[data-nav='portal:access_log']").click()
     page.wait_for_url("**/access-log/")
     rows = page.locator("[data-testid=access-log] tbody tr")
-    assert rows.count() >= 2 and "portal:audit_log" in rows.first.inner_text()
+    assert rows.count() >= 2 and "감사 기록" in rows.first.inner_text()  # the page's title, not its route name
     visitor.check("access-log")
 
     # Issue the notices of the approved run, then download one.

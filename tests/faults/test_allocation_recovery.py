@@ -137,7 +137,7 @@ def test_a_start_while_the_programme_row_is_held_answers_409_at_once(client_for)
     assert api_elapsed < 1 and page_elapsed < 1
     assert (api.status_code, api.json()["code"]) == (409, "programme_busy")
     assert page.status_code == 409  # the run list, with the refusal
-    assert "Another allocation start or approval for this programme is in progress" in page.content.decode()
+    assert "이 사업의 다른 배분 시작 또는 승인이 진행 중입니다" in page.content.decode()
     assert AllocationRun.objects.filter(programme_id=pk).count() == 0
     # Once the row is free, the same start goes through.
     response = client.post(f"/api/v1/programmes/{pk}/allocation-runs/", content_type="application/json")

@@ -102,7 +102,12 @@ def test_the_schema_asks_for_json_bodies_and_multipart_uploads_only(client_packa
         if "requestBody" in operation
     }
     uploads = {key for key, types in media.items() if types == ["multipart/form-data"]}
-    assert uploads == {("POST", "/api/v1/applications/{id}/attachments/")}
+    assert uploads == {
+        ("POST", "/api/v1/applications/{id}/attachments/"),
+        ("POST", "/api/v1/benchmark-imports/"),
+        ("POST", "/api/v1/reports/{id}/usage/"),
+        ("POST", "/api/v1/reports/{id}/spending/"),
+    }
     assert all(types == ["application/json"] for key, types in media.items() if key not in uploads), media
 
 
@@ -303,10 +308,14 @@ def _journeys(m, package, programme, phase, team, expert, chief):
     assert uploaded.original_name == unicodedata.normalize("NFC", nfd_name) == "사업계획서.pdf"
     assert uploaded.page_count == 2
     assert_kst(uploaded.uploaded_at)
-    attachments = assert_typed(call("v1_applications_attachments_list")(id=draft.id, client=team), 200, model("Attachment"))
+    attachments = assert_typed(
+        call("v1_applications_attachments_list")(id=draft.id, client=team), 200, model("Attachment")
+    )
     assert [a.id for a in attachments] == [uploaded.id]
     assert_typed(call("v1_consortia_confirm_create")(id=consortium.id, client=team), 200, model("Member"))
-    checklist = assert_typed(call("v1_applications_checklist_list")(id=draft.id, client=team), 200, model("ChecklistItem"))
+    checklist = assert_typed(
+        call("v1_applications_checklist_list")(id=draft.id, client=team), 200, model("ChecklistItem")
+    )
     assert [item.key for item in checklist if item.blocking and not item.ok] == []
     receipt = assert_typed(
         call("v1_applications_submit_create")(id=draft.id, client=team, idempotency_key="journey-submit-1"),
@@ -329,7 +338,9 @@ def _journeys(m, package, programme, phase, team, expert, chief):
     type(programme).objects.filter(pk=programme.pk).update(closes_at=timezone.now() - timedelta(minutes=1))
 
     # --- officer assigns; reviewer declares no conflict, scores and submits
-    summary = assert_typed(call("v1_phases_auto_assign_create")(id=phase.pk, client=chief), 200, model("AutoAssignResult"))
+    summary = assert_typed(
+        call("v1_phases_auto_assign_create")(id=phase.pk, client=chief), 200, model("AutoAssignResult")
+    )
     assert (summary.created, summary.shortfalls) == (1, [])
     mine = assert_typed(
         call("v1_phases_assignments_list")(id=phase.pk, client=expert), 200, model("PaginatedAssignmentList")
@@ -356,7 +367,11 @@ def _journeys(m, package, programme, phase, team, expert, chief):
     )  # fmt: skip
     assert scored.status == model("AssignmentStatusEnum").SUBMITTED
     assert_kst(scored.submitted_at)
-    assert {s.criterion: s.value for s in scored.scores} == {"technology": "35.5", "capability": "25.0", "impact": "20.0"}
+    assert {s.criterion: s.value for s in scored.scores} == {
+        "technology": "35.5",
+        "capability": "25.0",
+        "impact": "20.0",
+    }
     results["reviewer"] = f"declared no conflict, submitted {len(scored.scores)} scores"
 
     # --- officer: ranking, finalise, publish, start an allocation run (step-up) and read it
@@ -376,7 +391,9 @@ def _journeys(m, package, programme, phase, team, expert, chief):
     assert started.url.endswith(f"/api/v1/allocation-runs/{started.id}/")
     deadline = time.monotonic() + 60
     while True:
-        run = assert_typed(call("v1_allocation_runs_retrieve")(id=started.id, client=chief), 200, model("AllocationRunDetail"))
+        run = assert_typed(
+            call("v1_allocation_runs_retrieve")(id=started.id, client=chief), 200, model("AllocationRunDetail")
+        )
         if run.status in ("succeeded", "failed") or time.monotonic() > deadline:
             break
         time.sleep(0.5)
