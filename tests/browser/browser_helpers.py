@@ -24,7 +24,10 @@ from pathlib import Path
 
 from django.urls import reverse
 
+from tests.visible_text import codes_in
+
 ROOT = Path(__file__).resolve().parents[2]
+FILE_NAME = re.compile(r"[\w.-]+\.(?:json|md|csv|pdf|zip|xlsx|txt)\b")
 PO_FILE = ROOT / "locale" / "ko" / "LC_MESSAGES" / "django.po"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 AXE_URL = "/static/vendor/axe/axe.min.js"
@@ -223,6 +226,14 @@ class Visitor:
                 print(message, file=sys.stderr)
             else:
                 assert not found, message
+            # Identifiers a person reads as such (a benchmark's metric names, shown in <code>) are data.
+            shown_as_code = self.page.evaluate(
+                "() => Array.from(document.querySelectorAll('code, kbd, samp, pre'), e => e.innerText)"
+            )
+            # So are file names people uploaded (lm_eval_results.json).
+            text = FILE_NAME.sub(" ", self.page.inner_text("body"))
+            codes = [c for c in codes_in(text) if not any(c in t for t in shown_as_code)]
+            assert not codes, f"codes shown to a person on the Korean page {name} ({self.page.url}): {codes}"
         assert not self.errors, f"errors on {name} ({self.page.url}): {self.errors}"
 
     def screenshot(self, name: str) -> Path:
