@@ -75,3 +75,21 @@ def test_every_long_running_service_has_a_healthcheck_using_what_its_image_has()
         assert program in ("python", "celery"), (name, argv)
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "USER portal" in dockerfile
+
+
+def test_only_the_worker_receives_the_notice_signing_key():
+    """SPEC §7 and docs/notices.md: the key never enters the database, the repository or the web process."""
+    services = compose()["services"]
+    worker = services["worker"]
+    assert {s if isinstance(s, str) else s["source"] for s in worker["secrets"]} >= {
+        "notice_signing_key",
+        "notice_signing_passphrase",
+    }
+    assert worker["environment"]["NOTICE_SIGNING_KEY_FILE"] == "/run/secrets/notice_signing_key"
+    for name, service in services.items():
+        if name == "worker":
+            continue
+        held = {s if isinstance(s, str) else s["source"] for s in service.get("secrets", [])}
+        assert "notice_signing_key" not in held and "notice_signing_passphrase" not in held, name
+        assert "NOTICE_SIGNING_KEY_FILE" not in (service.get("environment") or {}), name
+    assert services["web"]["environment"]["NOTICE_SIGNING_TRUST_ROOTS"] == "/run/secrets/notice_trust_roots"
