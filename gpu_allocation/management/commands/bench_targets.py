@@ -25,6 +25,14 @@ def targets_for(scale: dict, demo: dict) -> list[dict]:
         ("scoring form", "evaluations:assignment_score", {"pk": scale["assignment_id"]}, scale["reviewer_username"]),
         ("officer ranking", "evaluations:phase_ranking", {"pk": scale["phase_id"]}, officer),
         ("allocation run", "gpu_allocation:run_detail", {"pk": scale["allocation_run_id"]}, officer),
+        # Public results (no login needed; measured with the applicant's cookie like the others).
+        ("public programme", "results:public_programme", {"pk": scale["programme_id"]}, scale["applicant_username"]),
+        (
+            "public phase results",
+            "results:public_phase",
+            {"pk": scale["programme_id"], "phase": scale["phase_id"]},
+            scale["applicant_username"],
+        ),
         ("API applications", None, "/api/v1/applications/", officer),
         ("API ranking", None, f"/api/v1/phases/{scale['phase_id']}/ranking/", officer),
     ]
