@@ -127,6 +127,9 @@ class GpuUsage(models.Model):
         ordering = ["report_id", "cluster_id"]
         constraints = [models.UniqueConstraint(fields=["report", "cluster"], name="usage_one_per_cluster")]
 
+    def __str__(self) -> str:
+        return f"{self.cluster}: {self.gpu_hours} GPU-hours"
+
 
 class Spending(models.Model):
     report = models.ForeignKey(ProgressReport, on_delete=models.CASCADE, related_name="spending")
@@ -139,3 +142,6 @@ class Spending(models.Model):
 
     class Meta:
         ordering = ["report_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()}: {self.amount:,} KRW"

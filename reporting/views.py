@@ -29,7 +29,14 @@ from portal.errors import DomainError
 from portal.models import Programme
 from portal.reauth import require_recent_authentication_page
 from reporting import selectors, services
-from reporting.forms import ReclaimProposeForm, ReclaimRespondForm, ReportForm, ReviewForm, SpendingForm, UsageUploadForm
+from reporting.forms import (
+    ReclaimProposeForm,
+    ReclaimRespondForm,
+    ReportForm,
+    ReviewForm,
+    SpendingForm,
+    UsageUploadForm,
+)
 from reporting.models import ProgressReport, ReportState, Spending
 
 PAGE_SIZE = 50
@@ -60,6 +67,14 @@ def _programme_or_404(request) -> Programme:
     if programme is None:
         raise Http404
     return programme
+
+
+def _report_to_change(request, pk: int):
+    """The report ``pk`` if the user's team may change it; 404 otherwise (as for unseen reports)."""
+    report = _report_or_404(request, pk)
+    if not request.user.has_perm("reporting.change_progressreport", report):
+        raise Http404
+    return report
 
 
 def _officer_only(request) -> None:
@@ -124,9 +139,7 @@ class ReportView(LoginRequiredMixin, View):
         return render(request, "reporting/report.html", context, status=status)
 
     def post(self, request, pk: int):
-        report = _report_or_404(request, pk)
-        if not request.user.has_perm("reporting.change_progressreport", report):
-            raise Http404
+        report = _report_to_change(request, pk)
         form = ReportForm(request.POST)
         if not form.is_valid():
             return self._render(request, report, forms={"form": form}, status=400)
@@ -145,14 +158,16 @@ class ReportView(LoginRequiredMixin, View):
         return redirect("reporting:report", pk=report.pk)
 
 
-class UsageUploadView(ReportView):
+class ReportPartView(ReportView):
+    """Forms posted from the report page; a GET goes back to that page."""
+
     def get(self, request, pk: int):
         return redirect("reporting:report", pk=pk)
 
+
+class UsageUploadView(ReportPartView):
     def post(self, request, pk: int):
-        report = _report_or_404(request, pk)
-        if not request.user.has_perm("reporting.change_progressreport", report):
-            raise Http404
+        report = _report_to_change(request, pk)
         form = UsageUploadForm(request.POST, request.FILES)
         if not form.is_valid():
             return self._render(request, report, forms={"usage_form": form}, status=400)
@@ -183,14 +198,9 @@ class UsageUploadView(ReportView):
         return redirect(reverse("reporting:report", kwargs={"pk": report.pk}) + "#usage")
 
 
-class SpendingAddView(ReportView):
-    def get(self, request, pk: int):
-        return redirect("reporting:report", pk=pk)
-
+class SpendingAddView(ReportPartView):
     def post(self, request, pk: int):
-        report = _report_or_404(request, pk)
-        if not request.user.has_perm("reporting.change_progressreport", report):
-            raise Http404
+        report = _report_to_change(request, pk)
         form = SpendingForm(request.POST, request.FILES)
         if not form.is_valid():
             return self._render(request, report, forms={"spending_form": form}, status=400)
@@ -215,15 +225,16 @@ class EvidenceView(LoginRequiredMixin, View):
         report = _report_or_404(request, pk)
         line = get_object_or_404(Spending, pk=line_id, report=report)
         return FileResponse(
-            line.evidence.open("rb"), as_attachment=True, filename=f"evidence-{line.pk}.pdf", content_type="application/pdf"
+            line.evidence.open("rb"),
+            as_attachment=True,
+            filename=f"evidence-{line.pk}.pdf",
+            content_type="application/pdf",
         )
 
 
 class ReportSubmitView(LoginRequiredMixin, View):
     def post(self, request, pk: int):
-        report = _report_or_404(request, pk)
-        if not request.user.has_perm("reporting.change_progressreport", report):
-            raise Http404
+        report = _report_to_change(request, pk)
         if not is_confirmed(request):
             url = reverse("reporting:report", kwargs={"pk": report.pk})
             confirmation = Confirmation(
@@ -398,7 +409,12 @@ class ReclaimListView(LoginRequiredMixin, View):
         return render(
             request,
             "reporting/reclaims.html",
-            {"page": page, "programme": programme, "respond_form": ReclaimRespondForm(), "now": services.timezone.now()},
+            {
+                "page": page,
+                "programme": programme,
+                "respond_form": ReclaimRespondForm(),
+                "now": services.timezone.now(),
+            },
         )
 
 
@@ -433,9 +449,11 @@ class ReclaimDecideView(LoginRequiredMixin, View):
         require_recent_authentication_page(request)
         if apply and not is_confirmed(request):
             confirmation = Confirmation(
-                title=_("Return %(gpus)d GPUs of %(team)s to the pool?") % {"gpus": reclaim.gpus, "team": reclaim.consortium.name},
+                title=_("Return %(gpus)d GPUs of %(team)s to the pool?")
+                % {"gpus": reclaim.gpus, "team": reclaim.consortium.name},
                 happens=[
-                    _("%(nodes)d nodes of %(cluster)s go back to the pool.") % {"nodes": reclaim.nodes, "cluster": reclaim.cluster.name},
+                    _("%(nodes)d nodes of %(cluster)s go back to the pool.")
+                    % {"nodes": reclaim.nodes, "cluster": reclaim.cluster.name},
                     _("The next allocation run gives the team that many GPUs fewer; the team is told by e-mail."),
                 ],
                 irreversible=_("An applied reclaim cannot be withdrawn."),
