@@ -357,7 +357,9 @@ class ApplicationViewSet(
         # it needs): no version facts to compute in the deadline rush.
         return applications_visible_to(self.request.user, facts=self.action != "submit")
 
-    @extend_schema(request=ApplicationCreateSerializer, responses={200: ApplicationSerializer, 201: ApplicationSerializer})
+    @extend_schema(
+        request=ApplicationCreateSerializer, responses={200: ApplicationSerializer, 201: ApplicationSerializer}
+    )
     def create(self, request, *args, **kwargs):
         """Open the consortium's draft (201; 200 with the draft if it exists already)."""
         data = ApplicationCreateSerializer(data=request.data)
@@ -442,7 +444,11 @@ class ApplicationViewSet(
         responses={201: AttachmentSerializer},
     )
     @action(
-        detail=True, methods=["get", "post"], parser_classes=[MultiPartParser], pagination_class=None, filter_backends=[]
+        detail=True,
+        methods=["get", "post"],
+        parser_classes=[MultiPartParser],
+        pagination_class=None,
+        filter_backends=[],
     )
     def attachments(self, request, pk=None):
         """List the draft's attachments, or upload a PDF (checked by content)."""

@@ -237,7 +237,9 @@ def _uploaded_path(uploaded):
     handle = tempfile.NamedTemporaryFile(prefix="pdf-check-", suffix=".pdf", delete=False)  # noqa: SIM115
     with handle:
         uploaded.seek(0)
-        for chunk in uploaded.chunks(64 * 1024) if hasattr(uploaded, "chunks") else iter(lambda: uploaded.read(65536), b""):
+        for chunk in (
+            uploaded.chunks(64 * 1024) if hasattr(uploaded, "chunks") else iter(lambda: uploaded.read(65536), b"")
+        ):
             handle.write(chunk)
     return handle.name, lambda: os.unlink(handle.name)
 

@@ -473,7 +473,10 @@ class ApplicationWithdrawView(ApplicationMixin, View):
         application = self.get_application(request, pk, perm="consortia.withdraw_application")
         try:
             services.application_withdraw(
-                application=application, by=request.user, reason=request.POST.get("reason", ""), received=received(request)
+                application=application,
+                by=request.user,
+                reason=request.POST.get("reason", ""),
+                received=received(request),
             )
             messages.success(request, _("The application was withdrawn. You may submit again before the deadline."))
         except DomainError as error:

@@ -14,9 +14,7 @@ from evaluations.enums import CriterionSource
 
 def expert_maximum(criteria) -> Decimal:
     """The most a reviewer's total can be: the maxima of the phase's expert criteria."""
-    return sum(
-        (c.max_points for c in criteria if c.source == CriterionSource.EXPERT and not c.is_gate), Decimal(0)
-    )
+    return sum((c.max_points for c in criteria if c.source == CriterionSource.EXPERT and not c.is_gate), Decimal(0))
 
 
 def row_disagreement(row, criteria) -> scoring.Disagreement:

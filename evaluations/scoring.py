@@ -987,9 +987,7 @@ def _sqrt_half_up(value: Fraction, places: int = 2) -> Decimal:
 def reviewer_disagreement(totals: Sequence[Decimal], expert_max: Decimal | None) -> Disagreement:
     """Spread and standard deviation of reviewer totals, with the flag (see :class:`Disagreement`)."""
     values = [_decimal(t, "total") for t in totals]
-    threshold = (
-        quantize_score(_decimal(expert_max, "expert maximum") * DISAGREEMENT_SHARE) if expert_max else None
-    )
+    threshold = quantize_score(_decimal(expert_max, "expert maximum") * DISAGREEMENT_SHARE) if expert_max else None
     if len(values) < 2:
         return Disagreement(reviewers=len(values), spread=None, stdev=None, threshold=threshold, flagged=False)
     spread = _EXACT.subtract(max(values), min(values))

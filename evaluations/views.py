@@ -46,8 +46,8 @@ from evaluations.forms import (
     ManualAssignForm,
     ObjectiveFormSet,
     PanelImportForm,
-    PhaseForm,
     PanelKeepForm,
+    PhaseForm,
     TieBreakForm,
     rows_kept,
 )

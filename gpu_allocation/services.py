@@ -217,11 +217,15 @@ def allocation_inputs_build(*, programme: Programme) -> tuple[dict[str, Any], st
     held: dict[int, int] = {}
     in_force = selectors.approved_run_in_force(programme=programme)
     for application_id, total, gpus in (
-        GpuReclaim.objects.filter(programme=programme, state=ReclaimState.APPLIED, allocation__run=in_force)
-        .values_list("allocation__application_id", "allocation__total_gpus")
-        .annotate(gpus=Sum("gpus"))
-        .values_list("allocation__application_id", "allocation__total_gpus", "gpus")
-    ) if in_force else ():
+        (
+            GpuReclaim.objects.filter(programme=programme, state=ReclaimState.APPLIED, allocation__run=in_force)
+            .values_list("allocation__application_id", "allocation__total_gpus")
+            .annotate(gpus=Sum("gpus"))
+            .values_list("allocation__application_id", "allocation__total_gpus", "gpus")
+        )
+        if in_force
+        else ()
+    ):
         held[application_id] = max(0, total - gpus)
     teams = [
         policy.Team(

@@ -52,7 +52,9 @@ class StrictFieldsMixin:
 class StrictIntegerField(serializers.IntegerField):
     """A JSON integer only: ``1e3``, ``1000.0``, ``"1000"`` and ``true`` are refused (400)."""
 
-    default_error_messages = {"invalid": gettext_lazy("Give a whole number (a JSON integer such as 8), not text or a decimal.")}
+    default_error_messages = {
+        "invalid": gettext_lazy("Give a whole number (a JSON integer such as 8), not text or a decimal.")
+    }
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):
@@ -106,7 +108,9 @@ def refuse_body(request) -> None:
     if not data:
         return
     if isinstance(data, Mapping):
-        raise serializers.ValidationError({name: [_("Unknown field: this request does not accept it.")] for name in data})
+        raise serializers.ValidationError(
+            {name: [_("Unknown field: this request does not accept it.")] for name in data}
+        )
     raise serializers.ValidationError({"non_field_errors": [_("This request takes no body.")]})
 
 

@@ -66,7 +66,5 @@ def _check_places_still_fit(programme: Programme) -> None:
     """``max_teams`` may not drop below the places a phase of the programme already keeps."""
     widest = programme.phases.order_by("-teams_to_keep").values_list("teams_to_keep", flat=True).first()
     if widest is not None and widest > programme.max_teams:
-        message = _("A phase of this programme keeps %(count)d teams; the maximum cannot be lower.") % {
-            "count": widest
-        }
+        message = _("A phase of this programme keeps %(count)d teams; the maximum cannot be lower.") % {"count": widest}
         raise InvalidInput(message, details={"errors": {"max_teams": [message]}})

@@ -5,8 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from portal import views
-from portal.language import set_language
 from portal.api import ProgrammeViewSet
+from portal.language import set_language
 
 router = DefaultRouter()
 router.register("programmes", ProgrammeViewSet, basename="programme")

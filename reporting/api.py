@@ -119,7 +119,9 @@ class ProgressReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         return {**super().get_serializer_context(), "plans": {p.programme_id: p for p in ReportingPlan.objects.all()}}
 
     def _fresh(self, report):
-        return ProgressReportSerializer(self.get_queryset().get(pk=report.pk), context=self.get_serializer_context()).data
+        return ProgressReportSerializer(
+            self.get_queryset().get(pk=report.pk), context=self.get_serializer_context()
+        ).data
 
     @extend_schema(request=ReportPatchSerializer, responses={200: ProgressReportSerializer})
     def partial_update(self, request, *args, **kwargs):
@@ -229,7 +231,9 @@ class GpuReclaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def get_queryset(self):
         return selectors.reclaims_visible_to(self.request.user).order_by("-proposed_at", "-id")
 
-    @extend_schema(request=ReclaimProposeSerializer, responses={201: GpuReclaimSerializer}, parameters=[STEP_UP_PARAMETER])
+    @extend_schema(
+        request=ReclaimProposeSerializer, responses={201: GpuReclaimSerializer}, parameters=[STEP_UP_PARAMETER]
+    )
     def create(self, request):
         """Officers: propose returning nodes of a team's cluster (only after the low-use streak)."""
         if not request.user.has_perm("reporting.propose_gpureclaim"):
@@ -244,7 +248,9 @@ class GpuReclaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             programme=programme, consortium=consortium, cluster_id=values["cluster"], nodes=values["nodes"],
             by=request.user, reason=values["reason"],
         )  # fmt: skip
-        return Response(GpuReclaimSerializer(self.get_queryset().get(pk=reclaim.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            GpuReclaimSerializer(self.get_queryset().get(pk=reclaim.pk)).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(request=ReclaimRespondSerializer, responses={200: GpuReclaimSerializer})
     @action(detail=True, methods=["post"])
@@ -256,7 +262,9 @@ class GpuReclaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         services.reclaim_respond(reclaim=reclaim, by=request.user, response=data.validated_data["response"])
         return Response(GpuReclaimSerializer(self.get_queryset().get(pk=reclaim.pk)).data)
 
-    @extend_schema(request=ReclaimDecideSerializer, responses={200: GpuReclaimSerializer}, parameters=[STEP_UP_PARAMETER])
+    @extend_schema(
+        request=ReclaimDecideSerializer, responses={200: GpuReclaimSerializer}, parameters=[STEP_UP_PARAMETER]
+    )
     @action(detail=True, methods=["post"])
     def decide(self, request, pk=None):
         """Officers: apply after the response window (409 before), or withdraw."""

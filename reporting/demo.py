@@ -33,7 +33,9 @@ def _usage_file(report: ProgressReport, grants, share: float) -> bytes:
         # Two jobs per cluster: the whole grant for most of the share, half of it for the rest.
         main = int(hours * share * 0.8)
         rest = int(hours * share * 0.4)
-        lines.append(f"{report.pk}{i}1,{grant.cluster.name},{start.isoformat()},{(start + timedelta(hours=main)).isoformat()},{grant.gpus}")
+        lines.append(
+            f"{report.pk}{i}1,{grant.cluster.name},{start.isoformat()},{(start + timedelta(hours=main)).isoformat()},{grant.gpus}"
+        )
         second = start + timedelta(hours=main)
         lines.append(
             f"{report.pk}{i}2,{grant.cluster.name},{second.isoformat()},{(second + timedelta(hours=rest)).isoformat()},{max(grant.gpus // 2, 1)}"
@@ -67,7 +69,9 @@ def seed(context: dict) -> None:
     last_rank = max((a.rank for a in allocations), default=0)
     for allocation in allocations:
         team = allocation.consortium
-        reports = list(ProgressReport.objects.filter(consortium=team, period_end__lt=today).order_by("period_start"))[-2:]
+        reports = list(ProgressReport.objects.filter(consortium=team, period_end__lt=today).order_by("period_start"))[
+            -2:
+        ]
         low = allocation.rank == last_rank and len(allocations) > 1
         for index, report in enumerate(reports):
             if report.state != ReportState.DRAFT or report.usage_jobs:

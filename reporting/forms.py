@@ -39,14 +39,18 @@ class SpendingForm(forms.Form):
 
 class ReviewForm(forms.Form):
     decision = forms.ChoiceField(choices=[("accept", _("Accept")), ("return", _("Return for changes"))])
-    comment = forms.CharField(label=_("Comment to the team"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+    comment = forms.CharField(
+        label=_("Comment to the team"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class ReclaimProposeForm(forms.Form):
     consortium = forms.IntegerField(widget=forms.HiddenInput)
     cluster = forms.IntegerField(widget=forms.HiddenInput)
     nodes = forms.IntegerField(label=_("Nodes to return"), min_value=1)
-    reason = forms.CharField(label=_("Reason (the team reads it)"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label=_("Reason (the team reads it)"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class ReclaimRespondForm(forms.Form):

@@ -196,9 +196,7 @@ def utilisation_overview(programme: Programme, plan: ReportingPlan) -> Utilisati
             following = start
     run = approved_run_in_force(programme=programme)
     allocations = (
-        list(Allocation.objects.filter(run=run).select_related("consortium").prefetch_related("grants"))
-        if run
-        else []
+        list(Allocation.objects.filter(run=run).select_related("consortium").prefetch_related("grants")) if run else []
     )
     pending = defaultdict(int)
     if run:

@@ -96,13 +96,9 @@ def reports_ensure(*, programme: Programme, today: date | None = None) -> int:
         return 0
     teams = list(run.allocations.values_list("consortium_id", flat=True))
     wanted = periods(plan, until=today)
-    existing = set(
-        ProgressReport.objects.filter(consortium_id__in=teams).values_list("consortium_id", "period_start")
-    )
+    existing = set(ProgressReport.objects.filter(consortium_id__in=teams).values_list("consortium_id", "period_start"))
     missing = [
-        ProgressReport(
-            programme=programme, consortium_id=team, period_start=p.start, period_end=p.end, due_at=p.due_at
-        )
+        ProgressReport(programme=programme, consortium_id=team, period_start=p.start, period_end=p.end, due_at=p.due_at)
         for p in wanted
         for team in teams
         if (team, p.start) not in existing
@@ -262,9 +258,7 @@ def report_add_spending(
     evidence.seek(0)
     line.evidence.save("evidence.pdf", evidence, save=False)
     line.save()
-    audit_record(
-        action="report.spending_add", obj=report, actor=by, after={"category": category, "amount": amount}
-    )
+    audit_record(action="report.spending_add", obj=report, actor=by, after={"category": category, "amount": amount})
     return line
 
 
@@ -446,12 +440,16 @@ def low_use_streak(*, programme: Programme, consortium_id: int, cluster_id: int)
     """How many of the latest accepted periods in a row the team stayed below the threshold on the cluster."""
     plan = plan_for(programme)
     streak = 0
-    rows = GpuUsage.objects.filter(
-        report__programme=programme,
-        report__consortium_id=consortium_id,
-        report__state=ReportState.ACCEPTED,
-        cluster_id=cluster_id,
-    ).select_related("report").order_by("-report__period_start")
+    rows = (
+        GpuUsage.objects.filter(
+            report__programme=programme,
+            report__consortium_id=consortium_id,
+            report__state=ReportState.ACCEPTED,
+            cluster_id=cluster_id,
+        )
+        .select_related("report")
+        .order_by("-report__period_start")
+    )
     following = None  # the start of the period after the one looked at: periods must touch
     for u in rows:
         if following is not None and u.report.period_end + timedelta(days=1) != following:

@@ -224,7 +224,10 @@ REST_FRAMEWORK = {
     # The API contract (docs/api.md): bodies are JSON (uploads declare multipart themselves);
     # every datetime leaves in one form, written by the renderer's encoder.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["portal.api_renderers.PortalJSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "portal.api_renderers.PortalJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DATETIME_FORMAT": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -131,9 +131,7 @@ def test_scoring_after_finalisation_is_409(programme, officer, api_for):
     assert api_for(officer).post(f"/api/v1/phases/{phase.id}/finalise/").status_code == 200
     mine.status = AssignmentStatus.ACTIVE
     mine.save()
-    response = api_for(me).put(
-        f"/api/v1/assignments/{mine.id}/scores/", {"scores": {"technology": 10}}, format="json"
-    )
+    response = api_for(me).put(f"/api/v1/assignments/{mine.id}/scores/", {"scores": {"technology": 10}}, format="json")
     assert response.status_code == 409 and response.json()["code"] == "scoring_closed"
     assert "확정" in response.json()["detail"]
 

@@ -23,7 +23,10 @@ def test_seed_demo_builds_published_selection_and_open_stage_idempotently():
     assert first["phase_ids"] == second["phase_ids"]
     selection, stage = Phase.objects.order_by("order")
     assert (selection.kind, selection.status, stage.kind, stage.status) == (
-        PhaseKind.SELECTION, PhaseStatus.FINAL, PhaseKind.STAGE, PhaseStatus.SCORING,
+        PhaseKind.SELECTION,
+        PhaseStatus.FINAL,
+        PhaseKind.STAGE,
+        PhaseStatus.SCORING,
     )  # fmt: skip  (published, its appeal window closed: final)
     assert PhaseResult.objects.filter(phase=selection, decision=Decision.SELECTED).count() == 5
     assert sum(c.max_points for c in stage.criteria.filter(is_gate=False)) == 100

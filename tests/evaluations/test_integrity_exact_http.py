@@ -47,8 +47,8 @@ def test_a_ratio_of_0_89996_is_not_met_and_0_9_exactly_is(past_deadline_programm
     assert attainment["HAERAE"]["ratio"] == "0.9000" and attainment["HAERAE"]["met"] is True
 
     page = client_for(officer).get(reverse("evaluations:phase_ranking", args=[stage.pk])).content.decode()
-    assert "KMMLU 0.9000 <span class=\"text-danger\">✘" in page
-    assert "HAERAE 0.9000 <span class=\"text-success\">✔" in page
+    assert 'KMMLU 0.9000 <span class="text-danger">✘' in page
+    assert 'HAERAE 0.9000 <span class="text-success">✔' in page
 
 
 def test_means_that_differ_only_past_the_second_place_break_the_tie_the_right_way(
@@ -64,8 +64,9 @@ def test_means_that_differ_only_past_the_second_place_break_the_tie_the_right_wa
         tie_break_criteria=["technology"],
         reviewers_per_application=25,
     )
-    ahead, behind = submitted_application(programme=past_deadline_programme), submitted_application(
-        programme=past_deadline_programme
+    ahead, behind = (
+        submitted_application(programme=past_deadline_programme),
+        submitted_application(programme=past_deadline_programme),
     )
     people = reviewers(25)
     for i, reviewer in enumerate(people):

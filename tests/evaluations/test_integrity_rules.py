@@ -19,7 +19,7 @@ from django.utils import timezone
 from evaluations.models import Phase, PhaseResult
 from portal.models import AuditEntry, Programme
 from tests.factories import ProgrammeFactory
-from tests.factories_consortia import ConsortiumFactory, submitted_application as submit_through_service
+from tests.factories_consortia import ConsortiumFactory
 from tests.factories_evaluations import assign, reviewers, selection_phase, submit_scores, submitted_application
 
 pytestmark = pytest.mark.django_db

@@ -165,9 +165,7 @@ def test_the_drafting_checklist_shows_the_supplier_rule_without_blocking(api_for
     organisation = supplier_member(application)
     lead = application.consortium.lead_contact
 
-    checklist = api_for(lead).get(
-        f"/api/v1/applications/{application.pk}/checklist/", HTTP_ACCEPT_LANGUAGE="en"
-    ).json()
+    checklist = api_for(lead).get(f"/api/v1/applications/{application.pk}/checklist/", HTTP_ACCEPT_LANGUAGE="en").json()
 
     item = next(i for i in checklist if i["key"] == "gpu_supplier")
     assert item["ok"] is False and item["blocking"] is False

@@ -170,7 +170,9 @@ def test_a_patch_with_an_unknown_field_is_refused_naming_it_and_changes_nothing(
 def test_a_patch_with_a_read_only_field_is_refused_naming_it(api_for, field):
     application, lead = _draft()
     before = _state(application)
-    response = _patch(api_for(lead), application, json.dumps({field: 1, "title": "새 제목", "revision": application.revision}))
+    response = _patch(
+        api_for(lead), application, json.dumps({field: 1, "title": "새 제목", "revision": application.revision})
+    )
     assert_error(response, 400, fields=[field])
     assert _state(application) == before
 

@@ -62,7 +62,9 @@ def build_scene(*, teams: int = 2, officer=None) -> Scene:
             total_gpus=nodes * 8, requested_gpus=512, gpu_cap=1000, equivalents=Decimal(nodes * 8),
             budget=4_000_000_000, budget_min=3_000_000_000, budget_max=5_000_000_000,
         )  # fmt: skip
-        AllocationGrant.objects.create(allocation=allocation, cluster=cluster, nodes=nodes, gpus_per_node=8, gpus=nodes * 8)
+        AllocationGrant.objects.create(
+            allocation=allocation, cluster=cluster, nodes=nodes, gpus_per_node=8, gpus=nodes * 8
+        )
     first = months_back(timezone.localdate(), 3)
     plan = ReportingPlan.objects.create(programme=programme, first_period_start=first)
     return Scene(

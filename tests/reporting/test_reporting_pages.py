@@ -17,7 +17,6 @@ from gpu_allocation.services import allocation_inputs_build
 from portal.models import AuditEntry
 from reporting.models import GpuUsage, ProgressReport, ReportState
 from tests.conftest import token_client
-from tests.factories import UserFactory
 from tests.factories_consortia import pdf_bytes
 from tests.reporting.conftest import build_scene, kst, usage_csv
 
@@ -57,7 +56,9 @@ def test_team_list_shows_each_period_with_due_time_and_late_flag(scene, team1):
     assert ProgressReport.objects.filter(consortium=scene.team2).count() == 4
     first = _report(scene, scene.team1, 0)
     assert f"{timezone.localtime(first.due_at):%Y-%m-%d} 18:00 KST" in page
-    assert page.count('data-testid="late"') == sum(r.is_late for r in ProgressReport.objects.filter(consortium=scene.team1))
+    assert page.count('data-testid="late"') == sum(
+        r.is_late for r in ProgressReport.objects.filter(consortium=scene.team1)
+    )
     assert first.is_late and scene.team2.name not in page
 
 
@@ -66,7 +67,11 @@ def test_bad_usage_csv_is_refused_with_line_numbers_and_changes_nothing(scene, t
     start, end = scene.period(0)
     good = usage_csv(scene, start, end)
     assert team1.post(f"/reports/{report.pk}/usage/", {"file": _csv(good)}).status_code == 302
-    before = (list(GpuUsage.objects.values_list("cluster_id", "gpu_hours")), report.__class__.objects.get(pk=report.pk).usage_sha256, AuditEntry.objects.count())
+    before = (
+        list(GpuUsage.objects.values_list("cluster_id", "gpu_hours")),
+        report.__class__.objects.get(pk=report.pk).usage_sha256,
+        AuditEntry.objects.count(),
+    )
     bad = (
         "JobID,Cluster,Start,End,AllocGPUs\n"
         f"2001,{scene.hub_a.name},{kst(start)},{kst(start, 5)},8\n"  # line 2: fine
@@ -91,7 +96,11 @@ def test_bad_usage_csv_is_refused_with_line_numbers_and_changes_nothing(scene, t
     assert body["code"] == "invalid" and [e.split(":")[0] for e in body["errors"]["file"]] == [
         "line 3", "line 4", "line 5", "line 6",
     ]  # fmt: skip
-    after = (list(GpuUsage.objects.values_list("cluster_id", "gpu_hours")), report.__class__.objects.get(pk=report.pk).usage_sha256, AuditEntry.objects.count())
+    after = (
+        list(GpuUsage.objects.values_list("cluster_id", "gpu_hours")),
+        report.__class__.objects.get(pk=report.pk).usage_sha256,
+        AuditEntry.objects.count(),
+    )
     assert after == before
 
 
@@ -113,7 +122,10 @@ def test_utilisation_equals_hand_computed_example(scene, team1, client_for, offi
     page = _text(team1.get(f"/reports/{report.pk}/"))
     assert "15,768" in page and f"{expected_percent}%" in page
     # Submitted, the officer's utilisation page and the API show the same figure.
-    team1.post(f"/reports/{report.pk}/", {"progress": "1단계 목표: 사전학습 30% 완료", "links": "https://example.kr/model", "revision": "1"})
+    team1.post(
+        f"/reports/{report.pk}/",
+        {"progress": "1단계 목표: 사전학습 30% 완료", "links": "https://example.kr/model", "revision": "1"},
+    )
     confirm = team1.post(f"/reports/{report.pk}/submit/")
     assert confirm.status_code == 200 and "A submitted report cannot be edited or withdrawn." in _text(confirm)
     assert ProgressReport.objects.get(pk=report.pk).state == ReportState.DRAFT  # nothing until confirmed
@@ -126,7 +138,9 @@ def test_utilisation_equals_hand_computed_example(scene, team1, client_for, offi
     assert body["usage"][0]["percent"] == expected_percent and body["usage"][0]["gpu_hours"] == "15768.00"
 
 
-def test_review_returns_with_comment_and_mails_the_team(scene, team1, client_for, officer, mailoutbox, django_capture_on_commit_callbacks):
+def test_review_returns_with_comment_and_mails_the_team(
+    scene, team1, client_for, officer, mailoutbox, django_capture_on_commit_callbacks
+):
     report = _report(scene, scene.team1, 0)
     start, end = scene.period(0)
     team1.post(f"/reports/{report.pk}/usage/", {"file": _csv(usage_csv(scene, start, end))})
@@ -143,9 +157,25 @@ def test_review_returns_with_comment_and_mails_the_team(scene, team1, client_for
     assert "증빙 자료를 보완하세요" in _text(team1.get(f"/reports/{report.pk}/"))
     assert AuditEntry.objects.filter(action="report.return").count() == 1
     # The team edits again, adds a spending line with its evidence (a non-PDF is refused).
-    bad = team1.post(f"/reports/{report.pk}/spending/", {"category": "purchase", "amount": "5000000", "description": "말뭉치", "evidence": SimpleUploadedFile("x.pdf", b"not a pdf")})
+    bad = team1.post(
+        f"/reports/{report.pk}/spending/",
+        {
+            "category": "purchase",
+            "amount": "5000000",
+            "description": "말뭉치",
+            "evidence": SimpleUploadedFile("x.pdf", b"not a pdf"),
+        },
+    )
     assert bad.status_code == 400 and report.spending.count() == 0
-    ok = team1.post(f"/reports/{report.pk}/spending/", {"category": "purchase", "amount": "5000000", "description": "말뭉치", "evidence": SimpleUploadedFile("invoice.pdf", pdf_bytes(), content_type="application/pdf")})
+    ok = team1.post(
+        f"/reports/{report.pk}/spending/",
+        {
+            "category": "purchase",
+            "amount": "5000000",
+            "description": "말뭉치",
+            "evidence": SimpleUploadedFile("invoice.pdf", pdf_bytes(), content_type="application/pdf"),
+        },
+    )
     assert ok.status_code == 302 and report.spending.get().amount == 5_000_000
 
 
@@ -165,7 +195,13 @@ def _low_use_period(scene, team1, office, index: int) -> ProgressReport:
 def test_reclaim_journey_streak_held_nodes_window_and_the_next_run(scene, team1, client_for, officer):
     office = en(client_for(officer))
     api = en(token_client(officer))
-    propose = {"programme": scene.programme.pk, "consortium": scene.team1.pk, "cluster": scene.hub_a.pk, "nodes": 4, "reason": "두 달 연속 사용률 50% 미만"}
+    propose = {
+        "programme": scene.programme.pk,
+        "consortium": scene.team1.pk,
+        "cluster": scene.hub_a.pk,
+        "nodes": 4,
+        "reason": "두 달 연속 사용률 50% 미만",
+    }
     url = f"/reports/officer/utilisation/?programme={scene.programme.pk}"
 
     # One accepted low period: the rule needs two in a row; the page says so and offers no form.
@@ -207,7 +243,9 @@ def test_reclaim_journey_streak_held_nodes_window_and_the_next_run(scene, team1,
 
     # The window ends (the clock moves past respond_by); the team can no longer respond.
     GpuReclaim.objects.filter(pk=reclaim.pk).update(respond_by=timezone.now() - timedelta(minutes=1))
-    late = en(token_client(scene.team1.lead_contact)).post(f"/api/v1/reclaims/{reclaim.pk}/respond/", {"response": "늦은 답변"}, format="json")
+    late = en(token_client(scene.team1.lead_contact)).post(
+        f"/api/v1/reclaims/{reclaim.pk}/respond/", {"response": "늦은 답변"}, format="json"
+    )
     assert late.status_code == 409 and late.json()["code"] == "window_closed"
     confirm = office.post(f"/reports/reclaims/{reclaim.pk}/decide/", {"decision": "apply"})
     assert confirm.status_code == 200 and "An applied reclaim cannot be withdrawn." in _text(confirm)
@@ -242,7 +280,14 @@ def test_a_team_sees_only_its_own_and_reviewers_see_none(scene, client_for, revi
     assert api.get(f"/api/v1/reports/{other.pk}/").status_code == 404
     assert api.patch(f"/api/v1/reports/{other.pk}/", {"progress": "x", "revision": 1}, format="json").status_code == 404
     rev = en(client_for(reviewer))
-    for url in ("/reports/", f"/reports/{own.pk}/", "/reports/usage/", "/reports/officer/", "/reports/officer/utilisation/", "/reports/reclaims/"):
+    for url in (
+        "/reports/",
+        f"/reports/{own.pk}/",
+        "/reports/usage/",
+        "/reports/officer/",
+        "/reports/officer/utilisation/",
+        "/reports/reclaims/",
+    ):
         assert rev.get(url).status_code == 404, url
     rev_api = en(token_client(reviewer))
     assert rev_api.get("/api/v1/reports/").json()["results"] == []
@@ -253,7 +298,11 @@ def test_a_team_sees_only_its_own_and_reviewers_see_none(scene, client_for, revi
 def test_api_edit_with_stale_revision_and_submit(scene, team1):
     report = _report(scene, scene.team1, 2)
     api = en(token_client(scene.team1.lead_contact))
-    saved = api.patch(f"/api/v1/reports/{report.pk}/", {"progress": "API 보고", "links": ["https://example.kr/a"], "revision": 1}, format="json")
+    saved = api.patch(
+        f"/api/v1/reports/{report.pk}/",
+        {"progress": "API 보고", "links": ["https://example.kr/a"], "revision": 1},
+        format="json",
+    )
     assert saved.status_code == 200 and saved.json()["revision"] == 2
     stale = api.patch(f"/api/v1/reports/{report.pk}/", {"progress": "덮어쓰기", "revision": 1}, format="json")
     assert stale.status_code == 409 and stale.json()["code"] == "stale_revision"
@@ -262,16 +311,28 @@ def test_api_edit_with_stale_revision_and_submit(scene, team1):
     incomplete = api.post(f"/api/v1/reports/{report.pk}/submit/")
     assert incomplete.status_code == 400 and "the GPU usage file" in incomplete.json()["detail"]
     start, end = scene.period(2)
-    assert api.post(f"/api/v1/reports/{report.pk}/usage/", {"file": _csv(usage_csv(scene, start, end))}, format="multipart").status_code == 200
+    assert (
+        api.post(
+            f"/api/v1/reports/{report.pk}/usage/", {"file": _csv(usage_csv(scene, start, end))}, format="multipart"
+        ).status_code
+        == 200
+    )
     line = api.post(
         f"/api/v1/reports/{report.pk}/spending/",
-        {"category": "labelling", "amount": 7_000_000, "description": "라벨링", "evidence": SimpleUploadedFile("e.pdf", pdf_bytes(), content_type="application/pdf")},
+        {
+            "category": "labelling",
+            "amount": 7_000_000,
+            "description": "라벨링",
+            "evidence": SimpleUploadedFile("e.pdf", pdf_bytes(), content_type="application/pdf"),
+        },
         format="multipart",
     )
     assert line.status_code == 201 and line.json()["amount"] == 7_000_000
     submitted = api.post(f"/api/v1/reports/{report.pk}/submit/")
     assert submitted.status_code == 200 and submitted.json()["state"] == "submitted"
-    assert api.patch(f"/api/v1/reports/{report.pk}/", {"progress": "x", "revision": 2}, format="json").status_code == 409
+    assert (
+        api.patch(f"/api/v1/reports/{report.pk}/", {"progress": "x", "revision": 2}, format="json").status_code == 409
+    )
 
 
 # Queries per page whatever the number of teams (measured: the same at 2 and 5 teams, 4 periods each).
@@ -279,14 +340,16 @@ QUERY_BUDGET = {"/reports/officer/": 11, "/reports/officer/utilisation/": 13, "/
 
 
 @pytest.mark.parametrize("teams", [2, 5])
-def test_officer_list_pages_cost_the_same_queries_at_two_sizes(teams, client_for, officer, django_assert_max_num_queries):
+def test_officer_list_pages_cost_the_same_queries_at_two_sizes(
+    teams, client_for, officer, django_assert_max_num_queries
+):
     scene = build_scene(teams=teams, officer=officer)
     from reporting import services
 
     services.reports_ensure(programme=scene.programme)
     for report in ProgressReport.objects.filter(programme=scene.programme):
         grants = services._granted(report)
-        for name, grant in grants.items():
+        for grant in grants.values():
             GpuUsage.objects.create(report=report, cluster=grant.cluster, gpu_hours=1000, granted_gpus=grant.gpus)
     ProgressReport.objects.filter(programme=scene.programme).update(state=ReportState.ACCEPTED)
     for allocation in scene.run.allocations.prefetch_related("grants"):
@@ -298,14 +361,20 @@ def test_officer_list_pages_cost_the_same_queries_at_two_sizes(teams, client_for
     office = en(client_for(officer))
     office.get(f"/reports/officer/?programme={scene.programme.pk}")  # warm: the plan exists
     counts = {}
-    for url in (f"/reports/officer/?programme={scene.programme.pk}", f"/reports/officer/utilisation/?programme={scene.programme.pk}", f"/reports/reclaims/?programme={scene.programme.pk}"):
+    for url in (
+        f"/reports/officer/?programme={scene.programme.pk}",
+        f"/reports/officer/utilisation/?programme={scene.programme.pk}",
+        f"/reports/reclaims/?programme={scene.programme.pk}",
+    ):
         with django_assert_max_num_queries(QUERY_BUDGET[url.split("?")[0]]) as captured:
             assert office.get(url).status_code == 200
         counts[url.split("?")[0]] = len(captured)
 
 
 @pytest.mark.parametrize("teams", [2, 5])
-def test_the_officers_report_list_api_costs_the_same_queries_at_two_sizes(teams, officer, django_assert_max_num_queries):
+def test_the_officers_report_list_api_costs_the_same_queries_at_two_sizes(
+    teams, officer, django_assert_max_num_queries
+):
     scene = build_scene(teams=teams, officer=officer)
     from reporting import services
 

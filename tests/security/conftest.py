@@ -248,8 +248,7 @@ def world_snapshot() -> dict:
         Organisation,
     )
     from evaluations.models import Appeal, Assignment, ConflictDeclaration, Phase, PhaseResult, Score
-    from gpu_allocation.models import Allocation, AllocationRun, AwardNotice, NoticeExport
-    from gpu_allocation.models import GpuReclaim
+    from gpu_allocation.models import Allocation, AllocationRun, AwardNotice, GpuReclaim, NoticeExport
     from portal.models import AuditEntry, Programme
     from reporting.models import GpuUsage, ProgressReport, Spending
 

@@ -382,7 +382,15 @@ CASES: list[Case] = [
         **API,
     ),  # fmt: skip
     W("progress report", "api submit", "post", "/api/v1/reports/{report_a}/submit/", TEAM_A, **API),
-    W("progress report", "api review", "post", "/api/v1/reports/{report_a}/review/", STAFF, data={"accept": True}, **API),
+    W(
+        "progress report",
+        "api review",
+        "post",
+        "/api/v1/reports/{report_a}/review/",
+        STAFF,
+        data={"accept": True},
+        **API,
+    ),
     W("progress report", "page detail", "get", "/reports/{report_a}/", TEAM_A | STAFF),
     W("progress report", "page my list", "get", "/reports/", TEAM_A, kind="list", marker="ALPHA 컨소시엄"),
     W(
@@ -433,19 +441,38 @@ CASES: list[Case] = [
         "/api/v1/reclaims/",
         STAFF,
         collection=True,
-        data={"programme": "{programme}", "consortium": "{consortium_a}", "cluster": "{cluster}", "nodes": 1, "reason": "x"},
+        data={
+            "programme": "{programme}",
+            "consortium": "{consortium_a}",
+            "cluster": "{cluster}",
+            "nodes": 1,
+            "reason": "x",
+        },
         **API,
     ),  # fmt: skip
     W("gpu reclaim", "page list", "get", "/reports/reclaims/", TEAM_A | STAFF, kind="list", marker="SEC-RECLAIM-사유"),
     W("gpu reclaim", "page respond", "post", "/reports/reclaims/{reclaim_a}/respond/", TEAM_A, data={"response": "x"}),
-    W("gpu reclaim", "page decide", "post", "/reports/reclaims/{reclaim_a}/decide/", STAFF, data={"decision": "withdraw"}),
+    W(
+        "gpu reclaim",
+        "page decide",
+        "post",
+        "/reports/reclaims/{reclaim_a}/decide/",
+        STAFF,
+        data={"decision": "withdraw"},
+    ),
     W(
         "gpu reclaim",
         "page propose",
         "post",
         "/reports/reclaims/propose/",
         STAFF,
-        data={"programme": "{programme}", "consortium": "{consortium_a}", "cluster": "{cluster}", "nodes": "1", "reason": "x"},
+        data={
+            "programme": "{programme}",
+            "consortium": "{consortium_a}",
+            "cluster": "{cluster}",
+            "nodes": "1",
+            "reason": "x",
+        },
     ),  # fmt: skip
 ]
 
