@@ -425,17 +425,6 @@ def utilisation_rows(*, programme: Programme) -> list[UtilisationRow]:
     return rows
 
 
-def spending_by_team(*, programme: Programme) -> dict[int, int]:
-    return dict(
-        Spending.objects.filter(
-            report__programme=programme, report__state__in=(ReportState.SUBMITTED, ReportState.ACCEPTED)
-        )
-        .values_list("report__consortium_id")
-        .annotate(total=Sum("amount"))
-        .values_list("report__consortium_id", "total")
-    )
-
-
 def low_use_streak(*, programme: Programme, consortium_id: int, cluster_id: int) -> int:
     """How many of the latest accepted periods in a row the team stayed below the threshold on the cluster."""
     plan = plan_for(programme)
@@ -465,17 +454,6 @@ def low_use_streak(*, programme: Programme, consortium_id: int, cluster_id: int)
 
 
 # --------------------------------------------------------------------------- reclaim
-
-
-def reclaimed_gpus(*, programme: Programme) -> dict[int, int]:
-    """Applied reclaims of the approved allocation in force, per consortium (fewer GPUs next run)."""
-    run = approved_run_in_force(programme=programme)
-    return dict(
-        GpuReclaim.objects.filter(programme=programme, state=ReclaimState.APPLIED, allocation__run=run)
-        .values_list("consortium_id")
-        .annotate(total=Sum("gpus"))
-        .values_list("consortium_id", "total")
-    )
 
 
 @transaction.atomic
