@@ -81,7 +81,7 @@ class RankingRow:
 
 
 class RankingSource(Protocol):
-    """What pages, the API and homes read of a ranking, live, cached or frozen.
+    """What the ranking page and the API read of a ranking, live, cached or frozen.
 
     Rows are in rank order (then application id). ``Paginator`` (pages and the API)
     takes it as its object list: it counts it with ``len()`` (or a ``count()`` that takes
@@ -100,7 +100,7 @@ class RankingSource(Protocol):
         ...
 
     def __iter__(self, /) -> Iterator[RankingRow]:
-        """Every row (exports and tests; pages read one slice)."""
+        """Every row in order (reads them all; a page reads one slice)."""
         ...
 
     def scored_top(self, n: int) -> list[RankingRow]:
