@@ -20,11 +20,11 @@ from evaluations import services
 from evaluations.disagreement import row_disagreement
 from evaluations.enums import AppealGrounds, AssignmentStatus
 from evaluations.models import Appeal, Assignment, Criterion, Objective, Phase, PhaseResult
+from evaluations.ranking import phase_ranking_source
 from evaluations.selectors import (
     anonymised_comments,
     appeals_visible_to,
     assignments_visible_to,
-    phase_ranking_source,
     phases_visible_to,
     results_visible_to,
 )

@@ -23,7 +23,7 @@ from consortia.models import Affiliation, Application
 from evaluations import services
 from evaluations.enums import AssignmentStatus, CriterionSource, PhaseKind
 from evaluations.models import Assignment, Phase
-from evaluations.selectors import phase_snapshot
+from evaluations.ranking_snapshot import phase_snapshot
 
 REVIEWER_PASSWORD = "Demo-Reviewer-2025!"  # noqa: S105 -- a published demo login, printed by seed_demo
 REVIEWERS = [

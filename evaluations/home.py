@@ -18,7 +18,8 @@ from evaluations.enums import (
     PhaseStatus,
 )
 from evaluations.models import Appeal, Assignment, Phase, PhaseResult, Score
-from evaluations.selectors import phase_ranking_source, results_visible_to
+from evaluations.ranking import phase_ranking_source
+from evaluations.selectors import results_visible_to
 from evaluations.services import appeal_window_closes_at
 from portal.home import OFF, A, D, HomeSection, R
 from portal.models import Programme

@@ -47,12 +47,12 @@ from evaluations.models import (
     TieBreakDecision,
     UserPanelScore,
 )
+from evaluations.ranking_snapshot import phase_snapshot
 from evaluations.selectors import (
     consortium_organisation_ids,
     latest_versions,
     phase_applications,
     phase_previous,
-    phase_snapshot,
 )
 from portal.audit import audit_changes, audit_record, model_snapshot
 from portal.errors import DomainError, InvalidInput

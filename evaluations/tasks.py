@@ -14,7 +14,7 @@ def phases_make_final_due_task() -> int:
 @shared_task(bind=True, name="evaluations.warm_live_ranking", acks_late=True)
 def warm_live_ranking_task(self, phase_id: int) -> bool:
     """Compute a phase's live ranking into the cache unless it is there already (idempotent)."""
-    from evaluations.selectors import live_ranking_warm
+    from evaluations.ranking import live_ranking_warm
     from portal.outbox import outbox_done, outbox_message_id
 
     computed = live_ranking_warm(phase_id=phase_id)

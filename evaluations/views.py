@@ -52,16 +52,15 @@ from evaluations.forms import (
     rows_kept,
 )
 from evaluations.models import Appeal, Assignment, BenchmarkResult, GateDecision, Phase, PhaseResult, UserPanelScore
+from evaluations.ranking import phase_ranking_rows, phase_ranking_source
+from evaluations.ranking_snapshot import application_categories
 from evaluations.selectors import (
     anonymised_comments,
     appeals_visible_to,
-    application_categories,
     applications_of_member,
     assignments_visible_to,
     latest_versions,
     phase_applications,
-    phase_ranking_rows,
-    phase_ranking_source,
     phase_reviewer_progress,
     phases_visible_to,
     results_visible_to,

@@ -265,7 +265,7 @@ def bulk_selection_phase(*, programme, applications: int, reviewer_count: int = 
 def decide_all_ties(phase: Phase, officer) -> None:
     """Record an officer's order (by id) for every tie the criteria left open."""
     from evaluations import services
-    from evaluations.selectors import phase_snapshot
+    from evaluations.ranking_snapshot import phase_snapshot
 
     for group in phase_snapshot(phase=phase).result.needs_officer_decision:
         services.tie_break_decide(

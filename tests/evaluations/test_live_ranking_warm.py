@@ -12,7 +12,7 @@ from django.urls import reverse
 from evaluations import services
 from evaluations.enums import AssignmentStatus
 from evaluations.models import Assignment, Phase
-from evaluations.selectors import live_ranking_key
+from evaluations.ranking_cache import live_ranking_key
 from tests.factories_evaluations import bulk_selection_phase
 
 pytestmark = pytest.mark.worker

@@ -9,7 +9,7 @@ from django.utils import timezone
 from evaluations import services
 from evaluations.enums import ACTIVE_DECISIONS, AssignmentStatus, CriterionSource, Decision, PhaseStatus
 from evaluations.models import Assignment, PhaseResult, Score
-from evaluations.selectors import (
+from evaluations.ranking import (
     CachedLiveRanking,
     FrozenRanking,
     LiveRanking,

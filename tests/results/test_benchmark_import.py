@@ -136,7 +136,7 @@ def test_model_card_model_index_imports_through_the_api(world, api_for):
 
     assert os.environ["HF_HUB_OFFLINE"] == "1"  # the model card was parsed offline
     # KMMLU 77.6 / 80 = 0.97; HAERAE 57 / 60 = 0.95 exactly, which meets 0.95.
-    from evaluations.selectors import phase_snapshot
+    from evaluations.ranking_snapshot import phase_snapshot
 
     attainment = {a.benchmark: a for a in phase_snapshot(phase=world.stage).attainment[team.pk]}
     assert (str(attainment["KMMLU"].ratio), attainment["KMMLU"].met) == ("0.9700", True)
