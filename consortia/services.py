@@ -57,7 +57,8 @@ INVITATION_DAYS = 7
 ORGANISATION_FIELDS = ["name_ko", "name_en", "kind", "business_number", "is_domestic", "is_gpu_supplier"]
 
 
-def _validation(exc: ValidationError, field: str) -> InvalidInput:
+def _invalid_input(exc: ValidationError, field: str) -> InvalidInput:
+    """The 400 naming ``field`` for a validator's refusal."""
     return InvalidInput(
         " ".join(exc.messages), code=getattr(exc, "code", None), details={"errors": {field: exc.messages}}
     )
@@ -71,7 +72,7 @@ def _clean_texts(data: dict, fields, *, single_line=("title", "name", "name_en",
             try:
                 data[field] = clean_text(data[field], label=field, multiline=field not in single_line)
             except ValidationError as exc:
-                raise _validation(exc, field) from exc
+                raise _invalid_input(exc, field) from exc
     return data
 
 
@@ -98,12 +99,12 @@ def organisation_create(*, by, data: dict) -> Organisation:
         try:
             data["business_number"] = normalise_business_number(number)
         except ValidationError as exc:
-            raise _validation(exc, "business_number") from exc
+            raise _invalid_input(exc, "business_number") from exc
     elif number:
         try:
             data["business_number"] = normalise_business_number(number)
         except ValidationError as exc:
-            raise _validation(exc, "business_number") from exc
+            raise _invalid_input(exc, "business_number") from exc
     else:
         data["business_number"] = None
     if data.get("business_number") and Organisation.objects.filter(business_number=data["business_number"]).exists():
@@ -484,7 +485,7 @@ def attachment_add(*, application: Application, by, uploaded, title: str = "") -
             raise PayloadTooLarge(
                 " ".join(exc.messages), code=exc.code, details={"errors": {"file": exc.messages}}
             ) from exc
-        raise _validation(exc, "file") from exc
+        raise _invalid_input(exc, "file") from exc
     used = application.attachments.filter(removed_at__isnull=True).aggregate(total=Sum("size"))["total"] or 0
     if used + checked.size > programme.attachment_max_total_mb * 1024 * 1024:
         raise InvalidInput(

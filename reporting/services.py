@@ -107,7 +107,7 @@ def _locked(report: ProgressReport) -> ProgressReport:
     return ProgressReport.objects.select_for_update().select_related("consortium", "programme").get(pk=report.pk)
 
 
-def _editable(report: ProgressReport) -> None:
+def _refuse_unless_editable(report: ProgressReport) -> None:
     if report.state not in (ReportState.DRAFT, ReportState.RETURNED):
         raise DomainError(
             _("This report is %(state)s; it can change only while it is a draft or returned for changes.")
@@ -148,7 +148,7 @@ def _usage_messages() -> dict:
 @transaction.atomic
 def report_save(*, report: ProgressReport, by: User, progress: str, links: list[str], revision: int) -> ProgressReport:
     report = _locked(report)
-    _editable(report)
+    _refuse_unless_editable(report)
     if revision != report.revision:
         raise DomainError(
             _("The report was changed by someone else meanwhile; reload it and make your change again."),
@@ -171,7 +171,7 @@ def report_save(*, report: ProgressReport, by: User, progress: str, links: list[
 def report_upload_usage(*, report: ProgressReport, by: User, data: bytes, name: str = "usage.csv") -> list[GpuUsage]:
     """Replace the report's GPU use with the uploaded accounting file, or refuse it whole."""
     report = _locked(report)
-    _editable(report)
+    _refuse_unless_editable(report)
     if len(data) > USAGE_MAX_BYTES:
         from portal.errors import PayloadTooLarge
 
@@ -225,7 +225,7 @@ def report_add_spending(
     *, report: ProgressReport, by: User, category: str, amount: int, description: str, evidence
 ) -> Spending:
     report = _locked(report)
-    _editable(report)
+    _refuse_unless_editable(report)
     from reporting.models import SpendingCategory
 
     if category not in SpendingCategory.values:
@@ -261,7 +261,7 @@ def report_add_spending(
 @transaction.atomic
 def report_submit(*, report: ProgressReport, by: User) -> ProgressReport:
     report = _locked(report)
-    _editable(report)
+    _refuse_unless_editable(report)
     missing = []
     if not report.progress:
         missing.append(_("progress against the milestones"))
