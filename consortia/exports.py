@@ -17,10 +17,11 @@ from django.http import Http404
 from django.utils import timezone
 from django.views import View
 
-from consortia import services
+from consortia.deadline import deadline_passed
 from consortia.enums import ApplicationState
 from consortia.models import ApplicationVersion
 from consortia.selectors import application_state_counts, applications_visible_to
+from portal.formatting import kst
 from portal.models import Programme
 from portal.spreadsheet import table_response
 from portal.views import NotFoundPermissionMixin
@@ -37,15 +38,9 @@ SEALED_HEADER = [
 OPEN_HEADER = ["receipt_number", "title", "model_categories", "requested_gpus", "requested_budget_krw", "sha256"]
 
 
-def _kst(moment) -> str:
-    return (
-        timezone.localtime(moment, timezone.get_default_timezone()).strftime("%Y-%m-%d %H:%M:%S KST") if moment else ""
-    )
-
-
 def application_export_rows(*, user, programme: Programme) -> tuple[list[str], list[list], bool]:
     """Header, rows and whether the programme is still sealed (three queries, any size)."""
-    sealed = not services.deadline_passed(programme)
+    sealed = not deadline_passed(programme)
     applications = list(
         applications_visible_to(user)
         .filter(programme=programme)
@@ -71,7 +66,7 @@ def application_export_rows(*, user, programme: Programme) -> tuple[list[str], l
             a.member_count,
             str(ApplicationState(a.state).label),
             a.version_count,
-            _kst(a.last_submitted_at),
+            kst(a.last_submitted_at) if a.last_submitted_at else "",
         ]
         if not sealed:
             version = latest.get(a.pk)

@@ -15,6 +15,7 @@ from consortia.models import Organisation
 from consortia.rules_application import field_errors
 from consortia.validators import normalise_business_number
 from portal.enums import ModelCategory
+from portal.formatting import digits
 from portal.labels import localized
 from portal.models import Programme
 
@@ -188,11 +189,11 @@ class ComputeForm(DraftForm):
         self.fields["requested_gpus"].widget.attrs.update({"step": node, "min": node, "max": cap})
         self.fields["requested_gpus"].help_text = _("Whole nodes of %(node)s GPUs, at most %(cap)s.") % {
             "node": node,
-            "cap": f"{cap:,}",
+            "cap": digits(cap),
         }
         self.fields["requested_budget"].help_text = _("From %(low)s to %(high)s KRW per year.") % {
-            "low": f"{programme.budget_min:,}",
-            "high": f"{programme.budget_max:,}",
+            "low": digits(programme.budget_min),
+            "high": digits(programme.budget_max),
         }
 
 

@@ -7,8 +7,8 @@ Refusals are answered 404 by the views and the API (SPEC §2). "Not possible now
 from __future__ import annotations
 
 import rules
-from django.utils import timezone
 
+from consortia.deadline import deadline_passed as programme_deadline_passed
 from consortia.models import Application, ApplicationVersion, Attachment, Consortium, ConsortiumMember, Organisation
 from consortia.selectors import team_q
 from portal.rules import is_applicant, is_officer, is_portal_admin
@@ -57,7 +57,7 @@ def is_member_contact(user, member) -> bool:
 @rules.predicate
 def deadline_passed(user, obj) -> bool:
     application = _application_of(obj)
-    return bool(application is not None and timezone.now() > application.programme.closes_at)
+    return bool(application is not None and programme_deadline_passed(application.programme))
 
 
 @rules.predicate

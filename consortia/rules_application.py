@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from consortia.enums import COMPANY_KINDS, OrganisationKind
 from consortia.validators import business_number_check_digit
 from portal.enums import GpuSupplierRule
+from portal.formatting import digits
 from portal.korean import particles
 
 # The text fields of the proposal, in form order; each must be filled before submission.
@@ -47,10 +47,6 @@ class CheckItem:
         return {"key": self.key, "label": self.label, "ok": self.ok, "message": self.message, "blocking": self.blocking}
 
 
-def _krw(value: int) -> str:
-    return number_format(value, force_grouping=True)
-
-
 def gpus_error(programme, value) -> str | None:
     """Requested GPUs: a whole number of nodes (node size), at least one node, at most the cap."""
     if value is None or value == "":
@@ -60,7 +56,7 @@ def gpus_error(programme, value) -> str | None:
     node = programme.gpu_node_size
     cap = programme.gpu_cap_per_team
     if value < 1 or value > cap:
-        return _("Requested GPUs: enter a number from %(node)s to %(cap)s.") % {"node": node, "cap": _krw(cap)}
+        return _("Requested GPUs: enter a number from %(node)s to %(cap)s.") % {"node": node, "cap": digits(cap)}
     if value % node:
         return _("Requested GPUs: request whole nodes of %(node)s GPUs (e.g. %(lower)s or %(upper)s).") % {
             "node": node,
@@ -78,8 +74,8 @@ def budget_error(programme, value) -> str | None:
         return _("Requested data budget: enter a whole number of KRW.")
     if not programme.budget_min <= value <= programme.budget_max:
         return _("Requested data budget: enter an amount from %(low)s KRW to %(high)s KRW.") % {
-            "low": _krw(programme.budget_min),
-            "high": _krw(programme.budget_max),
+            "low": digits(programme.budget_min),
+            "high": digits(programme.budget_max),
         }
     return None
 
@@ -181,7 +177,7 @@ def application_checklist(application, *, members=None, attachments=None) -> lis
         CheckItem(
             "requested_gpus",
             _("Requested GPUs in whole nodes of %(node)s, at most %(cap)s")
-            % {"node": programme.gpu_node_size, "cap": _krw(programme.gpu_cap_per_team)},
+            % {"node": programme.gpu_node_size, "cap": digits(programme.gpu_cap_per_team)},
             message is None,
             message or "",
         )
@@ -195,7 +191,7 @@ def application_checklist(application, *, members=None, attachments=None) -> lis
         CheckItem(
             "requested_budget",
             _("Data budget from %(low)s to %(high)s KRW")
-            % {"low": _krw(programme.budget_min), "high": _krw(programme.budget_max)},
+            % {"low": digits(programme.budget_min), "high": digits(programme.budget_max)},
             message is None,
             message or "",
         )

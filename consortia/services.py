@@ -16,7 +16,6 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -24,6 +23,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from consortia.deadline import deadline_passed, deadline_refusal, refuse_after_deadline
 from consortia.enums import COMPANY_KINDS, ApplicationState, InvitationState, MemberRole
 from consortia.models import (
     Affiliation,
@@ -46,37 +46,19 @@ from consortia.validators import check_pdf, normalise_business_number
 from consortia.workflow import application_transition
 from portal.audit import audit_record, model_snapshot
 from portal.errors import DomainError, InvalidInput, PayloadTooLarge
+from portal.formatting import kst
 from portal.korean import particles
 from portal.mail import mail_queue
 from portal.models import Programme
 from portal.received import DATABASE, Received, database_now
 from portal.validators import clean_text
 
-SEOUL = ZoneInfo("Asia/Seoul")
 INVITATION_DAYS = 7
 ORGANISATION_FIELDS = ["name_ko", "name_en", "kind", "business_number", "is_domestic", "is_gpu_supplier"]
 
 
-def kst(value) -> str:
-    """A moment as people in Korea read it: ``2025-08-01 18:00 KST``."""
-    return value.astimezone(SEOUL).strftime("%Y-%m-%d %H:%M:%S KST")
-
-
-def deadline_passed(programme: Programme, *, now=None) -> bool:
-    """True once the server time is after ``closes_at`` (at ``closes_at`` exactly it is still open)."""
-    return (now or timezone.now()) > programme.closes_at
-
-
-def _deadline_error(programme: Programme, now) -> DomainError:
-    return DomainError(
-        _("The application deadline (%(deadline)s) has passed; nothing was changed.")
-        % {"deadline": kst(programme.closes_at)},
-        code="deadline_passed",
-        details={"deadline": programme.closes_at, "server_time": now},
-    )
-
-
-def _validation(exc: ValidationError, field: str) -> InvalidInput:
+def _invalid_input(exc: ValidationError, field: str) -> InvalidInput:
+    """The 400 naming ``field`` for a validator's refusal."""
     return InvalidInput(
         " ".join(exc.messages), code=getattr(exc, "code", None), details={"errors": {field: exc.messages}}
     )
@@ -90,7 +72,7 @@ def _clean_texts(data: dict, fields, *, single_line=("title", "name", "name_en",
             try:
                 data[field] = clean_text(data[field], label=field, multiline=field not in single_line)
             except ValidationError as exc:
-                raise _validation(exc, field) from exc
+                raise _invalid_input(exc, field) from exc
     return data
 
 
@@ -117,12 +99,12 @@ def organisation_create(*, by, data: dict) -> Organisation:
         try:
             data["business_number"] = normalise_business_number(number)
         except ValidationError as exc:
-            raise _validation(exc, "business_number") from exc
+            raise _invalid_input(exc, "business_number") from exc
     elif number:
         try:
             data["business_number"] = normalise_business_number(number)
         except ValidationError as exc:
-            raise _validation(exc, "business_number") from exc
+            raise _invalid_input(exc, "business_number") from exc
     else:
         data["business_number"] = None
     if data.get("business_number") and Organisation.objects.filter(business_number=data["business_number"]).exists():
@@ -179,8 +161,7 @@ def consortium_create(
     affiliated with it, and it must not already be in a consortium of the programme.
     """
     programme = _lock_programme(programme.pk)
-    if deadline_passed(programme):
-        raise _deadline_error(programme, timezone.now())
+    refuse_after_deadline(programme)
     if not Affiliation.objects.filter(user=by, organisation=lead_organisation).exists():
         raise InvalidInput(
             _("Lead organisation: you may only lead with an organisation you belong to."),
@@ -238,8 +219,7 @@ def invitation_create(
 ) -> Invitation:
     """Invite an organisation's contact by e-mail with a link that expires in seven days."""
     programme = Programme.objects.get(pk=consortium.programme_id)
-    if deadline_passed(programme):
-        raise _deadline_error(programme, timezone.now())
+    refuse_after_deadline(programme)
     if role == MemberRole.LEAD or role not in MemberRole.values:
         raise InvalidInput(
             _("Role: choose member, supplier/partner or demand-side user."), details={"errors": {"role": ["invalid"]}}
@@ -304,8 +284,7 @@ def invitation_accept(
             % {"when": kst(invitation.expires_at)},
             code="invitation_expired",
         )
-    if deadline_passed(programme, now=now):
-        raise _deadline_error(programme, now)
+    refuse_after_deadline(programme, now=now)
     if new_organisation:
         organisation = organisation_create(by=by, data=new_organisation)
     if organisation is None:
@@ -350,8 +329,7 @@ def member_confirm(*, member: ConsortiumMember, by) -> ConsortiumMember:
         )
     programme = Programme.objects.get(pk=member.programme_id)
     now = timezone.now()
-    if deadline_passed(programme, now=now):
-        raise _deadline_error(programme, now)
+    refuse_after_deadline(programme, now=now)
     if member.confirmed_at is None:
         member.confirmed_at = now
         member.save(update_fields=["confirmed_at"])
@@ -402,8 +380,7 @@ def member_remove(*, member: ConsortiumMember, by) -> None:
     if member.role == MemberRole.LEAD:
         raise DomainError(_("The lead organisation cannot be removed."), code="lead_member")
     programme = Programme.objects.get(pk=member.programme_id)
-    if deadline_passed(programme):
-        raise _deadline_error(programme, timezone.now())
+    refuse_after_deadline(programme)
     audit_record(
         action="member.remove",
         obj=member,
@@ -435,12 +412,7 @@ def application_save(*, application: Application, by, data: dict, revision: int 
     application = Application.objects.select_for_update().select_related("programme").get(pk=application.pk)
     programme = application.programme
     now = timezone.now()
-    if deadline_passed(programme, now=now):
-        raise DomainError(
-            _("The deadline (%(deadline)s) has passed: the application is read-only.")
-            % {"deadline": kst(programme.closes_at)},
-            code="deadline_passed",
-        )
+    refuse_after_deadline(programme, now=now)
     data = _clean_texts({k: v for k, v in data.items() if k in CONTENT_FIELDS}, TEXT_FIELDS)
     if revision is None:
         raise InvalidInput(
@@ -504,12 +476,7 @@ def attachment_add(*, application: Application, by, uploaded, title: str = "") -
     application = Application.objects.select_for_update().select_related("programme").get(pk=application.pk)
     programme = application.programme
     now = timezone.now()
-    if deadline_passed(programme, now=now):
-        raise DomainError(
-            _("The deadline (%(deadline)s) has passed: the application is read-only.")
-            % {"deadline": kst(programme.closes_at)},
-            code="deadline_passed",
-        )
+    refuse_after_deadline(programme, now=now)
     max_file = programme.attachment_max_file_mb * 1024 * 1024
     try:
         checked = check_pdf(uploaded, max_bytes=max_file)
@@ -518,7 +485,7 @@ def attachment_add(*, application: Application, by, uploaded, title: str = "") -
             raise PayloadTooLarge(
                 " ".join(exc.messages), code=exc.code, details={"errors": {"file": exc.messages}}
             ) from exc
-        raise _validation(exc, "file") from exc
+        raise _invalid_input(exc, "file") from exc
     used = application.attachments.filter(removed_at__isnull=True).aggregate(total=Sum("size"))["total"] or 0
     if used + checked.size > programme.attachment_max_total_mb * 1024 * 1024:
         raise InvalidInput(
@@ -560,12 +527,7 @@ def attachment_add(*, application: Application, by, uploaded, title: str = "") -
 def attachment_remove(*, attachment: Attachment, by) -> Attachment:
     """Remove from the draft; the file stays because earlier versions may refer to it."""
     application = Application.objects.select_for_update().select_related("programme").get(pk=attachment.application_id)
-    if deadline_passed(application.programme):
-        raise DomainError(
-            _("The deadline (%(deadline)s) has passed: the application is read-only.")
-            % {"deadline": kst(application.programme.closes_at)},
-            code="deadline_passed",
-        )
+    refuse_after_deadline(application.programme)
     attachment = Attachment.objects.select_for_update().get(pk=attachment.pk)
     if attachment.removed_at is None:
         attachment.removed_at = timezone.now()
@@ -679,12 +641,6 @@ def _received(received: Received | None) -> Received:
     return received if received is not None else Received(at=database_now(), clock=DATABASE)
 
 
-def _late_error(programme: Programme, received) -> DomainError:
-    error = _deadline_error(programme, received.at)
-    error.details["received_at"] = received.at
-    return error
-
-
 @dataclass(frozen=True)
 class SubmitResult:
     version: ApplicationVersion
@@ -717,7 +673,7 @@ def application_submit(
         earlier = request_key and ApplicationVersion.objects.filter(application=application, request_key=request_key)
         if earlier and earlier.first() is not None:
             return SubmitResult(version=earlier.first(), replayed=True)
-        raise _late_error(programme, received)
+        raise deadline_refusal(programme, now=received.at, received=True)
     application = (
         Application.objects.select_for_update(of=("self",))
         .select_related("consortium", "consortium__lead_organisation", "consortium__lead_contact")
@@ -728,8 +684,7 @@ def application_submit(
     replayed = [n for n, key in earlier if request_key and key == request_key]
     if replayed:
         return SubmitResult(version=application.versions.get(number=replayed[0]), replayed=True)
-    if deadline_passed(programme, now=received.at):
-        raise _late_error(programme, received)
+    refuse_after_deadline(programme, now=received.at, received=True)
     if by.pk != application.consortium.lead_contact_id:
         raise DomainError(_("Only the consortium's lead contact may submit."), code="not_lead_contact")
     members = list(application.consortium.members.select_related("organisation", "contact").order_by("id"))
@@ -748,7 +703,7 @@ def application_submit(
         receipt_number = _take_receipt_number(programme, received.at)
         if receipt_number is None:  # the deadline was moved before ``received`` while this request ran
             programme.refresh_from_db(fields=["closes_at"])
-            raise _late_error(programme, received)
+            raise deadline_refusal(programme, now=received.at, received=True)
         content = version_content(
             application=application,
             members=members,
@@ -822,8 +777,7 @@ def application_withdraw(*, application: Application, by, reason: str = "", rece
     application = (
         Application.objects.select_for_update(of=("self",)).select_related("consortium").get(pk=application.pk)
     )
-    if deadline_passed(programme, now=received.at):
-        raise _late_error(programme, received)
+    refuse_after_deadline(programme, now=received.at, received=True)
     if by.pk != application.consortium.lead_contact_id:
         raise DomainError(_("Only the consortium's lead contact may withdraw."), code="not_lead_contact")
     if application.state != ApplicationState.SUBMITTED:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from consortia import services
+from consortia.deadline import deadline_passed
 from consortia.enums import ApplicationState, InvitationState, MemberRole
 from consortia.forms import (
     STEPS,
@@ -143,7 +144,7 @@ class ConsortiumDetailView(LoginRequiredMixin, View):
             "role_choices": [c for c in MemberRole.choices if c[0] != MemberRole.LEAD],
             "programme": consortium.programme,
             "application": getattr(consortium, "application", None),
-            "closed": services.deadline_passed(consortium.programme),
+            "closed": deadline_passed(consortium.programme),
         }
         return render(request, "consortia/consortium_detail.html", context, status=status)
 
@@ -278,7 +279,7 @@ class ApplicationMixin(LoginRequiredMixin):
         return application
 
     def base_context(self, application, step):
-        closed = services.deadline_passed(application.programme)
+        closed = deadline_passed(application.programme)
         return {
             "application": application,
             "programme": application.programme,
@@ -534,7 +535,7 @@ class OfficerApplicationListView(NotFoundPermissionMixin, View):
                 (state, ApplicationState(state).label, counts.get(state, 0)) for state in ApplicationState.values
             ],
             "total": sum(counts.values()),
-            "sealed": programme is not None and not services.deadline_passed(programme),
+            "sealed": programme is not None and not deadline_passed(programme),
         }
         return render(request, "consortia/officer_applications.html", context)
 

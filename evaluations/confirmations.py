@@ -8,21 +8,17 @@ from decimal import Decimal
 
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from evaluations.enums import AssignmentStatus, CriterionSource
 from evaluations.models import Appeal, Phase
 from evaluations.selectors import phase_applications
 from portal.confirm import Confirmation
+from portal.formatting import kst
 from portal.templatetags.portal_home import local_name
 
 #: Phase actions that need the confirmation step (open scoring and make final do not).
 CONFIRMED_PHASE_ACTIONS = ("finalise", "publish")
-
-
-def _local(moment) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i") + " KST"
 
 
 def score_submit_confirmation(assignment, *, action_url: str) -> Confirmation:
@@ -90,7 +86,7 @@ def phase_action_confirmation(phase: Phase, action: str, *, action_url: str) -> 
             if phase.show_comments_to_applicants
             else _("Each team sees its score, rank and decision."),
             _("The appeal window of %(days)s days opens now and closes on %(closes)s.")
-            % {"days": phase.appeal_window_days, "closes": _local(closes)},
+            % {"days": phase.appeal_window_days, "closes": kst(closes, seconds=False)},
         ],
         irreversible=_("Published results cannot be withdrawn; a change afterwards goes through an appeal."),
         action_url=action_url,
@@ -113,6 +109,6 @@ def open_appeal_windows(programme) -> list[str]:
         pending = phase.appeals.filter(status=AppealStatus.OPEN).count()
         warnings.append(
             _("The appeal window of phase “%(phase)s” is open until %(closes)s (%(pending)s appeals open): an upheld appeal can change the ranking, and the allocation and its notices would then have to be done again.")
-            % {"phase": local_name(phase.name, phase.name_en), "closes": _local(closes), "pending": pending}
+            % {"phase": local_name(phase.name, phase.name_en), "closes": kst(closes, seconds=False), "pending": pending}
         )  # fmt: skip
     return warnings

@@ -10,9 +10,9 @@ from __future__ import annotations
 from django.http import Http404
 from django.views import View
 
+from consortia.deadline import deadline_passed
 from consortia.dossier import dossier_filename, version_dossier_zip
 from consortia.dossier_views import download
-from consortia.services import deadline_passed
 from evaluations.views import AssignmentMixin
 
 

@@ -28,6 +28,7 @@ from django.utils.translation import ngettext
 
 from evaluations.enums import AssignmentStatus, PhaseStatus
 from evaluations.models import Assignment, Phase
+from portal.formatting import kst
 from portal.mail import _outbox_key as mail_outbox_key
 from portal.mail import mail_queue
 from portal.models import OutboxMessage
@@ -62,16 +63,12 @@ def _phase_name(phase: Phase, language: str) -> str:
     return phase.name_en if language == "en" and phase.name_en else phase.name
 
 
-def _kst(moment: datetime) -> str:
-    return timezone.localtime(moment, timezone.get_default_timezone()).strftime("%Y-%m-%d %H:%M KST")
-
-
 def reminder_message(*, phase: Phase, reviewer, sheets: list[ReminderSheet], left: str) -> tuple[str, str]:
     """Subject and body in the reviewer's language."""
     language = reviewer.language if reviewer.language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
     with translation.override(language):
         name = _phase_name(phase, language)
-        when = _kst(phase.scoring_closes_at)
+        when = kst(phase.scoring_closes_at, seconds=False)
         subject = (
             _("Reminder: scoring of %(phase)s closes in two days (%(when)s)")
             if left == "2d"

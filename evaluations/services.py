@@ -17,7 +17,6 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from consortia.models import Affiliation, Application
@@ -56,6 +55,7 @@ from evaluations.selectors import (
 )
 from portal.audit import audit_changes, audit_record, model_snapshot
 from portal.errors import DomainError, InvalidInput
+from portal.formatting import kst
 from portal.korean import particles
 from portal.mail import mail_queue
 from portal.models import Programme, User
@@ -82,10 +82,6 @@ TRANSITIONS = {
     (S.PUBLISHED, S.FINALISED): "finalise again after an upheld appeal",
     (S.PUBLISHED, S.FINAL): "appeal window closed with no open appeal",
 }
-
-
-def _local(moment: datetime) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i") + " KST"
 
 
 def phase_transition(*, phase: Phase, to: str, by: User | None, reason: str = "", extra: dict | None = None) -> Phase:
@@ -154,7 +150,7 @@ def _check_ready_to_score(phase: Phase, criteria: list[Criterion]) -> None:
         # Submissions are sealed until the deadline: nobody reads a proposal before then.
         raise DomainError(
             _("The selection is scored after the application deadline (%(time)s).")
-            % {"time": _local(phase.programme.closes_at)}
+            % {"time": kst(phase.programme.closes_at, seconds=False)}
         )
     if phase.kind == PhaseKind.STAGE:
         previous = phase_previous(phase=phase)
@@ -356,7 +352,7 @@ def _queue_invitations(phase: Phase, emails: list[str]) -> None:
             subject=f"[IAFM] 평가위원 위촉 안내 / Reviewer invitation: {phase.name}",
             body=(
                 f"{phase.programme.name} — {phase.name}\n"
-                f"평가 기간 / Scoring window: {_local(phase.scoring_opens_at)} – {_local(phase.scoring_closes_at)}\n"
+                f"평가 기간 / Scoring window: {kst(phase.scoring_opens_at, seconds=False)} – {kst(phase.scoring_closes_at, seconds=False)}\n"
                 "배정된 신청서는 포털의 '내 평가'에서 이해충돌 신고 후 열람할 수 있습니다.\n"
                 "Declare any conflict of interest under 'My reviews' before opening an application."
             ),
@@ -588,10 +584,10 @@ def scoring_refusal(*, phase: Phase, application_id: int, now: datetime | None =
             return None
         return _("The phase has been finalised; scores can no longer change.")
     if phase.status == PhaseStatus.SETUP or now < phase.scoring_opens_at:
-        return _("Scoring opens at %(time)s.") % {"time": _local(phase.scoring_opens_at)}
+        return _("Scoring opens at %(time)s.") % {"time": kst(phase.scoring_opens_at, seconds=False)}
     if now > phase.scoring_closes_at:
         return _("The scoring window closed at %(time)s; scores can no longer change.") % {
-            "time": _local(phase.scoring_closes_at)
+            "time": kst(phase.scoring_closes_at, seconds=False)
         }
     return None
 
@@ -794,7 +790,7 @@ def benchmark_result_submit(
     if phase.status in PHASE_FROZEN_STATES or timezone.now() > phase.scoring_closes_at:
         raise DomainError(
             _("Benchmark results are frozen at the close of the phase (%(time)s).")
-            % {"time": _local(phase.scoring_closes_at)}
+            % {"time": kst(phase.scoring_closes_at, seconds=False)}
         )
     if phase.status != PhaseStatus.SCORING:
         raise DomainError(_("The phase has not opened yet."))
@@ -1025,7 +1021,7 @@ def phase_make_final(*, phase: Phase, by: User | None = None) -> Phase:
         raise DomainError(_("Only a published phase can become final."))
     closes = appeal_window_closes_at(phase)
     if timezone.now() <= closes:
-        raise DomainError(_("The appeal window is open until %(time)s.") % {"time": _local(closes)})
+        raise DomainError(_("The appeal window is open until %(time)s.") % {"time": kst(closes, seconds=False)})
     if Appeal.objects.filter(phase=phase).filter(status=AppealStatus.OPEN).exists():
         raise DomainError(_("An appeal is still open."))
     if Appeal.objects.filter(phase=phase, status=AppealStatus.UPHELD, applied_at__isnull=True).exists():
@@ -1056,7 +1052,7 @@ def appeal_file(*, phase: Phase, application: Application, by: User, grounds: st
         raise DomainError(_("Appeals can be filed only while the results are published and not yet final."))
     closes = appeal_window_closes_at(phase)
     if timezone.now() > closes:
-        raise DomainError(_("The appeal window closed at %(time)s.") % {"time": _local(closes)})
+        raise DomainError(_("The appeal window closed at %(time)s.") % {"time": kst(closes, seconds=False)})
     if grounds not in AppealGrounds.values:
         raise InvalidInput(_("Choose the grounds of the appeal from the announced scope."))
     if not (text or "").strip():

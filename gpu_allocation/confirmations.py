@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from django.db.models import Count, Sum
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
 from evaluations.confirmations import open_appeal_windows
 from gpu_allocation.models import AllocationRun
 from gpu_allocation.selectors import approved_run_in_force
 from portal.confirm import Confirmation
+from portal.formatting import digits, kst
 from portal.templatetags.portal_home import local_name
 
 
@@ -25,15 +24,15 @@ def run_approve_confirmation(run: AllocationRun, *, action_url: str) -> Confirma
             "id": run.pk,
             "programme": local_name(programme.name, programme.name_en),
             "teams": totals["teams"] or 0,
-            "gpus": number_format(totals["gpus"] or 0, force_grouping=True),
-            "budget": number_format(totals["budget"] or 0, force_grouping=True),
+            "gpus": digits(totals["gpus"] or 0),
+            "budget": digits(totals["budget"] or 0),
         },
     ]  # fmt: skip
     previous = approved_run_in_force(programme=programme)
     if previous is not None and previous.pk != run.pk:
         happens.append(
             _("Run #%(id)s, approved on %(at)s, is superseded; it stays in the history.")
-            % {"id": previous.pk, "at": date_format(timezone.localtime(previous.approved_at), "Y-m-d H:i") + " KST"}
+            % {"id": previous.pk, "at": kst(previous.approved_at, seconds=False)}
         )
     happens.append(_("The award notices of these teams are issued in the background and the teams can download them."))
     return Confirmation(

@@ -105,6 +105,9 @@ Explanations
     The reasons are worked out when a team's bindings are first read and each sentence when it is
     first read (``Binding.en``/``ko``, ``TeamAllocation.explanation_en``, ``to_dict()``), so a solve
     whose explanations are not shown builds none; storing a run (``to_dict()``) builds them all once.
+    This module decides which codes apply and with which figures; the sentences themselves are
+    written by ``gpu_allocation/policy_explain.py`` (amounts in the KRW wording of
+    ``portal/formatting.py``).
 
 Speed
     ``bench/bench_policy.py`` times this module against ``bench/reference_policy.py`` (the policy
@@ -123,7 +126,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
 from fractions import Fraction
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any
+
+from gpu_allocation import policy_explain as explain
+from gpu_allocation.policy_explain import Neighbours, TierNote
 
 __all__ = [
     "DEFAULT_GPUS_PER_NODE",
@@ -214,32 +221,6 @@ def _dec_str(value: Decimal) -> str:
     """Canonical text of a Decimal: no exponent, no trailing zeros, so 1.50 and 1.5 read alike."""
     text = format(value.normalize(), "f")
     return "0" if text in ("-0", "0") else text
-
-
-def _num(value: int) -> str:
-    return f"{value:,}"
-
-
-def _krw_en(amount: int) -> str:
-    return f"{amount:,} KRW"
-
-
-def _krw_ko(amount: int) -> str:
-    """``4,512,000,000원(45억 1,200만 원)`` — the figure, and the reading Korean readers expect."""
-    eok, rest = divmod(amount, 100_000_000)
-    man, won = divmod(rest, 10_000)
-    parts = []
-    if eok:
-        parts.append(f"{eok:,}억")
-    if man:
-        parts.append(f"{man:,}만")
-    if won or not parts:
-        parts.append(f"{won:,}")
-    return f"{amount:,}원({' '.join(parts)} 원)"
-
-
-def _share_text(share: Decimal) -> str:
-    return f"{_dec_str(share * 100)}%"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1358,17 +1339,7 @@ def _unplace(chosen: Sequence[int], j: int, sizes: Sequence[int], load: list[int
             used[b] -= 1
 
 
-class _TierNote(NamedTuple):
-    """What a team's explanation needs about one tier it holds nodes in."""
-
-    models: str  # the GPU models of the tier's clusters, e.g. "H100"
-    nodes: int  # the team's share of the tier
-    clusters: int  # clusters of the tier it uses
-    largest: int  # nodes of the tier's largest cluster
-    proven: bool  # the tier's layout is optimal (the search finished)
-
-
-def _deal(prep: _Prepared, counts: Sequence[int]) -> tuple[list[dict[int, int]], list[list[_TierNote]]]:
+def _deal(prep: _Prepared, counts: Sequence[int]) -> tuple[list[dict[int, int]], list[list[TierNote]]]:
     """Deal value-sorted nodes to teams in rank order (G2), laying each tier out by G3.
 
     Returns each team's nodes per cluster and, per team, a note on every tier it holds nodes in."""
@@ -1390,7 +1361,7 @@ def _deal(prep: _Prepared, counts: Sequence[int]) -> tuple[list[dict[int, int]],
         for position, _ in tier_shares:
             tiers_of[position] += 1
     grants: list[dict[int, int]] = [{} for _ in counts]
-    notes: list[list[_TierNote]] = [[] for _ in counts]
+    notes: list[list[TierNote]] = [[] for _ in counts]
     for tier, tier_shares in zip(tiers, shares, strict=True):
         if not tier_shares:
             continue
@@ -1405,7 +1376,7 @@ def _deal(prep: _Prepared, counts: Sequence[int]) -> tuple[list[dict[int, int]],
                 held = grants[position]
                 for cluster_id, nodes in pieces.items():
                     held[cluster_id] = held.get(cluster_id, 0) + nodes
-            notes[position].append(_TierNote(models, share, len(pieces), largest, proven))
+            notes[position].append(TierNote(models, share, len(pieces), largest, proven))
     return grants, notes
 
 
@@ -1418,26 +1389,16 @@ def _check_envelope(prep: _Prepared) -> None:
     settings, n = prep.settings, len(prep.teams)
     need = n * settings.budget_min
     if need > settings.budget_envelope:
-        short = need - settings.budget_envelope
+        params = {
+            "envelope": settings.budget_envelope,
+            "teams": n,
+            "budget_min": settings.budget_min,
+            "required": need,
+            "shortfall": need - settings.budget_envelope,
+        }
+        message_en, message_ko = explain.envelope_below_minimum(**params)
         raise PolicyInfeasible(
-            code="envelope_below_minimum",
-            params={
-                "envelope": settings.budget_envelope,
-                "teams": n,
-                "budget_min": settings.budget_min,
-                "required": need,
-                "shortfall": short,
-            },
-            message_en=(
-                f"The data-budget envelope of {_krw_en(settings.budget_envelope)} cannot give each of the {n} active "
-                f"teams the minimum of {_krw_en(settings.budget_min)}: that needs {_krw_en(need)}, "
-                f"{_krw_en(short)} more. Raise the envelope or lower the minimum, then run the allocation again."
-            ),
-            message_ko=(
-                f"데이터 예산 총액 {_krw_ko(settings.budget_envelope)}으로는 활동 중인 {n}개 팀에 팀당 최소 "
-                f"{_krw_ko(settings.budget_min)}을 줄 수 없습니다. 필요한 금액은 {_krw_ko(need)}으로 "
-                f"{_krw_ko(short)}이 부족합니다. 총액을 늘리거나 최소액을 낮춘 뒤 배분을 다시 실행하십시오."
-            ),
+            code="envelope_below_minimum", params=params, message_en=message_en, message_ko=message_ko
         )
 
 
@@ -1512,25 +1473,12 @@ def _budget_units(prep: _Prepared) -> tuple[list[int], list[int]]:
 
 
 # --------------------------------------------------------------------------------------------
-# Explanations
+# Explanations: which bindings apply, with their figures (the sentences: policy_explain.py)
 # --------------------------------------------------------------------------------------------
 
 
-class _Neighbours(NamedTuple):
-    """Nodes held before and reserved after a team, split by whether the other teams rank above it
-    (below it) or share its rank, so that no sentence calls a team of the same rank higher-ranked."""
-
-    higher_nodes: int  # teams with a better rank
-    same_before_nodes: int  # teams of the same rank placed before it (by team id)
-    same_before_teams: int
-    lower_reserved_nodes: int  # floors held by teams with a worse rank
-    lower_reserved_teams: int
-    same_reserved_nodes: int  # floors held by teams of the same rank placed after it
-    same_reserved_teams: int
-
-
 class _NeighbourTable:
-    """:class:`_Neighbours` of any team (rank order), from prefix sums built in one pass; a team's
+    """:class:`Neighbours` of any team (rank order), from prefix sums built in one pass; a team's
     entry is made only when its explanation needs it."""
 
     __slots__ = ("nodes_before", "served_before", "held_before", "holders_before", "group_start", "group_end")
@@ -1557,11 +1505,11 @@ class _NeighbourTable:
         self.held_before, self.holders_before = held_before, holders_before
         self.group_start, self.group_end = group_start, group_end
 
-    def __getitem__(self, i: int) -> _Neighbours:
+    def __getitem__(self, i: int) -> Neighbours:
         start, end = self.group_start[i], self.group_end[i]
         nodes, served, held, holders = self.nodes_before, self.served_before, self.held_before, self.holders_before
         last = len(nodes) - 1
-        return _Neighbours(
+        return Neighbours(
             higher_nodes=nodes[start],
             same_before_nodes=nodes[i] - nodes[start],
             same_before_teams=served[i] - served[start],
@@ -1573,164 +1521,17 @@ class _NeighbourTable:
 
 
 def _neighbours(prep: _Prepared, counts: Sequence[int], floor_met: Sequence[bool]) -> _NeighbourTable:
-    """:class:`_Neighbours` of every team (rank order), indexed by position."""
+    """:class:`Neighbours` of every team (rank order), indexed by position."""
     return _NeighbourTable(prep, counts, floor_met)
 
 
-def _teams_en(n: int) -> str:
-    return f"{n} team{'s' if n != 1 else ''}"
-
-
-def _pool_exhausted(granted: int, rounded: int, around: _Neighbours, g: int) -> Binding:
-    def render() -> tuple[str, str]:
-        en = f"The pool ran out: it received {_num(granted)} of the {_num(rounded)} GPUs it could take."
-        ko = f"GPU 풀이 소진되어 받을 수 있는 {_num(rounded)}개 중 {_num(granted)}개를 받았습니다."
-        if around.higher_nodes:
-            en += f" Higher-ranked teams come first and hold {_num(around.higher_nodes * g)} GPUs."
-            ko += f" 상위 순위 팀이 먼저 {_num(around.higher_nodes * g)}개를 받았습니다."
-        if around.same_before_nodes:
-            en += (
-                f" {_teams_en(around.same_before_teams)} sharing its rank "
-                f"{'come' if around.same_before_teams != 1 else 'comes'} before it by team number and "
-                f"{'hold' if around.same_before_teams != 1 else 'holds'} {_num(around.same_before_nodes * g)} GPUs."
-            )
-            ko += (
-                f" 같은 순위의 {around.same_before_teams}개 팀이 팀 번호 순으로 먼저 "
-                f"{_num(around.same_before_nodes * g)}개를 받았습니다."
-            )
-        if around.lower_reserved_nodes:
-            en += (
-                f" {_num(around.lower_reserved_nodes * g)} GPUs are held as the floors of "
-                f"{around.lower_reserved_teams} lower-ranked team{'s' if around.lower_reserved_teams != 1 else ''}."
-            )
-            ko += (
-                f" 하위 순위 {around.lower_reserved_teams}개 팀의 최소 보장 물량으로 "
-                f"{_num(around.lower_reserved_nodes * g)}개를 남겨 두었습니다."
-            )
-        if around.same_reserved_nodes:
-            en += (
-                f" {_num(around.same_reserved_nodes * g)} GPUs are held as the floors of "
-                f"{_teams_en(around.same_reserved_teams)} sharing its rank."
-            )
-            ko += (
-                f" 같은 순위 {around.same_reserved_teams}개 팀의 최소 보장 물량으로 "
-                f"{_num(around.same_reserved_nodes * g)}개를 남겨 두었습니다."
-            )
-        return en, ko
-
-    return _lazy(
-        "pool_exhausted",
-        render,
-        granted=granted,
-        limit_gpus=rounded,
-        higher_ranked_gpus=around.higher_nodes * g,
-        same_rank_gpus=around.same_before_nodes * g,
-        reserved_gpus=(around.lower_reserved_nodes + around.same_reserved_nodes) * g,
-        reserved_teams=around.lower_reserved_teams + around.same_reserved_teams,
-    )
-
-
-def _split_binding(grants: Mapping[int, int], names: Mapping[int, str], notes: Sequence[_TierNote], g: int) -> Binding:
-    """Why a team's GPUs sit in several clusters: each sentence part is one fact that holds for the result."""
-
-    def render() -> tuple[str, str]:
-        listed = ", ".join(names[c] for c in sorted(grants))
-        en = [f"Its GPUs are spread over {len(grants)} clusters ({listed})."]
-        ko = [f"배정 물량이 {len(grants)}개 클러스터({listed})에 나뉘어 있습니다."]
-        if len(notes) > 1:
-            parts = " and ".join(f"{_num(n.nodes * g)} {n.models}" for n in notes)
-            parts_ko = ", ".join(f"{n.models} {_num(n.nodes * g)}개" for n in notes)
-            en.append(
-                f"Its share of the best remaining GPUs is made of GPUs of different value ({parts}), "
-                "which sit in different clusters."
-            )
-            ko.append(
-                f"남은 GPU 중 가장 좋은 것부터 받은 몫이 서로 다른 등급의 GPU({parts_ko})로 이루어져 클러스터가 다릅니다."
-            )
-        for n in notes:
-            if n.clusters < 2:
-                continue
-            if n.nodes > n.largest:
-                en.append(
-                    f"Its {_num(n.nodes * g)} {n.models} GPUs are more than the largest {n.models} cluster holds "
-                    f"({_num(n.largest * g)})."
-                )
-                ko.append(
-                    f"받은 {n.models} {_num(n.nodes * g)}개가 가장 큰 {n.models} 클러스터({_num(n.largest * g)}개)보다 많습니다."
-                )
-            if n.proven:
-                en.append(
-                    f"Among the {n.models} clusters, no layout that gives every team the same GPUs splits fewer teams, "
-                    f"and none that splits as few puts it in fewer than {n.clusters} of them without putting a team "
-                    "before it in rank order into more of them."
-                )
-                ko.append(
-                    f"{n.models} 클러스터에서는 모든 팀에 같은 GPU를 주는 배치 가운데 나뉘는 팀이 더 적은 배치가 없고, 나뉘는 팀 수가 "
-                    f"같은 배치에서는 순위상 앞선 팀을 더 많은 클러스터에 나누지 않고서는 이 팀을 {n.clusters}개보다 적은 "
-                    "클러스터에 둘 수 없습니다."
-                )
-            else:
-                en.append(
-                    f"Among the {n.models} clusters, the layout search (bounded for pools this large) found no layout that "
-                    f"gives every team the same GPUs and splits fewer teams, nor one that splits as few and puts it in fewer "
-                    f"than {n.clusters} of them without putting a team before it in rank order into more of them."
-                )
-                ko.append(
-                    f"{n.models} 클러스터의 배치 탐색(큰 풀에서는 탐색 범위를 제한합니다)에서 모든 팀에 같은 GPU를 주면서 나뉘는 팀이 "
-                    f"더 적거나, 나뉘는 팀 수가 같으면서 순위상 앞선 팀을 더 나누지 않고 이 팀을 {n.clusters}개보다 적은 클러스터에 두는 배치를 찾지 못했습니다."
-                )
-        return " ".join(en), " ".join(ko)
-
-    return _lazy("split", render, clusters=len(grants))
-
-
 def _rank_bindings(team: Team) -> tuple[Binding, ...]:
-    """One sentence on how the team's place among equal phase scores was settled, if it shares its score."""
+    """How the team's place among equal phase scores was settled, if it shares its score."""
     if not team.tie_breaks:
         return ()
     score = _dec_str(team.score)
-    en_parts, ko_parts = [], []
-    for tie in team.tie_breaks:
-        if tie.other_rank > team.rank:
-            side_en, side_ko = "it ranks above", "앞 순위입니다"
-        elif tie.other_rank < team.rank:
-            side_en, side_ko = "it ranks below", "뒤 순위입니다"
-        else:
-            side_en, side_ko = "they share the rank", "같은 순위입니다"
-        if tie.by == "criterion":
-            en_parts.append(
-                f"against {tie.other}, the tie-break criterion {tie.criterion} decided (mean {tie.own_mean} against "
-                f"{tie.other_mean}), so {side_en}"
-            )
-            ko_parts.append(
-                f"{tie.other}와는 동점 처리 기준 {tie.criterion}의 평균({tie.own_mean} 대 {tie.other_mean})으로 정해져 "
-                f"{side_ko}"
-            )
-        elif tie.by == "officer":
-            en_parts.append(
-                f"against {tie.other}, the tie-break criteria could not separate them and an officer's recorded "
-                f"decision set the order (reason: {tie.reason}), so {side_en}"
-            )
-            ko_parts.append(
-                f"{tie.other}와는 동점 처리 기준으로 가릴 수 없어 담당관의 기록된 결정(사유: {tie.reason})으로 정해져 "
-                f"{side_ko}"
-            )
-        else:
-            en_parts.append(f"against {tie.other}, the order is not decided yet")
-            ko_parts.append(f"{tie.other}와의 순서는 아직 정해지지 않았습니다")
-    n = len(team.tie_breaks)
-    return (
-        _lazy(
-            "rank_tie",
-            lambda: (
-                f"Rank {team.rank}: its phase score of {score} equals that of {n} other application{'s' if n != 1 else ''}; "
-                + "; ".join(en_parts)
-                + ".",
-                f"{team.rank}위: 단계 평가 점수 {score}점이 다른 {n}개 신청과 같습니다. " + "; ".join(ko_parts) + ".",
-            ),
-            tied=n,
-        ),
-    )
+    render = partial(explain.rank_tie, rank=team.rank, score=score, ties=team.tie_breaks)
+    return (_lazy("rank_tie", render, tied=len(team.tie_breaks)),)
 
 
 def _gpu_bindings(
@@ -1740,128 +1541,60 @@ def _gpu_bindings(
     floor_met: Sequence[bool],
     grants: Mapping[int, int],
     names: Mapping[int, str],
-    tier_notes: Sequence[_TierNote],
+    tier_notes: Sequence[TierNote],
     neighbours: _NeighbourTable,
 ) -> tuple[Binding, ...]:
     team, g, cap = prep.teams[i], prep.node_size, prep.settings.per_team_gpu_cap
     granted = counts[i] * g
     if team.gpu_supplier:
         members = ", ".join(team.gpu_supplier_members)
-        who_en = (
-            f"a member organisation of this team's consortium ({members})"
-            if members
-            else ("a member organisation of this team's consortium")
-        )
-        who_ko = f"이 팀 컨소시엄의 참여 기관({members})" if members else "이 팀 컨소시엄의 참여 기관"
-        return (
-            _lazy(
-                "supplier",
-                lambda: (
-                    f"It receives no GPUs: {who_en} is flagged as a GPU supplier to the programme, and under the "
-                    "programme's rule a team receives no GPUs while any of its member organisations supplies GPUs.",
-                    f"GPU를 배정하지 않습니다. {who_ko}이 사업의 GPU 공급 기관으로 지정되어 있으며, 사업 규칙에 따라 "
-                    "참여 기관 중 하나라도 GPU를 공급하는 동안에는 그 팀에 GPU를 배정하지 않습니다.",
-                ),
-                members=members,
-            ),
-        )
+        return (_lazy("supplier", partial(explain.supplier, members=members), members=members),)
     if team.requested_gpus == 0:
-        return (_lazy("no_request", lambda: ("The team requested no GPUs.", "이 팀은 GPU를 요청하지 않았습니다.")),)
+        return (_lazy("no_request", explain.no_request),)
     limit = prep.limit_gpus[i]
     limited_by = "team_cap" if team.requested_gpus > cap else "request"
     if prep.limit_nodes[i] == 0:
-        what_en = (
-            f"the per-team cap of {_num(cap)} GPUs"
-            if limited_by == "team_cap"
-            else f"its request of {_num(limit)} GPUs"
-        )
-        what_ko = f"팀당 상한 {_num(cap)}개" if limited_by == "team_cap" else f"요청한 {_num(limit)}개"
-        return (
-            _lazy(
-                "below_one_node",
-                lambda: (
-                    f"GPUs are granted in whole nodes of {g}, and {what_en} is less than one node, so it receives none.",
-                    f"GPU는 {g}개짜리 노드 단위로만 배정하는데 {what_ko}가 노드 1개보다 적어 배정하지 않습니다.",
-                ),
-                limit_gpus=limit,
-                node_size=g,
-                limited_by=limited_by,
-            ),
-        )
+        render = partial(explain.below_one_node, node_size=g, limited_by=limited_by, cap=cap, limit=limit)
+        return (_lazy("below_one_node", render, limit_gpus=limit, node_size=g, limited_by=limited_by),)
     out: list[Binding] = []
     rounded = prep.limit_nodes[i] * g
+    requested = team.requested_gpus
     if counts[i] == prep.limit_nodes[i]:
         if limited_by == "team_cap":
-            out.append(
-                _lazy(
-                    "team_cap",
-                    lambda: (
-                        f"Limited by the per-team cap of {_num(cap)} GPUs (it requested {_num(team.requested_gpus)}).",
-                        f"팀당 상한인 {_num(cap)}개까지 배정했습니다(요청 {_num(team.requested_gpus)}개).",
-                    ),
-                    cap=cap,
-                    requested=team.requested_gpus,
-                    granted=granted,
-                )
-            )
+            render = partial(explain.team_cap, cap=cap, requested=requested)
+            out.append(_lazy("team_cap", render, cap=cap, requested=requested, granted=granted))
         else:
-            out.append(
-                _lazy(
-                    "request",
-                    lambda: (
-                        f"Limited by its own request of {_num(team.requested_gpus)} GPUs.",
-                        f"자체 요청량인 GPU {_num(team.requested_gpus)}개까지 배정했습니다.",
-                    ),
-                    requested=team.requested_gpus,
-                    granted=granted,
-                )
-            )
+            render = partial(explain.request, requested=requested)
+            out.append(_lazy("request", render, requested=requested, granted=granted))
     if rounded < limit and counts[i] == prep.limit_nodes[i]:
-        out.append(
-            _lazy(
-                "node_rounding",
-                lambda: (
-                    f"GPUs are granted in whole nodes of {g}, so its limit of {_num(limit)} GPUs is rounded down to {_num(rounded)}.",
-                    f"GPU는 {g}개짜리 노드 단위로만 배정하므로 한도 {_num(limit)}개를 {_num(rounded)}개로 내림했습니다.",
-                ),
-                limit_gpus=limit,
-                rounded_gpus=rounded,
-                node_size=g,
-            )
-        )
+        render = partial(explain.node_rounding, node_size=g, limit=limit, rounded=rounded)
+        out.append(_lazy("node_rounding", render, limit_gpus=limit, rounded_gpus=rounded, node_size=g))
     if counts[i] < prep.limit_nodes[i]:
         floor_gpus = prep.floors[i] * g
         if floor_met[i] and prep.floors[i] and counts[i] == prep.floors[i]:
-            out.append(
-                _lazy(
-                    "floor",
-                    lambda: (
-                        f"It holds its guaranteed floor of {_num(floor_gpus)} GPUs: every eligible team is first given up to "
-                        f"{_num(prep.floor_size * g)} GPUs ({_share_text(prep.settings.gpu_floor_share)} of an equal share of the pool).",
-                        f"최소 보장 물량 {_num(floor_gpus)}개를 받았습니다. 모든 대상 팀에는 먼저 최대 {_num(prep.floor_size * g)}개"
-                        f"(풀 균등 배분량의 {_share_text(prep.settings.gpu_floor_share)})를 보장합니다.",
-                    ),
-                    floor_gpus=floor_gpus,
-                    floor_share=_dec_str(prep.settings.gpu_floor_share),
-                )
+            share = prep.settings.gpu_floor_share
+            render = partial(
+                explain.floor, floor_gpus=floor_gpus, floor_size_gpus=prep.floor_size * g, floor_share=share
             )
+            out.append(_lazy("floor", render, floor_gpus=floor_gpus, floor_share=_dec_str(share)))
         elif not floor_met[i]:
-            out.append(
-                _lazy(
-                    "no_floor",
-                    lambda: (
-                        f"The pool is too small to give every eligible team its floor of {_num(floor_gpus)} GPUs; floors go to "
-                        "teams in rank order (teams sharing a rank by team number), and a floor is never taken from a team "
-                        "before it in that order.",
-                        f"GPU 풀이 모든 대상 팀에 최소 보장 물량({_num(floor_gpus)}개)을 주기에 부족합니다. 최소 보장은 순위 순서(같은 "
-                        "순위는 팀 번호 순)로 배정하며, 앞선 팀의 몫을 줄여 뒤의 팀에 주지 않습니다.",
-                    ),
-                    floor_gpus=floor_gpus,
-                )
+            out.append(_lazy("no_floor", partial(explain.no_floor, floor_gpus=floor_gpus), floor_gpus=floor_gpus))
+        around = neighbours[i]
+        out.append(
+            _lazy(
+                "pool_exhausted",
+                partial(explain.pool_exhausted, granted=granted, rounded=rounded, around=around, node_size=g),
+                granted=granted,
+                limit_gpus=rounded,
+                higher_ranked_gpus=around.higher_nodes * g,
+                same_rank_gpus=around.same_before_nodes * g,
+                reserved_gpus=(around.lower_reserved_nodes + around.same_reserved_nodes) * g,
+                reserved_teams=around.lower_reserved_teams + around.same_reserved_teams,
             )
-        out.append(_pool_exhausted(granted, rounded, neighbours[i], g))
+        )
     if len(grants) > 1:
-        out.append(_split_binding(grants, names, tier_notes, g))
+        render = partial(explain.split, grants=grants, names=names, notes=tier_notes, node_size=g)
+        out.append(_lazy("split", render, clusters=len(grants)))
     return tuple(out)
 
 
@@ -1873,82 +1606,35 @@ def _budget_bindings(
     out: list[Binding] = []
     if units == ceiling_units:
         if request < s.budget_min:
-            out.append(
-                _lazy(
-                    "budget_below_min",
-                    lambda: (
-                        f"Data budget: its request of {_krw_en(request)} is below the per-team minimum, so it receives the "
-                        f"minimum of {_krw_en(s.budget_min)}.",
-                        f"데이터 예산: 요청액 {_krw_ko(request)}이 팀당 최소액보다 적어 최소액 {_krw_ko(s.budget_min)}을 받습니다.",
-                    ),
-                    requested=request,
-                    budget_min=s.budget_min,
-                )
-            )
+            render = partial(explain.budget_below_min, requested=request, budget_min=s.budget_min)
+            out.append(_lazy("budget_below_min", render, requested=request, budget_min=s.budget_min))
         elif request > s.budget_max:
-            out.append(
-                _lazy(
-                    "budget_max",
-                    lambda: (
-                        f"Data budget: limited by the per-team maximum of {_krw_en(s.budget_max)} (it requested {_krw_en(request)}).",
-                        f"데이터 예산: 팀당 최대액인 {_krw_ko(s.budget_max)}까지 배정했습니다(요청액 {_krw_ko(request)}).",
-                    ),
-                    requested=request,
-                    budget_max=s.budget_max,
-                )
-            )
+            render = partial(explain.budget_max, requested=request, budget_max=s.budget_max)
+            out.append(_lazy("budget_max", render, requested=request, budget_max=s.budget_max))
         else:
-            out.append(
-                _lazy(
-                    "budget_request",
-                    lambda: (
-                        f"Data budget: received its request of {_krw_en(request)}.",
-                        f"데이터 예산: 요청액 {_krw_ko(request)}을 받았습니다.",
-                    ),
-                    requested=request,
-                )
-            )
+            out.append(_lazy("budget_request", partial(explain.budget_request, requested=request), requested=request))
         if budget < ceiling:
-            out.append(
-                _lazy(
-                    "budget_rounding",
-                    lambda: (
-                        f"Budgets above the minimum move in whole units of {_krw_en(s.budget_unit)}, so {_krw_en(ceiling)} "
-                        f"is rounded down to {_krw_en(budget)}.",
-                        f"최소액을 넘는 예산은 {_krw_ko(s.budget_unit)} 단위로 배정하므로 {_krw_ko(ceiling)}을 "
-                        f"{_krw_ko(budget)}으로 내림했습니다.",
-                    ),
-                    ceiling=ceiling,
-                    budget=budget,
-                    unit=s.budget_unit,
-                )
-            )
+            render = partial(explain.budget_rounding, unit=s.budget_unit, ceiling=ceiling, budget=budget)
+            out.append(_lazy("budget_rounding", render, ceiling=ceiling, budget=budget, unit=s.budget_unit))
     elif team.score == 0:
-        out.append(
-            _lazy(
-                "zero_score",
-                lambda: (
-                    f"Data budget: with a phase score of 0 it receives the minimum of {_krw_en(s.budget_min)} only.",
-                    f"데이터 예산: 단계 평가 점수가 0점이어서 최소액 {_krw_ko(s.budget_min)}만 받습니다.",
-                ),
-                budget_min=s.budget_min,
-            )
-        )
+        out.append(_lazy("zero_score", partial(explain.zero_score, budget_min=s.budget_min), budget_min=s.budget_min))
     else:
+        score = _dec_str(team.score)
+        render = partial(
+            explain.envelope,
+            envelope=s.budget_envelope,
+            budget_min=s.budget_min,
+            score=score,
+            unit=s.budget_unit,
+            budget=budget,
+            ceiling=ceiling,
+        )
         out.append(
             _lazy(
                 "envelope",
-                lambda: (
-                    f"Data budget: the envelope of {_krw_en(s.budget_envelope)} is shared out. Every team first gets the minimum "
-                    f"of {_krw_en(s.budget_min)}; the rest goes in proportion to phase scores (this team: "
-                    f"{_dec_str(team.score)}), capped at each team's request, in whole units of {_krw_en(s.budget_unit)}. "
-                    f"It receives {_krw_en(budget)} of the {_krw_en(ceiling)} it could take.",
-                    f"데이터 예산: 총액 {_krw_ko(s.budget_envelope)}을 나눕니다. 모든 팀이 먼저 최소액 {_krw_ko(s.budget_min)}을 "
-                    f"받고, 나머지는 요청액을 넘지 않는 범위에서 단계 평가 점수(이 팀: {_dec_str(team.score)}점)에 비례하여 "
-                    f"{_krw_ko(s.budget_unit)} 단위로 나눕니다. 받을 수 있는 {_krw_ko(ceiling)} 중 {_krw_ko(budget)}을 받습니다.",
-                ),
+                render,
                 envelope=s.budget_envelope,
-                score=_dec_str(team.score),
+                score=score,
                 budget=budget,
                 ceiling=ceiling,
                 unit=s.budget_unit,
@@ -2052,7 +1738,7 @@ class _Explainer:
         counts: Sequence[int],
         floor_met: Sequence[bool],
         dealt: Sequence[Mapping[int, int]],
-        notes: Sequence[Sequence[_TierNote]],
+        notes: Sequence[Sequence[TierNote]],
         budget_units: tuple[Sequence[int], Sequence[int]],
         ceilings: Sequence[int],
     ) -> None:
@@ -2127,11 +1813,7 @@ def greedy_allocate(teams: Iterable[Team], clusters: Iterable[Cluster], settings
     remaining = (s.budget_envelope - len(prep.teams) * s.budget_min) // s.budget_unit
     ceilings = [(c - s.budget_min) // s.budget_unit for c in _budget_ceilings(prep)]
     equivalence = {c.id: c.equivalence for c in prep.clusters}
-    note = _binding(
-        "baseline",
-        "Baseline for comparison: teams in rank order each take what they ask for until the pool and envelope run out.",
-        "비교용 기준 배분: 순위대로 각 팀이 요청한 만큼 가져가며, GPU 풀과 예산이 소진되면 멈춥니다.",
-    )
+    note = _binding("baseline", *explain.baseline())
     allocations: list[TeamAllocation] = []
     for i, team in enumerate(prep.teams):
         need = prep.limit_nodes[i]

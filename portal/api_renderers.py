@@ -7,13 +7,12 @@ module loads; this module imports neither views nor models.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
-API_TIME_ZONE = zoneinfo.ZoneInfo("Asia/Seoul")
+from portal.formatting import KST
 
 
 def api_datetime(value: dt.datetime) -> str:
@@ -21,7 +20,7 @@ def api_datetime(value: dt.datetime) -> str:
     ``2027-03-31T18:00:00.000000+09:00`` (Korea keeps no daylight saving time)."""
     if timezone.is_naive(value):
         value = timezone.make_aware(value, dt.UTC)
-    return value.astimezone(API_TIME_ZONE).isoformat(timespec="microseconds")
+    return value.astimezone(KST).isoformat(timespec="microseconds")
 
 
 class PortalJSONEncoder(JSONEncoder):

@@ -9,15 +9,13 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
 
 from portal.enums import Role
+from portal.formatting import KST
 from portal.models import Programme, User
-
-SEOUL = ZoneInfo("Asia/Seoul")
 
 # Fictional accounts. Officer and administrator have TOTP with a fixed demo secret
 # (base32) so the second factor can be shown: `python manage.py demo_totp officer`.
@@ -61,7 +59,7 @@ def demo_programme() -> Programme:
     """The 2025 call, which has closed: its deadline lies 30 days before the first seeding, its
     proposals were submitted before it, and the selection, the first stage and the allocation
     follow in their order. Later seeds keep what is stored."""
-    closes = (timezone.now() - timedelta(days=30)).astimezone(SEOUL).replace(hour=18, minute=0, second=0, microsecond=0)
+    closes = (timezone.now() - timedelta(days=30)).astimezone(KST).replace(hour=18, minute=0, second=0, microsecond=0)
     programme, _ = Programme.objects.get_or_create(
         name="독자 AI 파운데이션 모델 프로젝트 (2025)",
         year=2025,
@@ -78,7 +76,7 @@ def demo_programme() -> Programme:
 def open_demo_programme() -> Programme:
     """A second, open call (deadline 30 days after the first seeding) in which the demo
     applicant can form a consortium and submit."""
-    now = timezone.now().astimezone(SEOUL)
+    now = timezone.now().astimezone(KST)
     programme, _ = Programme.objects.get_or_create(
         name="독자 AI 파운데이션 모델 프로젝트 (2026 추가 공모)",
         year=2026,

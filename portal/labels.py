@@ -18,9 +18,10 @@ from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.formats import date_format
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _  # the tables are translated when shown
+
+from portal import formatting
 
 AUDIT_ACTIONS = {
     "auth.login": _("Signed in"),
@@ -285,11 +286,6 @@ def _moment(value: str) -> datetime | None:
     return moment
 
 
-def kst(moment: datetime) -> str:
-    """A moment in the portal's time (Asia/Seoul), as every page writes it."""
-    return date_format(timezone.localtime(moment, timezone.get_default_timezone()), "Y-m-d H:i:s") + " KST"
-
-
 def value_label(value, *, field=None) -> str:
     """One stored value in words."""
     if value is None or value == "":
@@ -302,7 +298,7 @@ def value_label(value, *, field=None) -> str:
             return str(choices[value])
         moment = _moment(value)
         if moment is not None:
-            return kst(moment)
+            return formatting.kst(moment)
         return value
     if isinstance(value, list):
         if value and all(isinstance(v, dict) for v in value):

@@ -176,7 +176,7 @@ def outbox_retry_later(*, dedupe_key: str, error: str, give_up_after: timedelta)
             return message.status
         first = message.first_failure_at or now
         if now - first >= give_up_after:
-            return _fail(message, error=error, now=now, first=first)
+            return _mark_failed(message, error=error, now=now, first=first)
         message.failures += 1
         message.first_failure_at = first
         message.last_error = error[:300]
@@ -202,10 +202,10 @@ def outbox_fail(*, dedupe_key: str, error: str) -> str | None:
             return None
         if message.status not in OPEN_STATES:
             return message.status
-        return _fail(message, error=error, now=now, first=message.first_failure_at or now)
+        return _mark_failed(message, error=error, now=now, first=message.first_failure_at or now)
 
 
-def _fail(message: OutboxMessage, *, error: str, now, first) -> str:
+def _mark_failed(message: OutboxMessage, *, error: str, now, first) -> str:
     """The visible failed state and the alert: the row (admin, ``status=failed``), an audit
     entry and a log line at ERROR."""
     from portal.audit import audit_record

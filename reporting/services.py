@@ -18,7 +18,6 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from consortia.models import Consortium
@@ -27,6 +26,7 @@ from gpu_allocation.models import Allocation, AllocationGrant, GpuReclaim, Recla
 from gpu_allocation.selectors import approved_run_in_force
 from portal.audit import audit_record
 from portal.errors import DomainError, InvalidInput
+from portal.formatting import kst
 from portal.mail import mail_queue
 from portal.models import Programme, User
 from reporting import usage as usage_core
@@ -35,10 +35,6 @@ from reporting.models import GpuUsage, ProgressReport, ReportingPlan, ReportStat
 KST = usage_core.KST
 REMINDER_DAYS = (7, 2)  # days before the due time
 USAGE_MAX_BYTES = 20 * 1024 * 1024
-
-
-def _kst(moment: datetime) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i") + " KST"
 
 
 def _add_months(day: date, months: int) -> date:
@@ -111,7 +107,7 @@ def _locked(report: ProgressReport) -> ProgressReport:
     return ProgressReport.objects.select_for_update().select_related("consortium", "programme").get(pk=report.pk)
 
 
-def _editable(report: ProgressReport) -> None:
+def _refuse_unless_editable(report: ProgressReport) -> None:
     if report.state not in (ReportState.DRAFT, ReportState.RETURNED):
         raise DomainError(
             _("This report is %(state)s; it can change only while it is a draft or returned for changes.")
@@ -152,7 +148,7 @@ def _usage_messages() -> dict:
 @transaction.atomic
 def report_save(*, report: ProgressReport, by: User, progress: str, links: list[str], revision: int) -> ProgressReport:
     report = _locked(report)
-    _editable(report)
+    _refuse_unless_editable(report)
     if revision != report.revision:
         raise DomainError(
             _("The report was changed by someone else meanwhile; reload it and make your change again."),
@@ -175,7 +171,7 @@ def report_save(*, report: ProgressReport, by: User, progress: str, links: list[
 def report_upload_usage(*, report: ProgressReport, by: User, data: bytes, name: str = "usage.csv") -> list[GpuUsage]:
     """Replace the report's GPU use with the uploaded accounting file, or refuse it whole."""
     report = _locked(report)
-    _editable(report)
+    _refuse_unless_editable(report)
     if len(data) > USAGE_MAX_BYTES:
         from portal.errors import PayloadTooLarge
 
@@ -229,7 +225,7 @@ def report_add_spending(
     *, report: ProgressReport, by: User, category: str, amount: int, description: str, evidence
 ) -> Spending:
     report = _locked(report)
-    _editable(report)
+    _refuse_unless_editable(report)
     from reporting.models import SpendingCategory
 
     if category not in SpendingCategory.values:
@@ -265,7 +261,7 @@ def report_add_spending(
 @transaction.atomic
 def report_submit(*, report: ProgressReport, by: User) -> ProgressReport:
     report = _locked(report)
-    _editable(report)
+    _refuse_unless_editable(report)
     missing = []
     if not report.progress:
         missing.append(_("progress against the milestones"))
@@ -362,7 +358,7 @@ def report_reminders_send(*, now: datetime | None = None) -> int:
                 continue
             locked.reminded_days = [*locked.reminded_days, days]
             locked.save(update_fields=["reminded_days"])
-            values = {"period": f"{locked.period_start:%Y-%m}", "due": _kst(locked.due_at)}
+            values = {"period": f"{locked.period_start:%Y-%m}", "due": kst(locked.due_at, seconds=False)}
             _mail_team(
                 locked.consortium,
                 key=f"report-reminder:{locked.pk}:{days}",
@@ -510,7 +506,7 @@ def reclaim_propose(*, programme: Programme, consortium: Consortium, cluster_id:
         reason=reason,
     )
     values = {"gpus": reclaim.gpus, "nodes": nodes, "cluster": grant.cluster.name,
-              "threshold": plan.utilisation_threshold, "reason": reason, "until": _kst(respond_by)}  # fmt: skip
+              "threshold": plan.utilisation_threshold, "reason": reason, "until": kst(respond_by, seconds=False)}  # fmt: skip
     _mail_team(
         consortium,
         key=f"reclaim-proposed:{reclaim.pk}",
@@ -532,7 +528,8 @@ def reclaim_respond(*, reclaim: GpuReclaim, by: User, response: str) -> GpuRecla
     reclaim = GpuReclaim.objects.select_for_update().get(pk=reclaim.pk)
     if reclaim.state != ReclaimState.PROPOSED or timezone.now() > reclaim.respond_by:
         raise DomainError(
-            _("The response window closed %(until)s.") % {"until": _kst(reclaim.respond_by)}, code="window_closed"
+            _("The response window closed %(until)s.") % {"until": kst(reclaim.respond_by, seconds=False)},
+            code="window_closed",
         )
     response = (response or "").strip()
     if not response:
@@ -554,7 +551,7 @@ def reclaim_decide(*, reclaim: GpuReclaim, by: User, apply: bool) -> GpuReclaim:
     if apply and timezone.now() <= reclaim.respond_by:
         raise DomainError(
             _("The team may respond until %(until)s; the reclaim can be applied after that.")
-            % {"until": _kst(reclaim.respond_by)},
+            % {"until": kst(reclaim.respond_by, seconds=False)},
             code="window_open",
         )
     reclaim.state = ReclaimState.APPLIED if apply else ReclaimState.WITHDRAWN

@@ -21,7 +21,6 @@ from django.core.files.base import ContentFile
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from consortia.models import Application
@@ -31,16 +30,13 @@ from evaluations.models import Objective, Phase
 from evaluations.selectors import phase_applications
 from portal.audit import audit_record
 from portal.errors import DomainError, InvalidInput, PayloadTooLarge
+from portal.formatting import kst
 from portal.models import User
 from results import formats
 from results.models import BenchmarkImport, ImportedResult, ObjectiveMapping, ReferenceModel, ReferenceScore
 
 MB = 1024 * 1024
 SCALE_LIMIT = Decimal("10000")
-
-
-def _local(moment) -> str:
-    return date_format(timezone.localtime(moment), "Y-m-d H:i") + " KST"
 
 
 def phase_is_closed(phase: Phase) -> bool:
@@ -52,7 +48,7 @@ def _refuse_if_closed(phase: Phase, what: str) -> None:
     if phase_is_closed(phase):
         raise DomainError(
             _("%(what)s are frozen with the phase (its scoring closed at %(time)s).")
-            % {"what": what, "time": _local(phase.scoring_closes_at)},
+            % {"what": what, "time": kst(phase.scoring_closes_at, seconds=False)},
             code="frozen",
         )
 
@@ -398,7 +394,7 @@ def _check_can_import(phase: Phase, application: Application) -> None:
     if phase.status in PHASE_FROZEN_STATES or timezone.now() > phase.scoring_closes_at:
         raise DomainError(
             _("Benchmark results are frozen at the close of the phase (%(time)s).")
-            % {"time": _local(phase.scoring_closes_at)},
+            % {"time": kst(phase.scoring_closes_at, seconds=False)},
             code="frozen",
         )
     if phase.status != PhaseStatus.SCORING:

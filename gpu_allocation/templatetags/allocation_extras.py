@@ -3,7 +3,7 @@
 from django import template
 from django.utils.translation import get_language
 
-from gpu_allocation.notices import format_krw_korean
+from portal.formatting import krw_korean
 
 register = template.Library()
 
@@ -12,9 +12,7 @@ register = template.Library()
 def krw_eok(amount) -> str:
     """``4512000000`` → ``45억 1,200만 원``: the reading Korean readers expect next to the figure
     (the same wording as on award notices)."""
-    if amount is None or amount == "":
-        return ""
-    return format_krw_korean(int(amount))
+    return "" if amount is None or amount == "" else krw_korean(int(amount))
 
 
 @register.filter

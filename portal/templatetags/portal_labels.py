@@ -4,7 +4,7 @@ markers (``portal/korean.py``) and pick the page's language of bilingual data.""
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
-from portal import labels
+from portal import formatting, labels
 from portal.korean import particles as resolve_particles
 
 register = template.Library()
@@ -37,7 +37,7 @@ def access_target(target: str) -> str:
 
 @register.filter
 def kst(moment) -> str:
-    return labels.kst(moment) if moment else "—"
+    return formatting.kst(moment) if moment else "—"
 
 
 @register.filter(is_safe=True)

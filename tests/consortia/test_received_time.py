@@ -22,7 +22,7 @@ from django.test import TestCase
 from django.utils import timezone
 
 from consortia.models import ApplicationVersion
-from consortia.services import kst
+from portal.formatting import kst
 from portal.models import Programme
 from portal.received import database_now, parse_stamp
 from tests.conftest import database_url_for_worker, token_client

@@ -14,8 +14,6 @@ from pypdf import PdfReader
 
 from gpu_allocation.models import AwardNotice
 from gpu_allocation.notices import (
-    format_krw,
-    format_krw_korean,
     notice_issue_for_run,
     notice_number,
     verification_code_new,
@@ -40,23 +38,6 @@ def pdf_fonts(data: bytes) -> set[str]:
 def stored_pdf(notice: AwardNotice) -> bytes:
     with notice.pdf.open("rb") as handle:
         return handle.read()
-
-
-@pytest.mark.parametrize(
-    ("amount", "digits", "words"),
-    [
-        (3_000_000_000, "3,000,000,000원", "30억 원"),
-        (3_500_000_000, "3,500,000,000원", "35억 원"),
-        (5_000_000_000, "5,000,000,000원", "50억 원"),
-        (12_345_000_000, "12,345,000,000원", "123억 4,500만 원"),
-        (1_200_000_000_000, "1,200,000,000,000원", "1조 2,000억 원"),
-        (100_000_001, "100,000,001원", "1억 1원"),
-        (45_000, "45,000원", "4만 5,000원"),
-        (0, "0원", "0원"),
-    ],
-)
-def test_krw_is_written_in_digits_and_in_korean_units(amount, digits, words):
-    assert (format_krw(amount), format_krw_korean(amount)) == (digits, words)
 
 
 def test_notice_number_and_verification_code_have_their_shapes():
