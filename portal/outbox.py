@@ -53,6 +53,18 @@ def outbox_publish(*, task_name: str, kwargs: dict, dedupe_key: str) -> OutboxMe
     return message
 
 
+def outbox_publish_again(*, task_name: str, kwargs: dict, dedupe_key: str) -> OutboxMessage:
+    """For a recovery sweep that knows from its own rows that a message was lost: as
+    :func:`outbox_publish`, and a row with this key that is still open is published again
+    after commit, without waiting for its lease to run out. A settled row is left alone."""
+    message, created = OutboxMessage.objects.get_or_create(
+        dedupe_key=dedupe_key, defaults={"task_name": task_name, "kwargs": kwargs}
+    )
+    if created or message.status in OPEN_STATES:
+        transaction.on_commit(lambda: outbox_dispatch(message_id=message.pk))
+    return message
+
+
 def _publish(message: OutboxMessage) -> None:
     from portal.celery import app
 

@@ -3,7 +3,7 @@
 from django import template
 from django.utils.translation import get_language
 
-from gpu_allocation.notices import format_krw_korean
+from portal.krw import format_krw_korean
 
 register = template.Library()
 
