@@ -41,9 +41,10 @@ def notice_export_build_task(self, *, export_id: int) -> str:
     try:
         export = services.notice_export_build(export_id=export_id)
     except Exception:
-        error = NoticeExport.objects.filter(pk=export_id, status=ExportStatus.FAILED).values_list("error", flat=True)
-        for message in error:  # the failure is recorded: nothing left to deliver
-            outbox_done(dedupe_key=key, note=message[:300])
+        failed = NoticeExport.objects.filter(pk=export_id, status=ExportStatus.FAILED)
+        error = failed.values_list("error", flat=True).first()
+        if error is not None:  # the failure is recorded on the export: nothing left to deliver
+            outbox_done(dedupe_key=key, note=error[:300])
         raise
     outbox_done(dedupe_key=key, note=export.error[:300])
     return export.status
