@@ -48,7 +48,7 @@ from portal.audit import audit_changes, audit_record, model_snapshot
 from portal.errors import DomainError
 from portal.korean import particles
 from portal.models import Programme
-from portal.outbox import outbox_publish, outbox_publish_again
+from portal.outbox import outbox_publish, outbox_publish_now
 
 logger = logging.getLogger(__name__)
 
@@ -316,18 +316,18 @@ def run_outbox_key(run_id: int, attempt: int) -> str:
     return f"allocation-run:{run_id}:{attempt}"
 
 
-def enqueue_run(run_id: int, *, attempt: int = 1, again: bool = False) -> None:
-    """Publish the run's task through the outbox, after the caller's transaction commits (row
-    ``allocation-run:<id>:<attempt>``, one per execution asked for); never blocks a request for
+def enqueue_run(run_id: int, *, attempt: int = 1, now: bool = False) -> None:
+    """Publish the run's task through the outbox (row ``allocation-run:<id>:<attempt>``, one per
+    execution asked for), after the caller's transaction commits; never blocks a request for
     long nor fails it.
 
     If the broker cannot be reached the row waits and the outbox sweep (Celery beat) publishes
-    it. ``again`` (the recovery sweep, :func:`allocation_run_recover_stale`) publishes a row
-    already recorded for that attempt once more, at once. The task settles its row when the
-    run is final; a run still executing when the row's lease (``OUTBOX_REPUBLISH_SECONDS``)
-    runs out is delivered once more, which is harmless (execution is idempotent).
+    it. ``now`` (the recovery sweep, :func:`allocation_run_recover_stale`) publishes at once,
+    also a row already recorded for that attempt. The task settles its row when the run is
+    final; a run still executing when the row's lease (``OUTBOX_REPUBLISH_SECONDS``) runs out
+    is delivered once more, which is harmless (execution is idempotent).
     """
-    publish = outbox_publish_again if again else outbox_publish
+    publish = outbox_publish_now if now else outbox_publish
     publish(task_name=EXECUTE_TASK, kwargs={"run_id": run_id}, dedupe_key=run_outbox_key(run_id, attempt))
 
 
@@ -711,7 +711,7 @@ def allocation_run_recover_stale(*, now=None) -> list[int]:
             logger.warning("Allocation run %s lost its worker (last heartbeat %s); re-enqueued.", run_id, last)
         attempts[run_id] = run.attempts
     for run_id in sorted(attempts):
-        enqueue_run(run_id, attempt=attempts[run_id] + 1, again=True)
+        enqueue_run(run_id, attempt=attempts[run_id] + 1, now=True)
     return sorted(attempts)
 
 
