@@ -51,7 +51,7 @@ test: system-test $(STAMP) messages security ## run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 security: $(STAMP) ## bandit: no high-severity findings in the portal's code
-	$(VENV)/bin/bandit -q -r portal consortia evaluations gpu_allocation -x '*/migrations/*' --severity-level high
+	$(VENV)/bin/bandit -q -r portal consortia evaluations gpu_allocation awards -x '*/migrations/*' --severity-level high
 
 audit: $(STAMP) ## pip-audit: no known vulnerabilities in the installed packages (needs the vulnerability service)
 	$(PY) scripts/audit_dependencies.py

@@ -75,8 +75,8 @@ def _run(args, connection) -> int:
     from django.conf import settings
     from django.utils import timezone
 
-    from gpu_allocation import notices
-    from gpu_allocation.notice_signing import (
+    from awards import services as notices
+    from awards.signing import (
         field_box,
         make_test_pki,
         notice_sign_pdf,

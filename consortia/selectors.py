@@ -32,6 +32,23 @@ def team_q(user, prefix: str = "") -> Q:
     )
 
 
+def team_contacts_q(user, prefix: str = "") -> Q:
+    """Consortia ``user`` speaks for: as lead contact or as a member organisation's contact
+    (prefix e.g. ``consortium__``). The team that receives its award notices and writes its
+    reports (SPEC §2, §7, §11); narrower than :func:`team_q`, which also counts the staff
+    affiliated with a member organisation."""
+    return Q(**{f"{prefix}lead_contact": user}) | Q(**{f"{prefix}members__contact": user})
+
+
+def user_is_team_contact(user, consortium: Consortium) -> bool:
+    """``user`` speaks for ``consortium`` (:func:`team_contacts_q`); no query for its lead contact."""
+    if not (user and user.is_authenticated):
+        return False
+    if consortium.lead_contact_id == user.pk:
+        return True
+    return consortium.members.filter(contact=user).exists()
+
+
 def _team_consortium_ids(user):
     """Ids of the user's consortia. The same test as ``team_q``, written as three indexed
     look-ups (lead contact; member contact; affiliation → member organisation) so the

@@ -11,6 +11,7 @@ from django.db.models.fields.json import KeyTransform
 from consortia.enums import ApplicationState
 from consortia.models import Affiliation, Application, ApplicationVersion, ConsortiumMember
 from consortia.rules_application import gpu_suppliers_withholding
+from consortia.selectors import team_contacts_q
 from consortia.versions import read_version
 from evaluations.enums import (
     ACTIVE_DECISIONS,
@@ -252,11 +253,7 @@ def applications_of_member(user) -> QuerySet[Application]:
     """Applications the user speaks for (lead contact or a member organisation's contact)."""
     if not user.is_authenticated:
         return Application.objects.none()
-    return (
-        Application.objects.filter(Q(consortium__lead_contact=user) | Q(consortium__members__contact=user))
-        .distinct()
-        .select_related("consortium")
-    )
+    return Application.objects.filter(team_contacts_q(user, "consortium__")).distinct().select_related("consortium")
 
 
 def results_visible_to(user) -> QuerySet[PhaseResult]:

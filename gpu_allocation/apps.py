@@ -9,7 +9,6 @@ class GpuAllocationConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from gpu_allocation import notice_rules, notice_tasks  # noqa: F401 -- award-notice rules and tasks register on import
         from portal.celery import app
 
         # Celery beat (django-celery-beat copies this into its table at start): re-enqueue

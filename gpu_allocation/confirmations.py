@@ -1,5 +1,5 @@
-"""What the confirmation step says before an officer approves an allocation run or issues
-notices, with a warning while an appeal window is open (``portal/confirm.py``)."""
+"""What the confirmation step says before an officer approves an allocation run, with a
+warning while an appeal window is open (``portal/confirm.py``)."""
 
 from __future__ import annotations
 
@@ -44,15 +44,3 @@ def run_approve_confirmation(run: AllocationRun, *, action_url: str) -> Confirma
         confirm_label=_("Approve"),
         warnings=open_appeal_windows(programme),
     )  # fmt: skip
-
-
-def notice_issue_confirmation(run: AllocationRun, *, action_url: str, warnings: list[str]) -> Confirmation:
-    return Confirmation(
-        title=_("Issue the award notices?"),
-        happens=[_("Award notices are issued for the teams of run #%(id)s that have none yet.") % {"id": run.pk}],
-        irreversible=_("Issued notices stay on record: a later approval supersedes them but does not delete them."),
-        action_url=action_url,
-        cancel_url=reverse("gpu_allocation:notice_list") + f"?run={run.pk}",
-        confirm_label=_("Issue notices"),
-        warnings=warnings,
-    )

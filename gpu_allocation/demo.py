@@ -7,8 +7,8 @@ The pool (see docs/allocation-runs.md for the equivalence figures):
 
 Both serve the current half-year. If the evaluations demo left active teams (the latest
 finalised phase), a run is executed in-process and approved by the demo officer, unless an
-approved allocation is already in force; the award notices of the allocation in force are
-issued (when the portal has a notice-signing key: notices are never issued unsigned).
+approved allocation is already in force; ``context["allocation_run_id"]`` names the allocation
+in force (its award notices are issued by ``awards/demo.py``).
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ def seed(context: dict) -> None:
     in_force = approved_run_in_force(programme=programme)
     if in_force is not None:
         context["allocation_run_id"] = in_force.pk
-        _issue_notices(in_force, officer)
         return
     try:
         run = allocation_run_start(programme=programme, by=officer, enqueue=False)
@@ -66,14 +65,3 @@ def seed(context: dict) -> None:
     if run.status == "succeeded":
         allocation_run_approve(run=run, by=officer, reason="Demo allocation")
         context["allocation_run_id"] = run.pk
-        _issue_notices(run, officer)
-
-
-def _issue_notices(run, officer) -> None:
-    from gpu_allocation.notices import notice_issue_for_run
-    from portal.errors import DomainError
-
-    try:
-        notice_issue_for_run(run=run, by=officer)
-    except DomainError:
-        pass  # no signing key here (or the run is not in force): the allocation stands without notices

@@ -1,27 +1,16 @@
-"""Home sections of the allocation app (``portal/home.py``): a team's award notices, the
-allocation state of each recent programme for officers, notices and exports for
-administrators."""
+"""Home sections of the allocation app (``portal/home.py``): the allocation state of each
+recent programme for officers and administrators."""
 
 from __future__ import annotations
 
 from django.db.models import Count, Max, Q
 
 from gpu_allocation.enums import RUN_ACTIVE_STATES
-from gpu_allocation.models import Allocation, AllocationRun, AwardNotice, NoticeExport
-from gpu_allocation.notices import award_notices_visible_to
-from portal.home import OFF, A, D, HomeSection
+from gpu_allocation.models import Allocation, AllocationRun
+from portal.home import OFF, D, HomeSection
 from portal.models import Programme
 
 HOME_PROGRAMMES = 3
-
-
-def applicant_notices(request) -> dict | None:
-    notices = list(award_notices_visible_to(request.user)[:10])
-    if not notices:
-        return None
-    for notice in notices:
-        notice.in_force = notice.superseded_at is None and notice.allocation.run.superseded_at is None
-    return {"notices": notices}
 
 
 def officer_allocation(request) -> dict:
@@ -72,18 +61,6 @@ def officer_allocation(request) -> dict:
     return {"rows": rows}
 
 
-def admin_notices(request) -> dict:
-    """Notices in force and superseded (one aggregate query) and the latest ZIP exports."""
-    totals = AwardNotice.objects.aggregate(
-        in_force=Count("id", filter=Q(superseded_at__isnull=True, allocation__run__superseded_at__isnull=True)),
-        superseded=Count("id", filter=Q(superseded_at__isnull=False) | Q(allocation__run__superseded_at__isnull=False)),
-    )
-    exports = list(NoticeExport.objects.select_related("run__programme").order_by("-created_at", "-id")[:5])
-    return {"totals": totals, "exports": exports}
-
-
 SECTIONS = [
-    HomeSection("notices", (A,), 30, "gpu_allocation/home/_notices.html", applicant_notices),
     HomeSection("allocation", (OFF, D), 20, "gpu_allocation/home/_allocation.html", officer_allocation),
-    HomeSection("notice_admin", (D,), 30, "gpu_allocation/home/_notice_admin.html", admin_notices),
 ]

@@ -168,7 +168,7 @@ class AwardNotice(models.Model):
     size = models.PositiveIntegerField(default=0)
     superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     superseded_at = models.DateTimeField(null=True, blank=True)
-    # The PAdES signature the PDF carries (gpu_allocation/notice_signing.py): whose
+    # The PAdES signature the PDF carries (awards/signing.py): whose
     # certificate signed it and whether an RFC 3161 timestamp is embedded. Public facts only.
     signer = models.CharField(max_length=400, blank=True)
     signer_fingerprint = models.CharField(max_length=64, blank=True)  # SHA-256 of the certificate

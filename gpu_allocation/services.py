@@ -6,9 +6,10 @@ Every write is atomic and audited. The flow of a run (SPEC §6, docs/allocation-
    the latest finalised phase, the programme's active clusters, the programme's numbers), stores
    them as canonical JSON with their SHA-256 and either *reuses* the result of an earlier
    succeeded run with the same digest (a new succeeded run with ``reused_from``; no task) or
-   creates a *queued* run and enqueues :func:`gpu_allocation.tasks.allocation_run_execute_task`
-   on commit. The partial unique constraint ``run_one_active_per_programme`` guarantees at most
-   one queued or running run per programme; a second start is refused with a 409.
+   creates a *queued* run and publishes :func:`gpu_allocation.tasks.allocation_run_execute_task`
+   through the outbox (:func:`enqueue_run`). The partial unique constraint
+   ``run_one_active_per_programme`` guarantees at most one queued or running run per
+   programme; a second start is refused with a 409.
 2. :func:`allocation_run_execute` (in the worker) is idempotent: it locks the run row, returns at
    once if the run is final, counts the attempt (failing the run after ``MAX_ATTEMPTS``), computes
    the policy from the *stored* inputs, reports progress on the row, and writes every
@@ -47,7 +48,7 @@ from portal.audit import audit_changes, audit_record, model_snapshot
 from portal.errors import DomainError
 from portal.korean import particles
 from portal.models import Programme
-from portal.outbox import outbox_publish
+from portal.outbox import outbox_publish, outbox_publish_now
 
 logger = logging.getLogger(__name__)
 
@@ -307,20 +308,27 @@ def _copy_result_rows(*, source: AllocationRun, target: AllocationRun) -> None:
         )
 
 
-def enqueue_run(run_id: int) -> bool:
-    """Hand the run to the broker; never blocks a request for long nor fails it.
+EXECUTE_TASK = "gpu_allocation.execute_run"
 
-    If the broker cannot be reached the run stays queued and
-    :func:`allocation_run_recover_stale` (Celery beat) enqueues it again later.
+
+def run_outbox_key(run_id: int, attempt: int) -> str:
+    """The outbox row of the message that asks for the run's ``attempt``-th execution."""
+    return f"allocation-run:{run_id}:{attempt}"
+
+
+def enqueue_run(run_id: int, *, attempt: int = 1, now: bool = False) -> None:
+    """Publish the run's task through the outbox (row ``allocation-run:<id>:<attempt>``, one per
+    execution asked for), after the caller's transaction commits; never blocks a request for
+    long nor fails it.
+
+    If the broker cannot be reached the row waits and the outbox sweep (Celery beat) publishes
+    it. ``now`` (the recovery sweep, :func:`allocation_run_recover_stale`) publishes at once,
+    also a row already recorded for that attempt. The task settles its row when the run is
+    final; a run still executing when the row's lease (``OUTBOX_REPUBLISH_SECONDS``) runs out
+    is delivered once more, which is harmless (execution is idempotent).
     """
-    from gpu_allocation.tasks import allocation_run_execute_task
-
-    try:
-        allocation_run_execute_task.apply_async(kwargs={"run_id": run_id}, retry=False)
-    except Exception:  # noqa: BLE001 -- any broker failure leaves the run queued for recovery
-        logger.exception("Could not enqueue allocation run %s; it stays queued for recovery.", run_id)
-        return False
-    return True
+    publish = outbox_publish_now if now else outbox_publish
+    publish(task_name=EXECUTE_TASK, kwargs={"run_id": run_id}, dedupe_key=run_outbox_key(run_id, attempt))
 
 
 def _programme_lock_nowait(programme: Programme) -> Programme:
@@ -345,8 +353,8 @@ def allocation_run_start(*, programme: Programme, by, enqueue: bool = True) -> A
     Serialised per programme by locking the programme row. If a run is already queued or running,
     raises :class:`DomainError` (409). If a succeeded run has the same ``inputs_sha256``, returns a
     new *succeeded* run pointing at it (``reused_from``, result and rows copied) without executing
-    anything. Otherwise creates a *queued* run and enqueues the task when the transaction commits
-    (``enqueue=False`` leaves that to the caller, as the demo seeding does).
+    anything. Otherwise creates a *queued* run and records its task in the outbox, published when
+    the transaction commits (``enqueue=False`` leaves that to the caller, as the demo seeding does).
     """
     programme = _programme_lock_nowait(programme)
     active = AllocationRun.objects.filter(programme=programme, status__in=RUN_ACTIVE_STATES).first()
@@ -401,7 +409,7 @@ def allocation_run_start(*, programme: Programme, by, enqueue: bool = True) -> A
         action="allocation_run.start", obj=run, actor=by, after={"status": run.status, "inputs_sha256": digest}
     )
     if enqueue:
-        transaction.on_commit(lambda: enqueue_run(run.pk))
+        enqueue_run(run.pk)
     return run
 
 
@@ -667,13 +675,15 @@ def _allocation_run_compute(run: AllocationRun, *, sleep: Callable[[float], None
 
 
 def allocation_run_recover_stale(*, now=None) -> list[int]:
-    """Re-enqueue runs whose task was lost; returns their ids. Run by Celery beat.
+    """Publish again, through the outbox, the task of runs whose message was lost; returns their
+    ids. Run by Celery beat.
 
-    * queued runs older than ``QUEUED_STALE_AFTER`` (the broker was down when they started);
+    * queued runs older than ``QUEUED_STALE_AFTER`` (the broker was down when they started, or
+      lost the message): the row of their first execution is published again at once;
     * running runs whose heartbeat is older than ``ALLOCATION_RUN_STALE_SECONDS``: their
       worker died (killed, machine lost). They are reclaimed at once, whatever the broker's
       visibility timeout: audited, the heartbeat reset (so the next sweep waits for the new
-      worker) and handed to another worker, which counts a new attempt.
+      worker) and handed to another worker through a row of the next attempt, which counts it.
 
     Re-enqueueing a run that is in fact still in the broker, or still executing, is harmless:
     execution is idempotent and the result is written once, under the run's row lock.
@@ -682,7 +692,7 @@ def allocation_run_recover_stale(*, now=None) -> list[int]:
     stale = now - timedelta(seconds=settings.ALLOCATION_RUN_STALE_SECONDS)
     queued = AllocationRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=now - QUEUED_STALE_AFTER)
     lost = Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale)
-    ids = set(queued.values_list("pk", flat=True))
+    attempts = dict(queued.values_list("pk", "attempts"))
     for run_id in AllocationRun.objects.filter(lost, status=RunStatus.RUNNING).values_list("pk", flat=True):
         with transaction.atomic():
             # SKIP LOCKED: a run whose worker is writing its result right now is not stale.
@@ -699,10 +709,10 @@ def allocation_run_recover_stale(*, now=None) -> list[int]:
                 after={"status": run.status, "attempts": run.attempts, "last_heartbeat": last.isoformat()},
             )
             logger.warning("Allocation run %s lost its worker (last heartbeat %s); re-enqueued.", run_id, last)
-        ids.add(run_id)
-    for run_id in sorted(ids):
-        enqueue_run(run_id)
-    return sorted(ids)
+        attempts[run_id] = run.attempts
+    for run_id in sorted(attempts):
+        enqueue_run(run_id, attempt=attempts[run_id] + 1, now=True)
+    return sorted(attempts)
 
 
 # --------------------------------------------------------------------------------------------

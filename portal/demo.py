@@ -26,7 +26,14 @@ DEMO_ACCOUNTS = [
     {"username": "admin", "password": "Demo-Admin-2025!", "role": Role.ADMIN, "full_name": "최도윤", "email": "admin@msit.example.kr", "totp_secret": "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"},
 ]  # fmt: skip
 
-APP_SEEDERS = ["consortia.demo", "evaluations.demo", "gpu_allocation.demo", "results.demo", "reporting.demo"]
+APP_SEEDERS = [
+    "consortia.demo",
+    "evaluations.demo",
+    "gpu_allocation.demo",
+    "awards.demo",
+    "results.demo",
+    "reporting.demo",
+]
 
 
 def ensure_user(
@@ -108,12 +115,8 @@ def seed() -> dict:
         "accounts": accounts,
         "phase_ids": [],
         "allocation_run_id": None,
+        "notice_signing": {},  # what the awards demo prints of its signing key (nothing secret)
     }
-    # The demo CA and award-notice signing certificate (DEMO in both subjects), written
-    # under var/signing/ (ignored by git), never into the database; nothing secret is returned.
-    from gpu_allocation.notice_signing import demo_pki_ensure
-
-    signing = demo_pki_ensure()
     for module_name in APP_SEEDERS:
         if importlib.util.find_spec(module_name) is not None:
             importlib.import_module(module_name).seed(context)
@@ -123,5 +126,5 @@ def seed() -> dict:
         "open_programme_id": open_call.id,
         "phase_ids": context["phase_ids"],
         "allocation_run_id": context["allocation_run_id"],
-        "notice_signing": signing,
+        "notice_signing": context["notice_signing"],
     }

@@ -25,7 +25,7 @@ from portal.enums import Role
 
 A, R, OFF, D = Role.APPLICANT, Role.REVIEWER, Role.OFFICER, Role.ADMIN
 
-HOME_MODULES = ["portal.home", "consortia.home", "evaluations.home", "gpu_allocation.home"]
+HOME_MODULES = ["portal.home", "consortia.home", "evaluations.home", "gpu_allocation.home", "awards.home"]
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,17 @@ def outbox_publish(*, task_name: str, kwargs: dict, dedupe_key: str) -> OutboxMe
     return message
 
 
+def outbox_publish_now(*, task_name: str, kwargs: dict, dedupe_key: str) -> bool:
+    """For a recovery sweep (outside any transaction) that knows from its own rows that a
+    message was lost: record the row if missing and publish it, or the open row with this key,
+    at once, without waiting for its lease to run out. A settled row is left alone. True if
+    the broker took it."""
+    message, _created = OutboxMessage.objects.get_or_create(
+        dedupe_key=dedupe_key, defaults={"task_name": task_name, "kwargs": kwargs}
+    )
+    return message.status in OPEN_STATES and outbox_dispatch(message_id=message.pk)
+
+
 def _publish(message: OutboxMessage) -> None:
     from portal.celery import app
 

@@ -20,6 +20,13 @@ portal_patterns = [
     path("programmes/<int:pk>/edit/", views.ProgrammeEditView.as_view(), name="programme_edit"),
 ]
 
+# /allocation/: the allocation pages and the award notices' pages, one namespace, the names
+# they have always had (the access log and the navigation store them).
+allocation_patterns = [
+    path("", include("gpu_allocation.urls")),
+    path("", include("awards.urls")),
+]
+
 urlpatterns = [
     path("", include((portal_patterns, "portal"))),
     path("accounts/", include("allauth.urls")),
@@ -32,12 +39,13 @@ urlpatterns = [
     path("api/v1/", include("consortia.api_urls")),
     path("api/v1/", include("evaluations.api_urls")),
     path("api/v1/", include("gpu_allocation.api_urls")),
+    path("api/v1/", include("awards.api_urls")),
     path("api/v1/", include("results.api_urls")),
     path("api/v1/", include("reporting.api_urls")),
     path("consortia/", include("consortia.urls")),
     path("evaluations/", include("evaluations.urls")),
-    path("allocation/", include("gpu_allocation.urls")),
-    path("verify/", include("gpu_allocation.verify_urls")),
+    path("allocation/", include((allocation_patterns, "gpu_allocation"))),
+    path("verify/", include("awards.verify_urls")),
     path("reports/", include("reporting.urls")),
     path("", include("results.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -10,6 +10,7 @@
 
 import rules
 
+from consortia.selectors import user_is_team_contact
 from portal.rules import is_officer
 
 
@@ -19,12 +20,10 @@ def _team_of(obj):
 
 @rules.predicate
 def is_report_team_member(user, obj) -> bool:
-    from gpu_allocation.notices import user_in_team
-
     consortium = _team_of(obj)
     if consortium is None or not (user and user.is_authenticated and user.is_applicant):
         return False
-    return user_in_team(user, consortium)
+    return user_is_team_contact(user, consortium)
 
 
 rules.add_perm("reporting.view_progressreport", is_officer | is_report_team_member)

@@ -11,6 +11,8 @@ from fractions import Fraction
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
+from consortia.models import Consortium
+from consortia.selectors import team_contacts_q
 from gpu_allocation.models import Allocation, GpuReclaim, ReclaimState
 from gpu_allocation.selectors import approved_run_in_force
 from portal.models import Programme
@@ -42,9 +44,7 @@ def reclaims_visible_to(user) -> QuerySet[GpuReclaim]:
 
 
 def _team_ids(user):
-    from consortia.models import Consortium
-
-    return Consortium.objects.filter(Q(lead_contact=user) | Q(members__contact=user)).values("id")
+    return Consortium.objects.filter(team_contacts_q(user)).values("id")
 
 
 def report_detail(report_id: int, user) -> ProgressReport | None:

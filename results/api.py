@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consortia.models import Application
+from consortia.selectors import team_contacts_q
 from evaluations.enums import PhaseKind
 from evaluations.models import Phase
 from portal.api import RulesPermission, StrictSerializer
@@ -71,11 +72,7 @@ class BenchmarkImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         if getattr(self, "swagger_fake_view", False) or not user.is_authenticated:
             return qs.none()
         if not user.is_officer:
-            # The team's people (as in ``evaluations.rules.application_member_ids``).
-            qs = qs.filter(application__consortium__members__contact=user) | qs.filter(
-                application__consortium__lead_contact=user
-            )
-            qs = qs.distinct()
+            qs = qs.filter(team_contacts_q(user, "application__consortium__")).distinct()
         for name in ("phase", "application"):
             value = self.request.query_params.get(name)
             if value:

@@ -34,7 +34,7 @@ def notice_signing_key(tmp_path_factory):
 
     from django.conf import settings
 
-    from gpu_allocation.notice_signing import make_test_pki, write_signing_files
+    from awards.signing import make_test_pki, write_signing_files
 
     directory = tmp_path_factory.mktemp("notice-signing")
     ca_key, ca, key, cert = make_test_pki(

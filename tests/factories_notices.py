@@ -182,8 +182,8 @@ def stored_notices(run: AllocationRun) -> list:
 
     from django.core.files.base import ContentFile
 
+    from awards.services import verification_code_new
     from gpu_allocation.models import AwardNotice
-    from gpu_allocation.notices import verification_code_new
 
     rows = []
     for allocation in run.allocations.order_by("rank"):

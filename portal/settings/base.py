@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "consortia",
     "evaluations",
     "gpu_allocation",
+    "awards",
     "results",
     "reporting",
 ]

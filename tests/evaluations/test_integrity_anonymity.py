@@ -9,9 +9,9 @@ import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
+from awards.services import notice_issue_for_run
 from evaluations.enums import PhaseStatus
 from evaluations.models import Criterion, PhaseResult
-from gpu_allocation.notices import notice_issue_for_run
 from tests.evaluations.test_integrity_rules import _api_bodies
 from tests.factories import UserFactory
 from tests.factories_evaluations import SELECTION_CRITERIA, assign, submit_scores

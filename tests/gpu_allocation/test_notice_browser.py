@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from awards.services import notice_export_build, notice_export_start
 from gpu_allocation.models import NoticeExport
-from gpu_allocation.notices import notice_export_build, notice_export_start
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",

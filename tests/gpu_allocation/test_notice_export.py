@@ -11,9 +11,9 @@ import zipfile
 import pytest
 from django.urls import reverse
 
+from awards.services import notice_export_build, notice_export_start, notice_issue_for_run
 from gpu_allocation.enums import ExportStatus
 from gpu_allocation.models import AwardNotice, NoticeExport
-from gpu_allocation.notices import notice_export_build, notice_export_start, notice_issue_for_run
 from portal.errors import DomainError
 from tests.factories import UserFactory
 from tests.factories_notices import KOREAN_TEAM_NAMES, approved_run

@@ -12,12 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from pypdf import PdfReader
 
+from awards.services import notice_issue_for_run, notice_number, verification_code_new
 from gpu_allocation.models import AwardNotice
-from gpu_allocation.notices import (
-    notice_issue_for_run,
-    notice_number,
-    verification_code_new,
-)
 from portal.errors import DomainError
 from portal.models import AuditEntry
 from tests.factories_notices import approve, approved_run, rerun_same_teams
@@ -186,7 +182,7 @@ def test_injected_names_print_as_text_and_fetch_nothing():
 
 @pytest.mark.django_db
 def test_issue_task_issues_the_runs_notices():
-    from gpu_allocation.notice_tasks import notice_issue_for_run_task
+    from awards.tasks import notice_issue_for_run_task
 
     setup = approved_run(teams=1)
     result = notice_issue_for_run_task.apply(kwargs={"run_id": setup.run.pk, "by_id": setup.officer.pk})

@@ -20,9 +20,9 @@ from django.urls import reverse
 from django.utils import translation
 from pypdf import PdfReader
 
+from awards.services import notice_issue_for_run
+from awards.signing import SigningUnavailable, make_test_pki, write_signing_files
 from gpu_allocation.models import AwardNotice
-from gpu_allocation.notice_signing import SigningUnavailable, make_test_pki, write_signing_files
-from gpu_allocation.notices import notice_issue_for_run
 from portal.models import AuditEntry, OutboxMessage
 from tests.factories import UserFactory
 from tests.factories_notices import approve, approved_run, rerun_same_teams
@@ -173,7 +173,7 @@ def test_missing_key_fails_the_issue_task_visibly_and_audited(
 ):
     """Through the task as the approval's outbox row runs it: nothing issued, the row failed,
     the failure audited, and the notices page tells the administrator what to fix."""
-    from gpu_allocation.notice_tasks import notice_issue_for_run_task
+    from awards.tasks import notice_issue_for_run_task
     from portal.outbox import outbox_publish
 
     setup = approved_run(teams=2)
@@ -206,7 +206,7 @@ def test_missing_key_fails_the_issue_task_visibly_and_audited(
 
 
 def test_export_with_a_missing_key_fails_with_the_reason(db, settings):
-    from gpu_allocation.notices import notice_export_build, notice_export_start
+    from awards.services import notice_export_build, notice_export_start
 
     setup = approved_run(teams=1)
     settings.NOTICE_SIGNING_KEY_FILE = ""
@@ -507,7 +507,7 @@ def test_a_real_worker_without_its_key_issues_nothing_and_says_why(transactional
 def test_the_demo_certificate_is_marked_demo_kept_out_of_the_repository_and_signs(tmp_path, settings):
     import subprocess
 
-    from gpu_allocation.notice_signing import demo_pki_ensure
+    from awards.signing import demo_pki_ensure
     from tests.conftest import ROOT
 
     directory = tmp_path / "signing"
@@ -537,7 +537,7 @@ def test_the_demo_certificate_is_marked_demo_kept_out_of_the_repository_and_sign
 
 @pytest.mark.django_db
 def test_seed_demo_leaves_a_configured_ministry_key_alone(tmp_path, settings, notice_signing_key):
-    from gpu_allocation.notice_signing import demo_pki_ensure
+    from awards.signing import demo_pki_ensure
 
     settings.NOTICE_SIGNING_DEMO_DIR = tmp_path / "signing"
     result = demo_pki_ensure()

@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from gpu_allocation.notice_views import VERIFY_MAX_UPLOAD_BYTES, VERIFY_RATE_PER_MINUTE
-from gpu_allocation.notices import notice_issue_for_run
+from awards.services import notice_issue_for_run
+from awards.views import VERIFY_MAX_UPLOAD_BYTES, VERIFY_RATE_PER_MINUTE
 from tests.factories_notices import approve, approved_run, rerun_same_teams
 
 _addresses = itertools.count(1)

@@ -56,7 +56,7 @@ def test_make_run_serves_on_the_port_given_and_prints_the_base_url():
 
 @pytest.mark.django_db
 def test_the_notice_verification_url_uses_portal_base_url(settings):
-    from gpu_allocation.notices import verification_url
+    from awards.services import verification_url
 
     settings.PORTAL_BASE_URL = "https://portal.example.kr/"
     assert verification_url("ABCD-EFGH-JKMN") == "https://portal.example.kr/verify/ABCD-EFGH-JKMN/"

@@ -20,9 +20,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
+from awards import selectors, services
+from awards.confirmations import notice_issue_confirmation
+from awards.signing import notice_validate_pdf, trust_roots
 from evaluations.confirmations import open_appeal_windows
-from gpu_allocation import notices
-from gpu_allocation.confirmations import notice_issue_confirmation
 from gpu_allocation.enums import ExportStatus
 from gpu_allocation.models import Allocation, AllocationRun, NoticeExport
 from portal.confirm import is_confirmed, render_confirmation
@@ -58,8 +59,8 @@ class NoticeListView(LoginRequiredMixin, View):
     def get(self, request):
         user = request.user
         if not user.is_officer:
-            page = Paginator(notices.award_notices_visible_to(user), PAGE_SIZE).get_page(request.GET.get("page"))
-            return render(request, "gpu_allocation/notice_list_team.html", {"page": page})
+            page = Paginator(selectors.award_notices_visible_to(user), PAGE_SIZE).get_page(request.GET.get("page"))
+            return render(request, "awards/notice_list_team.html", {"page": page})
         run = None
         if request.GET.get("run"):
             try:
@@ -84,9 +85,9 @@ class NoticeListView(LoginRequiredMixin, View):
             context["page"] = Paginator(allocations, PAGE_SIZE).get_page(request.GET.get("page"))
             # NOTE: reverse one-to-one: a missing notice raises on access, so test with hasattr.
             context["missing"] = sum(1 for a in context["page"] if not hasattr(a, "notice"))
-            context["in_force"] = notices._run_in_force(run)
+            context["in_force"] = services._run_in_force(run)
             # Only while notices are missing: the latest request or failure of issuing them.
-            context["issue_state"] = notices.notice_issue_state(run) if context["missing"] else None
+            context["issue_state"] = selectors.notice_issue_state(run) if context["missing"] else None
             if context["can_export"]:
                 context["exports"] = list(NoticeExport.objects.filter(run=run).order_by("-created_at")[:5])
         context["runs"] = list(
@@ -94,7 +95,7 @@ class NoticeListView(LoginRequiredMixin, View):
             .select_related("programme")
             .order_by("-approved_at")[:20]
         )
-        return render(request, "gpu_allocation/notice_list.html", context)
+        return render(request, "awards/notice_list.html", context)
 
 
 class NoticeIssueView(LoginRequiredMixin, View):
@@ -116,7 +117,7 @@ class NoticeIssueView(LoginRequiredMixin, View):
             confirmation = notice_issue_confirmation(run, action_url=request.path, warnings=warnings)
             return render_confirmation(request, confirmation)
         try:
-            notices.notice_issue_request(run=run, by=request.user)
+            services.notice_issue_request(run=run, by=request.user)
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -131,7 +132,7 @@ class NoticePdfView(LoginRequiredMixin, View):
     """GET: one notice's PDF, for officers, administrators and the team itself (others 404)."""
 
     def get(self, request, pk: int):
-        notice = get_object_or_404(notices.award_notices_visible_to(request.user), pk=pk)
+        notice = get_object_or_404(selectors.award_notices_visible_to(request.user), pk=pk)
         if not request.user.has_perm("gpu_allocation.view_awardnotice", notice):
             raise Http404
         return _file_response(notice.pdf, filename=f"{notice.number}.pdf", content_type="application/pdf")
@@ -146,7 +147,7 @@ class NoticeExportStartView(LoginRequiredMixin, View):
         run = get_object_or_404(AllocationRun, pk=run_id)
         require_recent_authentication_page(request)
         try:
-            notices.notice_export_start(run=run, by=request.user)
+            services.notice_export_start(run=run, by=request.user)
         except DomainError as exc:
             messages.error(request, exc.message)
         return redirect(reverse("gpu_allocation:notice_list") + f"?run={run.pk}")
@@ -156,13 +157,13 @@ class NoticeExportProgressView(LoginRequiredMixin, View):
     """GET: the export's progress bar (an htmx fragment that polls itself until final)."""
 
     def get(self, request, pk: int):
-        export = get_object_or_404(notices.notice_exports_visible_to(request.user), pk=pk)
-        return render(request, "gpu_allocation/notice_export_progress.html", {"export": export})
+        export = get_object_or_404(selectors.notice_exports_visible_to(request.user), pk=pk)
+        return render(request, "awards/notice_export_progress.html", {"export": export})
 
 
 class NoticeExportDownloadView(LoginRequiredMixin, View):
     def get(self, request, pk: int):
-        export = get_object_or_404(notices.notice_exports_visible_to(request.user), pk=pk)
+        export = get_object_or_404(selectors.notice_exports_visible_to(request.user), pk=pk)
         if export.status != ExportStatus.SUCCEEDED or not export.file:
             raise Http404
         return _file_response(
@@ -211,28 +212,26 @@ class VerifyNoticeView(View):
     """Public (no login): confirm a notice by its code; for an uploaded PDF, compare its digest
     and validate its PAdES signature (signer, intact or altered, chain to the trust root)."""
 
-    template_name = "gpu_allocation/verify_notice.html"
+    template_name = "awards/verify_notice.html"
 
     def _guard(self, request, code: str):
         if verify_throttled(request):
-            response = render(request, "gpu_allocation/verify_throttled.html", status=429)
+            response = render(request, "awards/verify_throttled.html", status=429)
             response["Retry-After"] = "60"
             return None, response
-        notice = notices.notice_for_code(code)
+        notice = selectors.notice_for_code(code)
         if notice is None:
             # The branded page, whatever DEBUG says: a mistyped code is an ordinary visitor's error.
             return None, render(request, "404.html", status=404)
         return notice, None
 
     def _context(self, notice, **extra) -> dict:
-        from gpu_allocation.notice_signing import trust_roots
-
         return {
             "notice": notice,
             "trust_configured": bool(trust_roots()),
             "consortium": notice.allocation.consortium,
             "programme": notice.allocation.run.programme,
-            "notice_in_force": notices.notice_is_current(notice),
+            "notice_in_force": selectors.notice_is_current(notice),
             "issuer_ko": settings.NOTICE_ISSUER_KO,
             "issuer_en": settings.NOTICE_ISSUER_EN,
             **extra,
@@ -264,9 +263,7 @@ class VerifyNoticeView(View):
                 if not data.startswith(b"%PDF-"):
                     status, problem = 400, _("This file is not a PDF. Upload the notice's PDF file.")
                 else:
-                    from gpu_allocation.notice_signing import notice_validate_pdf
-
-                    check = notices.notice_check_upload(notice=notice, data=data)
+                    check = services.notice_check_upload(notice=notice, data=data)
                     signature = notice_validate_pdf(data)
         context = self._context(notice, form=VerifyUploadForm(), check=check, signature=signature, problem=problem)
         return render(request, self.template_name, context, status=status)

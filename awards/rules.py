@@ -4,20 +4,21 @@
   consortium's lead contact and its member organisations' contacts);
 * officers and administrators issue notices;
 * only administrators build and download the ZIP of a run's notices.
+
+The permissions keep the ``gpu_allocation.`` prefix of the models they guard.
 """
 
 import rules
 
+from consortia.selectors import user_is_team_contact
 from portal.rules import is_officer, is_portal_admin
 
 
 @rules.predicate
 def is_notice_team_member(user, notice) -> bool:
-    from gpu_allocation.notices import user_in_team
-
     if notice is None:
         return False
-    return user_in_team(user, notice.allocation.consortium)
+    return user_is_team_contact(user, notice.allocation.consortium)
 
 
 rules.add_perm("gpu_allocation.view_awardnotice", is_officer | is_notice_team_member)

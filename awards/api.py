@@ -10,7 +10,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from gpu_allocation import notices
+from awards import selectors, services
 from gpu_allocation.enums import ExportStatus
 from gpu_allocation.models import AllocationRun, AwardNotice, NoticeExport
 from portal.api import STEP_UP_PARAMETER, RulesPermission, StrictModelSerializer
@@ -33,10 +33,10 @@ class AwardNoticeSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
     def get_current(self, notice) -> bool:
-        return notices.notice_is_current(notice)
+        return selectors.notice_is_current(notice)
 
     def get_verification_url(self, notice) -> str:
-        return notices.verification_url(notice.verification_code)
+        return services.verification_url(notice.verification_code)
 
 
 class AwardNoticeViewSet(viewsets.ReadOnlyModelViewSet):
@@ -47,7 +47,7 @@ class AwardNoticeViewSet(viewsets.ReadOnlyModelViewSet):
     permission_map = {"retrieve": "gpu_allocation.view_awardnotice", "pdf": "gpu_allocation.view_awardnotice"}
 
     def get_queryset(self):
-        return notices.award_notices_visible_to(self.request.user)
+        return selectors.award_notices_visible_to(self.request.user)
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The PDF")})
     @action(detail=True, methods=["get"])
@@ -95,7 +95,7 @@ class NoticeExportViewSet(viewsets.GenericViewSet):
     permission_map: dict = {}
 
     def get_queryset(self):
-        return notices.notice_exports_visible_to(self.request.user).order_by("-created_at")
+        return selectors.notice_exports_visible_to(self.request.user).order_by("-created_at")
 
     def list(self, request):
         page = self.paginate_queryset(self.get_queryset())
@@ -111,7 +111,7 @@ class NoticeExportViewSet(viewsets.GenericViewSet):
         require_recent_authentication_api(request)  # before the input is read: a wrong code is 403, not 400
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        export = notices.notice_export_start(run=serializer.validated_data["run"], by=request.user)
+        export = services.notice_export_start(run=serializer.validated_data["run"], by=request.user)
         export.refresh_from_db()
         return Response(self.get_serializer(export).data, status=status.HTTP_202_ACCEPTED)
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from gpu_allocation.notice_views import VerifyNoticeView
+from awards.views import VerifyNoticeView
 
 app_name = "verify"
 

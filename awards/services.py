@@ -1,19 +1,21 @@
-"""Award notices: numbering, KRW wording, the PDF's context, issuing, verification, ZIP export.
+"""Writes of award notices, with what they need: numbering, the PDF's wording and context,
+issuing, verification of an upload, the ZIP export. Reads are in ``awards.selectors``.
 
 Flow (SPEC §7):
 
 1. An officer approves an allocation run (``gpu_allocation.services``). The approval, or
    an officer pressing *Issue notices* (:func:`notice_issue_request`), enqueues the Celery
    task that calls :func:`notice_issue_for_run` in the worker, which renders one PDF per
-   team, signs it (PAdES, ``gpu_allocation.notice_signing``; no usable key: nothing is
+   team, signs it (PAdES, ``awards.signing``; no usable key: nothing is
    issued, the failure is audited and shown), stores it through Django's storage API with
    its SHA-256 and a random verification code, and supersedes the notices of earlier
    approved runs.
 2. Anyone holding a notice checks it at ``/verify/<code>/`` (number, date, team, digest;
    uploading the PDF compares digests and validates its signature).
 3. An administrator builds a ZIP of every notice of a run with
-   :func:`notice_export_start`; the Celery task :func:`notice_export_build` fills it and
-   records progress on the ``NoticeExport`` row.
+   :func:`notice_export_start`, which publishes its build through the outbox; the Celery
+   task runs :func:`notice_export_build`, which fills it and records progress on the
+   ``NoticeExport`` row.
 
 Invariants: one notice per allocation (OneToOne); a notice's PDF bytes never change after
 issue (its digest is what verification compares); only notices of the run in force are
@@ -27,6 +29,7 @@ import io
 import logging
 import re
 import secrets
+import uuid
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -35,15 +38,17 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from awards.signing import field_box, notice_sign_pdf, notice_signer_load, timestamp_configured
 from gpu_allocation.enums import ExportStatus, RunStatus
 from gpu_allocation.models import Allocation, AllocationRun, AwardNotice, NoticeExport
 from portal.audit import audit_record
 from portal.errors import DomainError
 from portal.formatting import krw, krw_korean
+from portal.outbox import outbox_publish
+from portal.pdf import render_pdf_with_anchors
 
 logger = logging.getLogger(__name__)
 
@@ -230,12 +235,9 @@ def _allocations_for_notices(run: AllocationRun) -> list[Allocation]:
 def notice_render(*, allocation: Allocation, number: str, code: str, issued_at: datetime, signer=None) -> bytes:
     """The PDF bytes of one notice (no database writes).
 
-    With ``signer`` (from :func:`gpu_allocation.notice_signing.notice_signer_load`) the PDF is
+    With ``signer`` (from :func:`awards.signing.notice_signer_load`) the PDF is
     signed (PAdES), its visible signature field placed over the template's signature box.
     """
-    from gpu_allocation.notice_signing import field_box, notice_sign_pdf, timestamp_configured
-    from portal.pdf import render_pdf_with_anchors
-
     context = notice_context(allocation=allocation, number=number, code=code, issued_at=issued_at)
     context["timestamped"] = timestamp_configured()
     pdf, anchors = render_pdf_with_anchors(template_name=NOTICE_TEMPLATE, context=context)
@@ -245,53 +247,7 @@ def notice_render(*, allocation: Allocation, number: str, code: str, issued_at: 
     return notice_sign_pdf(pdf, signer=signer, box=box, page=page)
 
 
-# --------------------------------------------------------------------------- selectors
-
-
-def team_q(user, prefix: str = "") -> Q:
-    """Rows whose consortium has ``user`` as lead contact or as a member organisation's contact."""
-    return Q(**{f"{prefix}consortium__lead_contact": user}) | Q(**{f"{prefix}consortium__members__contact": user})
-
-
-def award_notices_visible_to(user) -> QuerySet[AwardNotice]:
-    """Notices ``user`` may see: all for officers and administrators; their own team's for applicants."""
-    base = AwardNotice.objects.select_related(
-        "allocation__consortium__lead_organisation", "allocation__run__programme", "superseded_by"
-    ).order_by("-issued_at", "-id")
-    if not (user and user.is_authenticated):
-        return base.none()
-    if user.is_officer:
-        return base
-    if user.is_applicant:
-        ids = Allocation.objects.filter(team_q(user)).values("id")
-        return base.filter(allocation_id__in=ids)
-    return base.none()
-
-
-def user_in_team(user, consortium) -> bool:
-    if not (user and user.is_authenticated):
-        return False
-    if consortium.lead_contact_id == user.pk:
-        return True
-    return consortium.members.filter(contact=user).exists()
-
-
-def notice_is_current(notice: AwardNotice) -> bool:
-    """A notice is in force while neither it nor its run has been superseded."""
-    return notice.superseded_at is None and notice.allocation.run.superseded_at is None
-
-
-def notice_for_code(code: str) -> AwardNotice | None:
-    code = (code or "").strip().upper()
-    if not re.fullmatch(r"[0-9A-Z-]{8,32}", code):
-        return None
-    return (
-        AwardNotice.objects.select_related(
-            "allocation__consortium__lead_organisation", "allocation__run__programme", "superseded_by"
-        )
-        .filter(verification_code=code)
-        .first()
-    )
+# --------------------------------------------------------------------------- verification
 
 
 @dataclass(frozen=True)
@@ -327,8 +283,6 @@ def _next_number(programme) -> str:
 def _issue_one(*, allocation: Allocation, by, now: datetime, signer) -> AwardNotice:
     """Render, sign, store and record one notice; supersede the team's older notices.
     Caller holds the run lock and has loaded ``signer``."""
-    from gpu_allocation.notice_signing import timestamp_configured
-
     programme = allocation.run.programme
     number = _next_number(programme)
     code = verification_code_new()
@@ -390,11 +344,9 @@ def notice_issue_for_run(*, run: AllocationRun, by) -> list[AwardNotice]:
     notices of this programme superseded; notices of earlier runs for teams no longer in
     this run are marked superseded too. Audited. Returns the run's notices, rank order.
     Raises DomainError when the run is not the approved allocation in force, and
-    :class:`~gpu_allocation.notice_signing.SigningUnavailable` (a DomainError) before
+    :class:`~awards.signing.SigningUnavailable` (a DomainError) before
     anything is rendered when the signing key cannot be used: nothing is issued unsigned.
     """
-    from gpu_allocation.notice_signing import notice_signer_load
-
     run = AllocationRun.objects.select_for_update().select_related("programme").get(pk=run.pk)
     if not _run_in_force(run):
         raise DomainError(
@@ -437,10 +389,6 @@ def notice_issue_request(*, run: AllocationRun, by):
     (``gpu_allocation.notice_issue_for_run``) is published after commit. Returns the row.
     Raises DomainError when the run is not the approved allocation in force.
     """
-    import uuid
-
-    from portal.outbox import outbox_publish
-
     with transaction.atomic():
         run = AllocationRun.objects.select_for_update().get(pk=run.pk)
         if not _run_in_force(run):
@@ -462,46 +410,13 @@ def notice_issue_failed(*, run: AllocationRun, by, error: str) -> None:
     audit_record(action="award_notice.issue_fail", obj=run, actor=by, after={"error": error[:1000]})
 
 
-@dataclass(frozen=True)
-class IssueState:
-    """The latest issuing request or failure of a run, for the notices page."""
-
-    state: str  # "pending" | "failed"
-    at: datetime
-    error: str = ""
-
-
-def notice_issue_state(run: AllocationRun) -> IssueState | None:
-    """``pending`` after an *Issue notices* request, ``failed`` (with the message) after a
-    failed attempt; None when neither is the latest word on the run (one query)."""
-    from portal.models import AuditEntry
-
-    entry = (
-        AuditEntry.objects.filter(
-            object_type=AllocationRun._meta.label_lower,
-            object_id=str(run.pk),
-            action__in=["award_notice.issue_request", "award_notice.issue_fail"],
-        )
-        .order_by("-id")
-        .values("action", "at", "after")
-        .first()
-    )
-    if entry is None:
-        return None
-    if entry["action"] == "award_notice.issue_fail":
-        return IssueState("failed", entry["at"], (entry["after"] or {}).get("error", ""))
-    return IssueState("pending", entry["at"])
-
-
 def notice_issue_for_allocation(*, allocation_id: int, by) -> AwardNotice | None:
     """Issue the notice of one allocation if missing (used by the ZIP task for progress). Idempotent.
 
     Returns None when the allocation's run is not in force and it has no notice; raises
-    :class:`~gpu_allocation.notice_signing.SigningUnavailable` when it would have to sign
+    :class:`~awards.signing.SigningUnavailable` when it would have to sign
     and cannot.
     """
-    from gpu_allocation.notice_signing import notice_signer_load
-
     with transaction.atomic():
         allocation = Allocation.objects.select_related("run").get(pk=allocation_id)
         run = AllocationRun.objects.select_for_update().get(pk=allocation.run_id)
@@ -523,15 +438,22 @@ def zip_member_name(notice: AwardNotice) -> str:
     return f"{notice.number}_{name or notice.allocation.consortium_id}.pdf"
 
 
+EXPORT_TASK = "gpu_allocation.notice_export_build"
+
+
+def notice_export_outbox_key(export_id: int) -> str:
+    """The outbox row that asks for the build of one export (settled by the task once final)."""
+    return f"notice-export:{export_id}"
+
+
 def notice_export_start(*, run: AllocationRun, by) -> NoticeExport:
-    """Create a ZIP export of ``run``'s notices and enqueue its build after commit.
+    """Create a ZIP export of ``run``'s notices; its build is published through the outbox
+    (row ``notice-export:<id>``) after commit.
 
     Idempotent while one is queued or running: that export is returned (the database
     allows one active export per run). Raises DomainError if the run has no allocations or
     is neither in force nor already issued.
     """
-    from gpu_allocation.notice_tasks import notice_export_build_task
-
     with transaction.atomic():
         run = AllocationRun.objects.select_for_update().get(pk=run.pk)
         active = NoticeExport.objects.filter(run=run, status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING]).first()
@@ -546,7 +468,9 @@ def notice_export_start(*, run: AllocationRun, by) -> NoticeExport:
             )
         export = NoticeExport.objects.create(run=run, created_by=by)
         audit_record(action="notice_export.start", obj=export, actor=by, after={"run": run.pk})
-        transaction.on_commit(lambda: notice_export_build_task.delay(export_id=export.pk))
+        outbox_publish(
+            task_name=EXPORT_TASK, kwargs={"export_id": export.pk}, dedupe_key=notice_export_outbox_key(export.pk)
+        )
     return export
 
 
@@ -613,9 +537,3 @@ def notice_export_build(*, export_id: int) -> NoticeExport:
             action="notice_export.finish", obj=export, actor=None, after={"sha256": export.sha256, "files": names}
         )
     return export
-
-
-def notice_exports_visible_to(user) -> QuerySet[NoticeExport]:
-    if user and user.is_authenticated and user.is_portal_admin:
-        return NoticeExport.objects.select_related("run")
-    return NoticeExport.objects.none()
