@@ -53,6 +53,7 @@ from evaluations.selectors import (
     phase_applications,
     phase_previous,
 )
+from evaluations.workflow import assignment_move, phase_move
 from portal.audit import audit_changes, audit_record, model_snapshot
 from portal.errors import DomainError, InvalidInput
 from portal.formatting import kst
@@ -72,42 +73,6 @@ CRITERION_FIELDS = [
 OBJECTIVE_FIELDS = ["model_category", "benchmark", "reference_model", "reference_score", "target_ratio"]
 HUNDRED = Decimal("100")
 TENTH = Decimal("0.1")
-
-# The phase's life: every edge, and nothing else, may change ``Phase.status``.
-S = PhaseStatus
-TRANSITIONS = {
-    (S.SETUP, S.SCORING): "open scoring",
-    (S.SCORING, S.FINALISED): "finalise",
-    (S.FINALISED, S.PUBLISHED): "publish",
-    (S.PUBLISHED, S.FINALISED): "finalise again after an upheld appeal",
-    (S.PUBLISHED, S.FINAL): "appeal window closed with no open appeal",
-}
-
-
-def phase_transition(*, phase: Phase, to: str, by: User | None, reason: str = "", extra: dict | None = None) -> Phase:
-    """The one door for status changes: refuses edges not in ``TRANSITIONS`` and audits the move."""
-    if (phase.status, to) not in TRANSITIONS:
-        raise DomainError(
-            particles(
-                _("The phase cannot go from “%(from)s” to “%(to)s”.")
-                % {"from": PhaseStatus(phase.status).label, "to": PhaseStatus(to).label}
-            )
-        )
-    before = phase.status
-    phase.status = to
-    fields = ["status", *(extra or {})]
-    for name, value in (extra or {}).items():
-        setattr(phase, name, value)
-    phase.save(update_fields=fields)
-    audit_record(
-        action=f"phase.{to}",
-        obj=phase,
-        actor=by,
-        before={"status": before},
-        after={"status": to, **{k: v for k, v in (extra or {}).items() if k != "finalised_by"}},
-        reason=reason,
-    )
-    return phase
 
 
 def _locked_phase(phase: Phase) -> Phase:
@@ -300,7 +265,7 @@ def phase_open_scoring(*, phase: Phase, by: User) -> Phase:
     phase.programme = _lock_programme(phase.programme)
     _check_places(phase)
     _check_ready_to_score(phase, list(phase.criteria.all()))
-    return phase_transition(phase=phase, to=PhaseStatus.SCORING, by=by)
+    return phase_move(phase=phase, to=PhaseStatus.SCORING, by=by)
 
 
 # --------------------------------------------------------------------------- reviewer pool and assignment
@@ -401,8 +366,7 @@ def assignment_replace(*, assignment: Assignment, by: User, reviewer: User | Non
     if assignment.status == AssignmentStatus.REPLACED:
         raise DomainError(_("This assignment has already been replaced."))
     before = assignment.status
-    assignment.status = AssignmentStatus.REPLACED
-    assignment.save(update_fields=["status"])
+    assignment_move(assignment=assignment, to=AssignmentStatus.REPLACED)
     audit_record(
         action="assignment.replace",
         obj=assignment,
@@ -497,8 +461,7 @@ def phase_auto_assign(*, phase: Phase, by: User, application_ids: list[int] | No
         )
         if released.status == AssignmentStatus.SUBMITTED:
             continue  # a submitted review stays on record; the officer decides
-        released.status = AssignmentStatus.CONFLICTED
-        released.save(update_fields=["status"])
+        assignment_move(assignment=released, to=AssignmentStatus.CONFLICTED)
         ConflictDeclaration.objects.update_or_create(
             assignment=released,
             defaults={"has_conflict": True, "automatic": True, "reason": "affiliated with a consortium organisation"},
@@ -550,8 +513,7 @@ def assignment_declare(*, assignment: Assignment, by: User, has_conflict: bool, 
         assignment=assignment, defaults={"has_conflict": has_conflict, "reason": reason, "automatic": automatic}
     )
     before = assignment.status
-    assignment.status = AssignmentStatus.CONFLICTED if has_conflict else AssignmentStatus.ACTIVE
-    assignment.save(update_fields=["status"])
+    assignment_move(assignment=assignment, to=AssignmentStatus.CONFLICTED if has_conflict else AssignmentStatus.ACTIVE)
     audit_record(
         action="assignment.declare",
         obj=assignment,
@@ -660,15 +622,13 @@ def assignment_save_scores(
             row.save(update_fields=["value", "comment", "updated_at"])
     if comment is not None:
         assignment.comment = comment
-    fields = ["comment"]
     if submit:
         missing = [criteria[k].name for k in criteria if k not in existing]
         if missing:
             raise InvalidInput(_("Score every criterion before submitting: %(names)s.") % {"names": ", ".join(missing)})
-        assignment.status = AssignmentStatus.SUBMITTED
-        assignment.submitted_at = timezone.now()
-        fields += ["status", "submitted_at"]
-    assignment.save(update_fields=fields)
+        assignment_move(assignment=assignment, to=AssignmentStatus.SUBMITTED, fields=["comment"])
+    else:
+        assignment.save(update_fields=["comment"])
     audit_record(
         action="assignment.submit" if submit else "assignment.save_draft",
         obj=assignment,
@@ -981,7 +941,7 @@ def phase_finalise(*, phase: Phase, by: User) -> list[PhaseResult]:
     for appeal in pending_appeals:
         appeal.applied_at = now
         appeal.save(update_fields=["applied_at"])
-    phase_transition(
+    phase_move(
         phase=phase,
         to=PhaseStatus.FINALISED,
         by=by,
@@ -1004,7 +964,7 @@ def phase_publish(*, phase: Phase, by: User) -> Phase:
     phase = _locked_phase(phase)
     if phase.status != PhaseStatus.FINALISED:
         raise DomainError(_("Only a finalised phase can be published."))
-    return phase_transition(phase=phase, to=PhaseStatus.PUBLISHED, by=by, extra={"published_at": timezone.now()})
+    return phase_move(phase=phase, to=PhaseStatus.PUBLISHED, by=by, extra={"published_at": timezone.now()})
 
 
 def appeal_window_closes_at(phase: Phase) -> datetime | None:
@@ -1026,7 +986,7 @@ def phase_make_final(*, phase: Phase, by: User | None = None) -> Phase:
         raise DomainError(_("An appeal is still open."))
     if Appeal.objects.filter(phase=phase, status=AppealStatus.UPHELD, applied_at__isnull=True).exists():
         raise DomainError(_("An upheld appeal has not been re-finalised yet."))
-    return phase_transition(phase=phase, to=PhaseStatus.FINAL, by=by, reason="appeal window closed")
+    return phase_move(phase=phase, to=PhaseStatus.FINAL, by=by, reason="appeal window closed")
 
 
 def phases_make_final_due() -> int:
@@ -1101,8 +1061,7 @@ def appeal_decide(*, appeal: Appeal, by: User, upheld: bool, reasons: str, resco
         for assignment in Assignment.objects.select_for_update().filter(
             phase=appeal.phase, application=appeal.application_id, status=AssignmentStatus.SUBMITTED
         ):
-            assignment.status, assignment.submitted_at = AssignmentStatus.ACTIVE, None
-            assignment.save(update_fields=["status", "submitted_at"])
+            assignment_move(assignment=assignment, to=AssignmentStatus.ACTIVE)
             reopened.append(assignment.id)
     appeal.save(update_fields=fields)
     audit_record(
