@@ -13,36 +13,38 @@ finalised phase) raises :class:`DomainError` (409); malformed input raises
 :class:`InvalidInput` (400) and changes nothing. Every public name is importable from here.
 """
 
+from evaluations.services.appeals import appeal_decide, appeal_file, officer_was_reviewer
+from evaluations.services.assignments import (
+    AutoAssignSummary,
+    assignment_create,
+    assignment_declare,
+    assignment_replace,
+    phase_auto_assign,
+    phase_invite_reviewers,
+)
 from evaluations.services.phases import (
     CRITERION_FIELDS,
     HUNDRED,
     OBJECTIVE_FIELDS,
     PHASE_FIELDS,
-    TENTH,
-    AutoAssignSummary,
-    appeal_decide,
-    appeal_file,
     appeal_window_closes_at,
-    assignment_create,
-    assignment_declare,
-    assignment_replace,
-    assignment_save_scores,
-    benchmark_result_submit,
-    gate_decide,
-    officer_was_reviewer,
-    panel_scores_import,
-    phase_auto_assign,
     phase_create,
     phase_finalise,
-    phase_invite_reviewers,
     phase_make_final,
     phase_open_scoring,
-    phase_panel_keep,
     phase_publish,
     phase_set_criteria,
     phase_set_objectives,
     phase_update,
     phases_make_final_due,
+)
+from evaluations.services.scores import (
+    TENTH,
+    assignment_save_scores,
+    benchmark_result_submit,
+    gate_decide,
+    panel_scores_import,
+    phase_panel_keep,
     scoring_refusal,
     tie_break_decide,
 )

@@ -13,7 +13,7 @@ from evaluations import services
 from evaluations.enums import AssignmentStatus
 from evaluations.models import Assignment, Phase
 from evaluations.ranking_cache import live_ranking_key
-from evaluations.services.phases import _live_ranking_changed
+from evaluations.services.scores import _live_ranking_changed
 from tests.factories_evaluations import bulk_selection_phase
 
 pytestmark = pytest.mark.worker
