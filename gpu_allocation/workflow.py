@@ -72,6 +72,9 @@ EXPORT = Machine(
     refusal=_("A notice export cannot go from “%(from)s” to “%(to)s”."),
     code="invalid_transition",
     mover="export_move",
+    notes=(
+        "The export is started and built by `awards/services.py`; its model and this table stay in `gpu_allocation`.",
+    ),
 )
 
 MACHINES = (RUN, EXPORT)
