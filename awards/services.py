@@ -44,6 +44,7 @@ from django.utils import timezone
 from awards.signing import field_box, notice_sign_pdf, notice_signer_load, timestamp_configured
 from gpu_allocation.enums import ExportStatus, RunStatus
 from gpu_allocation.models import Allocation, AllocationRun, AwardNotice, NoticeExport
+from gpu_allocation.workflow import export_move
 from portal.audit import audit_record
 from portal.errors import DomainError
 from portal.formatting import krw, krw_korean
@@ -489,10 +490,9 @@ def notice_export_build(*, export_id: int) -> NoticeExport:
         export = NoticeExport.objects.select_for_update().get(pk=export_id)
         if export.status in (ExportStatus.SUCCEEDED, ExportStatus.FAILED):
             return export
-        export.status = ExportStatus.RUNNING
         export.attempts += 1
         export.progress = 0
-        export.save(update_fields=["status", "attempts", "progress"])
+        export_move(export=export, to=ExportStatus.RUNNING, fields=["attempts", "progress"])
     try:
         allocation_ids = list(
             Allocation.objects.filter(run_id=export.run_id).order_by("rank", "id").values_list("id", flat=True)
@@ -517,11 +517,11 @@ def notice_export_build(*, export_id: int) -> NoticeExport:
     except Exception as exc:
         with transaction.atomic():
             export = NoticeExport.objects.select_for_update().get(pk=export_id)
-            export.status = ExportStatus.FAILED
-            export.error = f"{type(exc).__name__}: {exc}"[:2000]
-            export.finished_at = timezone.now()
-            export.save(update_fields=["status", "error", "finished_at"])
-            audit_record(action="notice_export.fail", obj=export, actor=None, after={"error": export.error})
+            # NOTE: a final export never changes again (another delivery of the task finished it first).
+            if export.status == ExportStatus.RUNNING:
+                export.error = f"{type(exc).__name__}: {exc}"[:2000]
+                export_move(export=export, to=ExportStatus.FAILED, fields=["error"])
+                audit_record(action="notice_export.fail", obj=export, actor=None, after={"error": export.error})
         raise
     with transaction.atomic():
         export = NoticeExport.objects.select_for_update().select_related("run").get(pk=export_id)
@@ -529,10 +529,8 @@ def notice_export_build(*, export_id: int) -> NoticeExport:
             return export
         export.file.save(f"notices-run-{export.run_id}-{export.pk}.zip", ContentFile(payload), save=False)
         export.sha256 = hashlib.sha256(payload).hexdigest()
-        export.status = ExportStatus.SUCCEEDED
         export.progress = 100
-        export.finished_at = timezone.now()
-        export.save(update_fields=["file", "sha256", "status", "progress", "finished_at"])
+        export_move(export=export, to=ExportStatus.SUCCEEDED, fields=["file", "sha256", "progress"])
         audit_record(
             action="notice_export.finish", obj=export, actor=None, after={"sha256": export.sha256, "files": names}
         )

@@ -44,6 +44,7 @@ from evaluations.selectors import active_teams_for_allocation
 from gpu_allocation import policy, selectors
 from gpu_allocation.enums import RUN_ACTIVE_STATES, RUN_FINAL_STATES, RunStatus
 from gpu_allocation.models import Allocation, AllocationGrant, AllocationRun, GpuCluster, GpuReclaim, ReclaimState
+from gpu_allocation.workflow import run_move
 from portal.audit import audit_changes, audit_record, model_snapshot
 from portal.errors import DomainError
 from portal.korean import particles
@@ -461,13 +462,12 @@ def _heartbeat(run_id: int):
         thread.join(timeout=interval + 5)
 
 
-def _fail(run: AllocationRun, *, error: str, detail: dict[str, Any] | None = None) -> AllocationRun:
-    run.status = RunStatus.FAILED
+def _run_mark_failed(run: AllocationRun, *, error: str, detail: dict[str, Any] | None = None) -> AllocationRun:
+    """Fail the locked ``run`` with ``error`` (and its bilingual ``detail``) and audit it."""
     run.error = error
     run.result = {"error": detail} if detail else None
-    run.finished_at = timezone.now()
     run.progress_message = gettext_noop("Failed")
-    run.save(update_fields=["status", "error", "result", "finished_at", "progress_message"])
+    run_move(run=run, to=RunStatus.FAILED, fields=["error", "result", "progress_message"])
     audit_record(
         action="allocation_run.fail",
         obj=run,
@@ -483,7 +483,7 @@ def _allocation_run_begin(run_id: int) -> AllocationRun | None:
     if run is None or run.status in RUN_FINAL_STATES:
         return None
     if run.attempts >= MAX_ATTEMPTS:
-        _fail(
+        _run_mark_failed(
             run,
             error=f"The run was stopped after {run.attempts} attempts that did not finish (for example, workers that "
             "were killed). Start a new run.",
@@ -496,11 +496,9 @@ def _allocation_run_begin(run_id: int) -> AllocationRun | None:
         )
         return None
     run.attempts += 1
-    run.status = RunStatus.RUNNING
-    run.started_at = run.heartbeat_at = timezone.now()
     run.progress = 5
     run.progress_message = gettext_noop("Started")
-    run.save(update_fields=["attempts", "status", "started_at", "heartbeat_at", "progress", "progress_message"])
+    run_move(run=run, to=RunStatus.RUNNING, fields=["attempts", "progress", "progress_message"])
     if run.attempts == 1:
         audit_record(action="allocation_run.execute", obj=run, after={"status": run.status, "attempts": run.attempts})
     else:
@@ -547,7 +545,7 @@ def _allocation_run_write(run_id: int, result: policy.AllocationResult) -> Alloc
     problems = _capacity_problems(grants_by_cluster=grants_by_cluster, clusters=clusters, node_sizes=node_sizes)
     if problems:
         text = "; ".join(problems)
-        return _fail(
+        return _run_mark_failed(
             run,
             error=f"The GPU pool changed while the run was executing ({text}). Start a new run.",
             detail={
@@ -587,13 +585,11 @@ def _allocation_run_write(run_id: int, result: policy.AllocationResult) -> Alloc
             )
             for g in team.grants
         )
-    run.status = RunStatus.SUCCEEDED
     run.result = result.to_dict()
     run.progress = 100
     run.progress_message = gettext_noop("Done")
-    run.finished_at = timezone.now()
     run.error = ""
-    run.save(update_fields=["status", "result", "progress", "progress_message", "finished_at", "error"])
+    run_move(run=run, to=RunStatus.SUCCEEDED, fields=["result", "progress", "progress_message", "error"])
     audit_record(
         action="allocation_run.succeed",
         obj=run,
@@ -614,9 +610,9 @@ def _allocation_run_fail_infeasible(run_id: int, exc: policy.PolicyError) -> All
     if run.status in RUN_FINAL_STATES:
         return run
     if isinstance(exc, policy.PolicyInfeasible):
-        return _fail(run, error=exc.message_en, detail=exc.to_dict())
+        return _run_mark_failed(run, error=exc.message_en, detail=exc.to_dict())
     text = str(exc)
-    return _fail(run, error=text, detail={"code": "invalid_inputs", "params": {}, "en": text, "ko": text})
+    return _run_mark_failed(run, error=text, detail={"code": "invalid_inputs", "params": {}, "en": text, "ko": text})
 
 
 @transaction.atomic
@@ -625,7 +621,7 @@ def _allocation_run_fail_refused(run_id: int, exc: IntegrityError) -> Allocation
     if run.status in RUN_FINAL_STATES:
         return run
     text = f"The database refused the result ({exc}). Correct the programme settings or the pool, then start a new run."
-    return _fail(
+    return _run_mark_failed(
         run,
         error=text,
         detail={

@@ -13,6 +13,7 @@ from evaluations import services
 from evaluations.enums import AssignmentStatus
 from evaluations.models import Assignment, Phase
 from evaluations.ranking_cache import live_ranking_key
+from evaluations.services.scores import _live_ranking_changed
 from tests.factories_evaluations import bulk_selection_phase
 
 pytestmark = pytest.mark.worker
@@ -53,11 +54,11 @@ def test_nothing_is_queued_once_the_phase_is_frozen_or_when_switched_off(db, set
 
     phase = bulk_selection_phase(programme=programme, applications=2)
     settings.EVALUATIONS_WARM_LIVE_RANKING = False
-    services._live_ranking_changed(phase)
+    _live_ranking_changed(phase)
     assert not OutboxMessage.objects.filter(task_name="evaluations.warm_live_ranking").exists()
     settings.EVALUATIONS_WARM_LIVE_RANKING = True
-    services._live_ranking_changed(phase)
+    _live_ranking_changed(phase)
     assert OutboxMessage.objects.filter(task_name="evaluations.warm_live_ranking").count() == 1
     phase.status = "finalised"
-    services._live_ranking_changed(phase)
+    _live_ranking_changed(phase)
     assert OutboxMessage.objects.filter(task_name="evaluations.warm_live_ranking").count() == 1
