@@ -59,6 +59,7 @@ audit: $(STAMP) ## pip-audit: no known vulnerabilities in the installed packages
 lint: $(STAMP) ## ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -356,7 +356,10 @@ class ApplicationViewSet(
     def get_queryset(self):
         # A submission needs the row and the permission only (the service locks and reads what
         # it needs): no version facts to compute in the deadline rush.
-        return applications_visible_to(self.request.user, facts=self.action != "submit")
+        if self.action == "submit":
+            return applications_visible_to(self.request.user, facts=False)
+        # The representation reads the programme (the seal) and the consortium's name only.
+        return applications_visible_to(self.request.user).select_related(None).select_related("programme", "consortium")
 
     @extend_schema(
         request=ApplicationCreateSerializer, responses={200: ApplicationSerializer, 201: ApplicationSerializer}

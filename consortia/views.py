@@ -33,6 +33,7 @@ from consortia.models import Attachment, ConsortiumMember, Invitation
 from consortia.rules_application import application_checklist, checklist_passes
 from consortia.selectors import (
     application_state_counts,
+    applications_listed_for,
     applications_visible_to,
     attachments_of,
     consortia_visible_to,
@@ -265,7 +266,7 @@ class InvitationAcceptView(LoginRequiredMixin, View):
 
 class MyApplicationsView(ApplicantMixin, View):
     def get(self, request):
-        applications = applications_visible_to(request.user)
+        applications = applications_listed_for(request.user)
         page = Paginator(applications, 50).get_page(request.GET.get("page"))
         return render(request, "consortia/my_applications.html", {"page": page})
 

@@ -91,6 +91,10 @@ class RankingSource(Protocol):
     criteria: list[Criterion]
     """The phase's criteria, gates included, in their order (the columns and charts)."""
 
+    version: str
+    """What the rows were computed from: two rankings of one version have the same rows, so
+    a page rendered from them may be cached under it (the ranking page's table is)."""
+
     def __len__(self, /) -> int:
         """The number of rows."""
         ...
@@ -196,11 +200,15 @@ class LiveRanking(list):
     that the ranking page reads."""
 
     criteria: list[Criterion]
+    version: str
 
-    def __init__(self, rows=(), *, criteria: list[Criterion] | None = None, bands: dict | None = None):
+    def __init__(
+        self, rows=(), *, criteria: list[Criterion] | None = None, bands: dict | None = None, version: str = ""
+    ):
         super().__init__(rows)
         self.criteria = criteria or []
         self.bands = bands or {}
+        self.version = version
 
     def scored_top(self, n: int) -> list[RankingRow]:
         return [r for r in self if r.score is not None][:n]
@@ -225,10 +233,15 @@ class FrozenRanking:
     number of applications. Order: rank, then application id (as ``phase_results_frozen``).
     """
 
+    version: str
+
     def __init__(self, phase: Phase):
         self.phase = phase
         self.queryset = phase_results_frozen(phase=phase)
         self._count: int | None = None
+        # Frozen rows change only when the phase is finalised again (after an upheld appeal).
+        finalised = phase.finalised_at.isoformat() if phase.finalised_at else ""
+        self.version = f"frozen:{phase.pk}:{finalised}"
 
     def count(self) -> int:
         if self._count is None:
@@ -274,8 +287,11 @@ class CachedLiveRanking:
 
     criteria: list[Criterion]
 
+    version: str
+
     def __init__(self, *, phase: Phase, key: str, summary: dict, criteria: list[Criterion]):
         self.phase, self.key, self.summary, self.criteria = phase, key, summary, criteria
+        self.version = key
         self._chunks: dict[str, list[RankingRow]] = {}  # read once per request
 
     def count(self) -> int:
@@ -464,7 +480,9 @@ def criterion_score_distribution(*, phase: Phase, criteria: list[Criterion]) -> 
 def live_ranking_store(*, key: str, snapshot: PhaseSnapshot) -> LiveRanking:
     """Build the live ranking from a snapshot and store it in the cache under ``key``:
     its chunks first, then its summary (a summary implies its chunks were stored)."""
-    rows = LiveRanking(ranking_rows_live(snapshot), criteria=snapshot.criteria, bands=live_score_bands(snapshot))
+    rows = LiveRanking(
+        ranking_rows_live(snapshot), criteria=snapshot.criteria, bands=live_score_bands(snapshot), version=key
+    )
     chunks = {
         chunk_key(key, n): rows[n * LIVE_CHUNK : (n + 1) * LIVE_CHUNK] for n in range(len(rows) // LIVE_CHUNK + 1)
     }
@@ -490,11 +508,13 @@ def live_ranking_warm(*, phase_id: int) -> bool:
     phase = Phase.objects.filter(pk=phase_id).first()
     if phase is None or phase_is_frozen(phase):
         return False
-    rows, _snapshot = phase_ranking_source(phase=phase)
+    rows, _snapshot = phase_ranking_source(phase=phase, fresh=True)
     return isinstance(rows, LiveRanking)  # computed (and stored), not read from the cache
 
 
-def phase_ranking_source(*, phase: Phase) -> tuple[RankingSource, PhaseSnapshot | CachedSnapshot | None]:
+def phase_ranking_source(
+    *, phase: Phase, fresh: bool = False
+) -> tuple[RankingSource, PhaseSnapshot | CachedSnapshot | None]:
     """The ranking for pages and the API, with the snapshot (``None`` once frozen).
 
     Frozen: lazy over ``PhaseResult`` (a COUNT and one page of rows). Live: the ranking
@@ -504,7 +524,7 @@ def phase_ranking_source(*, phase: Phase) -> tuple[RankingSource, PhaseSnapshot 
     """
     if phase_is_frozen(phase):
         return FrozenRanking(phase), None
-    live_key = live_ranking_key(phase=phase)
+    live_key = live_ranking_key(phase=phase, fresh=fresh)
     key = live_key.key
     summary = cache_read(key)
     if summary is not None:

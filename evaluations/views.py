@@ -464,6 +464,7 @@ class PhaseRankingView(OfficerPhaseMixin, View):
         context = _ranking_context(self.phase, rows, snapshot)
         context["page"] = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
         context["total"] = context["page"].paginator.count
+        context["rows_version"] = rows.version
         return render(request, "evaluations/phase_ranking.html", context)
 
     def post(self, request, pk):

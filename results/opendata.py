@@ -1,6 +1,6 @@
 """The open data of a programme's published results: JSON (with a JSON Schema) and CSV.
 
-Built from ``results.selectors.public_programme`` only, so it holds exactly what the public
+Built from ``results.selectors.public_programme_everything`` only, so it holds exactly what the public
 pages show: published phases, rank, score, decision and benchmark attainment; the name of a
 team only where the public page names it. Numbers are strings in JSON (exact decimals, as
 in the API); CSV files are UTF-8 with a byte-order mark so spreadsheet programmes read the

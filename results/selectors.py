@@ -18,6 +18,12 @@ Never: reviewers, comments, contacts, e-mail addresses, criterion sheets, propos
 content, unpublished phases. The result is cached (fail-open Redis) under a key made of
 the programme and the status, publication and finalisation times of its published phases,
 so a publication, a re-finalisation or a new phase makes a new key.
+
+What a page reads does not grow with the number of applicants: the programme's summary
+(``public_programme``) carries the named results only — the selected teams and every team
+of a stage, a handful — and each phase's count; a phase page reads its results a page of
+``PHASE_PAGE_SIZE`` at a time (``public_phase_results``), each page cached on its own. The
+open data, a file with every row, reads them all (``public_programme_everything``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.cache import cache
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from evaluations.enums import ACTIVE_DECISIONS, Decision, PhaseKind, PhaseStatus
@@ -36,7 +44,8 @@ from results.models import BenchmarkImport, ReferenceModel
 
 PUBLIC_STATES = (PhaseStatus.PUBLISHED, PhaseStatus.FINAL)
 CACHE_SECONDS = 300
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+PHASE_PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -98,8 +107,9 @@ class PublicPhase:
     published_at: str
     final: bool
     objectives: tuple[str, ...]  # "LLM · KMMLU"
-    results: tuple[PublicResult, ...]
+    results: tuple[PublicResult, ...]  # the named ones in the summary; every one in the open data
     references: tuple[PublicReference, ...]
+    result_count: int = 0  # every application ranked in the phase
 
     @property
     def is_stage(self) -> bool:
@@ -177,9 +187,8 @@ def _attainment(rows) -> tuple[PublicAttainment, ...]:
     return tuple(out)
 
 
-def _build(programme: Programme, phases: list[Phase], stamp: str = "") -> PublicProgramme:
-    phase_ids = [p.id for p in phases]
-    results = (
+def _result_rows(phase_ids):
+    return (
         PhaseResult.objects.filter(phase_id__in=phase_ids)
         .select_related("application__consortium__lead_organisation")
         .only(
@@ -190,30 +199,48 @@ def _build(programme: Programme, phases: list[Phase], stamp: str = "") -> Public
         )
         .order_by("phase_id", "rank", "application_id")
     )  # fmt: skip
+
+
+def _public_result(r: PhaseResult, kind: str) -> PublicResult:
+    """One frozen result as the public sees it: named only for a stage or a kept team."""
+    consortium = r.application.consortium
+    lead = consortium.lead_organisation
+    named = kind == PhaseKind.STAGE or r.decision in ACTIVE_DECISIONS
+    return PublicResult(
+        phase_id=r.phase_id,
+        application_id=r.application_id,
+        rank=r.rank,
+        score=r.score,
+        decision=r.decision,
+        reserve_rank=r.reserve_rank,
+        named=named,
+        team_ko=consortium.name if named else "",
+        team_en=consortium.name if named else "",
+        lead_ko=lead.name_ko if named else "",
+        lead_en=(lead.name_en or lead.name_ko) if named else "",
+        attainment=_attainment((r.details or {}).get("attainment")) if named else (),
+    )
+
+
+def _build(programme: Programme, phases: list[Phase], stamp: str = "", *, everything: bool = False) -> PublicProgramme:
+    phase_ids = [p.id for p in phases]
     kinds = {p.id: p.kind for p in phases}
+    results = _result_rows(phase_ids)
+    if not everything:
+        stage_ids = [p.id for p in phases if p.kind == PhaseKind.STAGE]
+        results = results.filter(Q(phase_id__in=stage_ids) | Q(decision__in=ACTIVE_DECISIONS))
+    counts = dict(
+        PhaseResult.objects.filter(phase_id__in=phase_ids)
+        .order_by()
+        .values("phase_id")
+        .annotate(n=Count("id"))
+        .values_list("phase_id", "n")
+    )
     by_phase: dict[int, list[PublicResult]] = {pid: [] for pid in phase_ids}
     applications = {}
     for r in results:
-        consortium = r.application.consortium
-        lead = consortium.lead_organisation
-        named = kinds[r.phase_id] == PhaseKind.STAGE or r.decision in ACTIVE_DECISIONS
         applications[r.application_id] = r.application
-        by_phase[r.phase_id].append(
-            PublicResult(
-                phase_id=r.phase_id,
-                application_id=r.application_id,
-                rank=r.rank,
-                score=r.score,
-                decision=r.decision,
-                reserve_rank=r.reserve_rank,
-                named=named,
-                team_ko=consortium.name if named else "",
-                team_en=consortium.name if named else "",
-                lead_ko=lead.name_ko if named else "",
-                lead_en=(lead.name_en or lead.name_ko) if named else "",
-                attainment=_attainment((r.details or {}).get("attainment")) if named else (),
-            )
-        )
+        by_phase[r.phase_id].append(_public_result(r, kinds[r.phase_id]))
     objective_labels: dict[int, list[str]] = {pid: [] for pid in phase_ids}
     labels = {}
     for o in Objective.objects.filter(phase_id__in=phase_ids).order_by("phase_id", "id"):
@@ -246,6 +273,7 @@ def _build(programme: Programme, phases: list[Phase], stamp: str = "") -> Public
             objectives=tuple(objective_labels[p.id]),
             results=tuple(by_phase[p.id]),
             references=tuple(references[p.id]),
+            result_count=counts.get(p.id, 0),
         )
         for p in phases
     )
@@ -306,15 +334,47 @@ def _teams(phases: tuple[PublicPhase, ...], applications: dict) -> tuple[PublicT
 
 
 def public_programme(programme: Programme) -> PublicProgramme:
-    """The public view of a programme (see the module docstring), cached by publication stamp."""
+    """The public summary of a programme (see the module docstring), cached by publication stamp."""
+    return _cached(programme, everything=False)
+
+
+def public_programme_everything(programme: Programme) -> PublicProgramme:
+    """The same with every result of every published phase: what the open data files hold."""
+    return _cached(programme, everything=True)
+
+
+def _cached(programme: Programme, *, everything: bool) -> PublicProgramme:
     phases = public_phases(programme)
     stamp = _stamp(programme, phases)
-    key = f"results:public:v{CACHE_VERSION}:{programme.pk}:{stamp}"
+    key = f"results:public:v{CACHE_VERSION}:{'all' if everything else 'summary'}:{programme.pk}:{stamp}"
     data = cache.get(key)
     if data is None:
-        data = _build(programme, phases, stamp)
+        data = _build(programme, phases, stamp, everything=everything)
         cache.set(key, data, CACHE_SECONDS)
     return data
+
+
+class _PhaseResults:
+    """Every result of a published phase in rank order, read (and cached) a slice at a time."""
+
+    def __init__(self, phase: PublicPhase, stamp: str):
+        self.phase, self.stamp = phase, stamp
+
+    def __len__(self) -> int:
+        return self.phase.result_count
+
+    def __getitem__(self, window: slice) -> list[PublicResult]:
+        key = f"results:public:v{CACHE_VERSION}:rows:{self.phase.id}:{self.stamp}:{window.start}:{window.stop}"
+        rows = cache.get(key)
+        if rows is None:
+            rows = [_public_result(r, self.phase.kind) for r in _result_rows([self.phase.id])[window]]
+            cache.set(key, rows, CACHE_SECONDS)
+        return rows
+
+
+def public_phase_results(phase: PublicPhase, *, stamp: str, number) -> Page:
+    """One page of a published phase's results (an unknown page number shows the first or last)."""
+    return Paginator(_PhaseResults(phase, stamp), PHASE_PAGE_SIZE).get_page(number)
 
 
 def imports_visible(*, phase: Phase, application) -> list[BenchmarkImport]:

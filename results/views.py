@@ -30,7 +30,13 @@ from results import charts, services
 from results.forms import ImportForm, MappingFormSet, ReferenceModelForm
 from results.models import BenchmarkImport, ObjectiveMapping
 from results.opendata import SCHEMA, export_csv_rows, export_json
-from results.selectors import imports_visible, public_programme, public_programmes
+from results.selectors import (
+    imports_visible,
+    public_phase_results,
+    public_programme,
+    public_programme_everything,
+    public_programmes,
+)
 
 # --------------------------------------------------------------------------- team: import
 
@@ -268,9 +274,9 @@ class PublicIndexView(View):
         return render(request, "results/public_index.html", {"programmes": programmes, "en": _lang_en()})
 
 
-def _public(pk):
+def _public(pk, *, everything: bool = False):
     programme = get_object_or_404(public_programmes(), pk=pk)
-    return public_programme(programme)
+    return public_programme_everything(programme) if everything else public_programme(programme)
 
 
 class PublicProgrammeView(View):
@@ -323,14 +329,19 @@ class PublicPhaseView(View):
             raise Http404
         en = _lang_en()
         charts_ = PhaseCharts(shown, en=en)
-        return render(request, "results/public_phase.html", {"p": data, "phase": shown, "charts": charts_, "en": en})
+        page = public_phase_results(shown, stamp=data.stamp, number=request.GET.get("page"))
+        return render(
+            request,
+            "results/public_phase.html",
+            {"p": data, "phase": shown, "page": page, "charts": charts_, "en": en},
+        )
 
 
 class PublicExportView(View):
     """The open data of a programme: ``results.csv``, ``attainment.csv``, ``results.json``."""
 
     def get(self, request, pk, name):
-        data = _public(pk)
+        data = _public(pk, everything=True)
         if name == "results.json":
             response = JsonResponse(export_json(data, request), json_dumps_params={"ensure_ascii": False, "indent": 2})
         elif name in ("results.csv", "attainment.csv"):

@@ -8,6 +8,7 @@ import io
 import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -28,6 +29,7 @@ from evaluations.models import (
     TieBreakDecision,
     UserPanelScore,
 )
+from evaluations.ranking_cache import live_ranking_stamp_forget
 from evaluations.ranking_snapshot import phase_snapshot
 from evaluations.selectors import latest_versions, phase_applications
 from evaluations.services.phases import _locked_phase, _refuse_if_frozen
@@ -160,7 +162,11 @@ def assignment_save_scores(
 def _live_ranking_changed(phase: Phase) -> None:
     """An input of the live ranking changed: have a worker compute it again after commit,
     so the officer's next look at the ranking page reads it from the cache. The page
-    computes it itself when it gets there first; this only moves the wait off the page."""
+    computes it itself when it gets there first; this only moves the wait off the page.
+    The cached stamp of the inputs is forgotten now and again on commit (a look in between
+    may have cached the stamp before this change), so the next look sees the change."""
+    live_ranking_stamp_forget(phase.pk)
+    transaction.on_commit(partial(live_ranking_stamp_forget, phase.pk))
     if settings.EVALUATIONS_WARM_LIVE_RANKING and phase.status == PhaseStatus.SCORING:
         outbox_publish(
             task_name="evaluations.warm_live_ranking",

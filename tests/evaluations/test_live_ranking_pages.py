@@ -67,3 +67,39 @@ def test_live_ranking_page_size_does_not_grow_with_applications(client_for, offi
         sizes.append(len(c.get(url).content))
     # The same 50 rows, charts and at most TIES_SHOWN ties: within a few per cent, not 4×.
     assert sizes[1] < sizes[0] * 1.25
+
+
+def _reviewer_totals(html: str, application_id: int) -> str:
+    row = next(r for r in html.split("<tr")[1:] if f"· #{application_id}<" in r)
+    return row.split('class="small reviewer-totals">', 1)[1].split("</td>", 1)[0]
+
+
+def test_the_officers_next_look_shows_a_sheet_submitted_since(client_for, officer):
+    """The ranking page (its table cached under the ranking's inputs, the inputs' stamp
+    cached for a few seconds) shows a sheet the reviewer submitted a moment ago on the
+    officer's very next look, and again after the officer's tie decision."""
+    from django.urls import reverse
+
+    from tests.factories_evaluations import assign, reviewers, selection_phase, submit_scores, submitted_application
+
+    programme = ProgrammeFactory()
+    phase = selection_phase(programme=programme)
+    apps = [submitted_application(programme=programme) for _ in range(3)]
+    first, second, late = reviewers(3)
+    for app in apps:
+        for r in (first, second):
+            submit_scores(assign(phase, app, r), {"technology": 30, "capability": 20, "impact": 20})
+    waiting = assign(phase, apps[0], late)
+    officer_client = client_for(officer)
+    url = reverse("evaluations:phase_ranking", args=[phase.pk])
+    before = officer_client.get(url).content.decode()
+    assert _reviewer_totals(before, apps[0].id) == "70.0, 70.0"
+    assert _reviewer_totals(officer_client.get(url).content.decode(), apps[0].id) == "70.0, 70.0"
+
+    reviewer_client = client_for(late)
+    score_url = reverse("evaluations:assignment_score", args=[waiting.pk])
+    scores = {"score_technology": "10", "score_capability": "10", "score_impact": "10", "comment": "총평"}
+    assert reviewer_client.post(score_url, {**scores, "submit": "1", "confirm": "yes"}).status_code == 302
+
+    after = officer_client.get(url).content.decode()
+    assert sorted(_reviewer_totals(after, apps[0].id).split(", ")) == ["30.0", "70.0", "70.0"]

@@ -67,7 +67,7 @@ def accepts(implementation, declared) -> bool:
 def test_each_ranking_implements_the_protocol(protocol, ranking):
     methods = declarations(protocol)
     assert {"__len__", "__getitem__", "__iter__", "scored_top", "last_active_id", "score_bands"} <= set(methods)
-    assert attributes(protocol) == {"criteria"}
+    assert attributes(protocol) == {"criteria", "version"}
     for name, declared in sorted(methods.items()):
         implementation = getattr(ranking, name, None)
         assert callable(implementation), f"{ranking.__name__} has no {name}()"

@@ -246,3 +246,36 @@ def test_public_pages_answer_with_redis_unreachable(programme, officer, settings
     settings.CACHES = {"default": {"BACKEND": "portal.cache.FailOpenRedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
     response = _client("ko").get(reverse("results:public_phase", args=[programme.pk, world.stage.pk]))
     assert response.status_code == 200 and SELECTED_NAMES[0] in response.content.decode()
+
+
+def test_a_phase_page_shows_its_results_a_page_at_a_time_and_the_open_data_keeps_every_row(officer, monkeypatch):
+    """What one request reads and sends does not grow with the number of applicants (SPEC §10):
+    the selection's 17 results come 5 to a page, in rank order; the programme page counts all
+    of them, the open data lists all of them, and each page costs the same queries."""
+    import results.selectors
+    from tests.factories import ProgrammeFactory
+
+    monkeypatch.setattr(results.selectors, "PHASE_PAGE_SIZE", 5)
+    small = World(ProgrammeFactory(), officer, teams=2, not_selected=1)
+    world = World(ProgrammeFactory(), officer, teams=5, not_selected=12)
+    url = reverse("results:public_phase", args=[world.programme.pk, world.selection.pk])
+    cache.clear()
+    client = _client("en")
+
+    first = client.get(url).content.decode()
+    assert "1 / 4" in first
+    rows = [r for r in PhaseResult.objects.filter(phase=world.selection).order_by("rank", "application_id")]
+    body = first.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert body.count("<tr>") == 5
+    assert all(f'<td class="num">{r.rank}</td>' in body for r in rows[:5])
+    last = client.get(url, {"page": 4}).content.decode().split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert last.count("<tr>") == 2 and all(f'<td class="num">{r.rank}</td>' in last for r in rows[15:])
+    # An unknown page number shows the last page rather than an error.
+    assert client.get(url, {"page": 99}).status_code == 200
+    programme_page = client.get(reverse("results:public_programme", args=[world.programme.pk])).content.decode()
+    assert "17 applications" in programme_page
+    exported = client.get(reverse("results:public_export", args=[world.programme.pk, "results.csv"]))
+    lines = list(csv.reader(io.StringIO(b"".join(exported.streaming_content if exported.streaming else [exported.content]).decode("utf-8-sig"))))  # fmt: skip
+    assert sum(1 for line in lines[1:] if line[3] == str(world.selection.order)) == 17
+    small_url = reverse("results:public_phase", args=[small.programme.pk, small.selection.pk])
+    assert _queries(small_url) == _queries(url)
