@@ -17,8 +17,8 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 from django.views import View
 
 from consortia.models import Application, Attachment, ConsortiumMember
@@ -53,6 +53,7 @@ from evaluations.forms import (
 )
 from evaluations.models import Appeal, Assignment, BenchmarkResult, GateDecision, Phase, PhaseResult, UserPanelScore
 from evaluations.ranking import phase_ranking_rows, phase_ranking_source
+from evaluations.ranking_cache import cache_read, cache_write
 from evaluations.ranking_snapshot import application_categories
 from evaluations.selectors import (
     anonymised_comments,
@@ -382,12 +383,14 @@ class PhaseAssignmentsView(OfficerPhaseMixin, View):
 TIES_SHOWN = 10
 
 
-def _ranking_context(phase: Phase, rows, snapshot):
-    """Charts and summaries of the ranking. ``rows`` is lazy once frozen (a few
-    aggregate/limited queries, never every row); live, it is the computed list."""
-    cut_after = rows.last_active_id()
-    criteria = rows.criteria
-    scored_criteria = [c for c in criteria if not c.is_gate]
+def _ranking_figures(phase: Phase, rows, scored_criteria) -> dict:
+    """The cut line and both charts: read from the whole ranking (for a finalised phase, a
+    few aggregate queries over every result), so kept in the cache under the ranking's
+    version and the page's language, like the rendered table."""
+    key = f"evaluations:ranking-figures:{rows.version}:{get_language()}"
+    figures = cache_read(key) if rows.version else None
+    if figures is not None:
+        return figures
     top = rows.scored_top(50)
     ranking_chart = {
         "type": "bar",
@@ -425,6 +428,22 @@ def _ranking_context(phase: Phase, rows, snapshot):
         },
         "options": {"scales": {"x": {"stacked": True}, "y": {"stacked": True, "beginAtZero": True}}},
     }
+    figures = {
+        "cut_after": rows.last_active_id(),
+        "ranking_chart": json.dumps(ranking_chart, ensure_ascii=False),
+        "distribution_chart": json.dumps(distribution_chart, ensure_ascii=False),
+    }
+    if rows.version:
+        cache_write(key, figures)
+    return figures
+
+
+def _ranking_context(phase: Phase, rows, snapshot):
+    """Charts and summaries of the ranking. ``rows`` is lazy once frozen (a few
+    aggregate/limited queries, never every row); live, it is the computed list."""
+    criteria = rows.criteria
+    scored_criteria = [c for c in criteria if not c.is_gate]
+    figures = _ranking_figures(phase, rows, scored_criteria)
     ties = []
     ties_more = 0
     if snapshot is not None:
@@ -442,11 +461,9 @@ def _ranking_context(phase: Phase, rows, snapshot):
                 }
             )
     return {
+        **figures,
         "phase": phase,
         "criteria": scored_criteria,
-        "cut_after": cut_after,
-        "ranking_chart": json.dumps(ranking_chart, ensure_ascii=False),
-        "distribution_chart": json.dumps(distribution_chart, ensure_ascii=False),
         "ties": ties,
         "ties_more": ties_more,
         "tie_form": TieBreakForm(),
