@@ -33,7 +33,6 @@ import uuid
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -47,7 +46,7 @@ from gpu_allocation.models import Allocation, AllocationRun, AwardNotice, Notice
 from gpu_allocation.workflow import export_move
 from portal.audit import audit_record
 from portal.errors import DomainError
-from portal.formatting import krw, krw_korean
+from portal.formatting import format_date_dotted, format_date_en, format_date_ko, format_number, krw, krw_korean
 from portal.outbox import outbox_publish
 from portal.pdf import render_pdf_with_anchors
 
@@ -57,30 +56,6 @@ NOTICE_TEMPLATE = "pdf/award_notice.html"
 # Crockford's base32 alphabet: no I, L, O or U, so a code read aloud or typed is unambiguous.
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CODE_GROUPS, _CODE_GROUP_LEN = 5, 4  # 20 symbols × 5 bits = 100 random bits
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def format_number(value) -> str:
-    """Thousands separators; decimals only when not whole (``640.00 -> "640"``, ``1.5 -> "1.5"``)."""
-    value = Decimal(value)
-    if value == value.to_integral_value():
-        return f"{int(value):,}"
-    return f"{value.normalize():,f}"
-
-
-def format_date_ko(day: date) -> str:
-    return f"{day.year}년 {day.month}월 {day.day}일"
-
-
-def format_date_dotted(day: date) -> str:
-    """The Korean public-document style ``2025. 7. 1.``, read the same in both languages."""
-    return f"{day.year}. {day.month}. {day.day}."
-
-
-def format_date_en(day: date) -> str:
-    return f"{day.day} {day.strftime('%B')} {day.year}"
 
 
 def notice_number(*, prefix: str, year: int, sequence: int) -> str:

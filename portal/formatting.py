@@ -11,7 +11,8 @@ these functions, so a wording changes here and nowhere else.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 # The portal's time (settings.TIME_ZONE): every time it writes is Korea Standard Time.
@@ -72,3 +73,27 @@ def kst(moment: datetime, *, seconds: bool = True) -> str:
     if moment.utcoffset() is None:
         raise ValueError("kst() needs an aware datetime.")
     return moment.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S KST" if seconds else "%Y-%m-%d %H:%M KST")
+
+
+# --------------------------------------------------------------------------- numbers and days on documents
+
+
+def format_number(value) -> str:
+    """Thousands separators; decimals only when not whole (``640.00 -> "640"``, ``1.5 -> "1.5"``)."""
+    value = Decimal(value)
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value.normalize():,f}"
+
+
+def format_date_ko(day: date) -> str:
+    return f"{day.year}년 {day.month}월 {day.day}일"
+
+
+def format_date_dotted(day: date) -> str:
+    """The Korean public-document style ``2025. 7. 1.``, read the same in both languages."""
+    return f"{day.year}. {day.month}. {day.day}."
+
+
+def format_date_en(day: date) -> str:
+    return f"{day.day} {day.strftime('%B')} {day.year}"

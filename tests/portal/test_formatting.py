@@ -1,10 +1,21 @@
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from django.utils import translation
 
 from gpu_allocation.templatetags.allocation_extras import krw_eok
-from portal.formatting import digits, krw, krw_en, krw_korean, kst
+from portal.formatting import (
+    digits,
+    format_date_dotted,
+    format_date_en,
+    format_date_ko,
+    format_number,
+    krw,
+    krw_en,
+    krw_korean,
+    kst,
+)
 from portal.templatetags.portal_format import krw as krw_filter
 from portal.templatetags.portal_labels import kst as kst_filter
 
@@ -77,3 +88,13 @@ def test_a_naive_moment_is_refused_and_a_missing_one_shows_a_dash():
     with pytest.raises(ValueError):
         kst(datetime(2025, 8, 1, 18, 0))  # noqa: DTZ001 -- naive on purpose
     assert kst_filter(None) == "—"
+
+
+def test_days_and_figures_on_documents_are_written_as_korean_public_documents_write_them():
+    day = date(2025, 7, 1)
+    assert (format_date_ko(day), format_date_dotted(day), format_date_en(day)) == (
+        "2025년 7월 1일",
+        "2025. 7. 1.",
+        "1 July 2025",
+    )
+    assert [format_number(v) for v in (Decimal("640.00"), Decimal("1.5"), 12000)] == ["640", "1.5", "12,000"]
