@@ -55,6 +55,18 @@ def notice_signing_key(tmp_path_factory):
     return SimpleNamespace(**paths, ca=ca, ca_key=ca_key, cert=cert, key=key)
 
 
+@pytest.fixture(autouse=True)
+def _not_inside_a_task():
+    """Celery keeps one process-wide "inside a task" flag, and an eager task sets it and
+    puts back what it found. Two eager tasks overlapping in two threads (a threaded test
+    server, a concurrency test) can therefore leave it set, after which a test that waits
+    for a real worker's result is refused as if it were a task. The test process is never
+    a task, so each test starts with the flag cleared."""
+    from celery.result import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+
+
 @pytest.fixture
 def applicant(db):
     return UserFactory(role="applicant")
