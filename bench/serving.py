@@ -20,6 +20,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+#: The attachment uploads (API and page), as the deploy template's upload location names them.
+UPLOAD_LOCATIONS = "^/(api/v1|consortia)/applications/[0-9]+/attachments/$"
 
 
 def wait_until_up(port: int, proc: subprocess.Popen, what: str, seconds: float = 90) -> None:
@@ -48,6 +50,7 @@ class Stack:
     threads: int = 8
     proxy: bool = True
     workdir: Path | None = None
+    handover: bool = True
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     procs: list = field(default_factory=list)
 
@@ -57,6 +60,8 @@ class Stack:
 
     def start(self) -> None:
         env = {**self.env, "RECEIVED_STAMP_SECRET": self.secret if self.proxy else ""}
+        if self.proxy and self.handover:
+            env["PROXY_BODY_DIR"] = str(self.workdir / "body")
         web = subprocess.Popen(
             [GUNICORN, "-c", "deploy/gunicorn.conf.py", "portal.wsgi:application", "--bind",
              f"127.0.0.1:{self.port + 1}", "--workers", str(self.workers), "--threads", str(self.threads),
@@ -71,6 +76,26 @@ class Stack:
     def _start_nginx(self) -> None:
         w = self.workdir
         w.mkdir(parents=True, exist_ok=True)
+        (w / "body").mkdir(exist_ok=True)
+        headers = (
+            "      proxy_pass http://portal_web;\n      proxy_http_version 1.1;\n"
+            '      proxy_set_header Connection "";\n      proxy_set_header Host $host;\n'
+            "      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+            '      proxy_set_header X-Request-Start "t=${msec}";\n'
+            f'      proxy_set_header X-Request-Start-Secret "{self.secret}";\n'
+            "      proxy_read_timeout 75s;\n"
+        )
+        # As the deploy template: the attachment uploads' bodies handed over as the file nginx
+        # stored them in (portal/uploads.py), and a client's own X-Body-File dropped elsewhere.
+        handover = (
+            f'    location ~ "{UPLOAD_LOCATIONS}" {{\n'
+            + headers
+            + "      client_body_in_file_only clean;\n      proxy_pass_request_body off;\n"
+            '      proxy_set_header Content-Length "";\n      proxy_set_header X-Body-File $request_body_file;\n'
+            "    }\n"
+            if self.handover
+            else ""
+        )
         (w / "nginx.conf").write_text(
             f"pid {w}/nginx.pid;\nerror_log {w}/error.log warn;\nworker_processes 1;\n"
             + ("user root root;\n" if os.geteuid() == 0 else "")
@@ -78,16 +103,13 @@ class Stack:
             "http {\n"
             f"  access_log off;\n  client_body_temp_path {w}/body;\n  proxy_temp_path {w}/proxy;\n"
             f"  fastcgi_temp_path {w}/fastcgi;\n  uwsgi_temp_path {w}/uwsgi;\n  scgi_temp_path {w}/scgi;\n"
+            "  sendfile on;\n  client_body_buffer_size 256k;\n"
             f"  upstream portal_web {{ server 127.0.0.1:{self.port + 1}; keepalive 32; }}\n"
             f"  server {{\n    listen 127.0.0.1:{self.port} backlog=4096;\n    client_max_body_size 25m;\n"
-            "    location / {\n      proxy_pass http://portal_web;\n      proxy_http_version 1.1;\n"
-            '      proxy_set_header Connection "";\n      proxy_set_header Host $host;\n'
-            "      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
-            '      proxy_set_header X-Request-Start "t=${msec}";\n'
-            f'      proxy_set_header X-Request-Start-Secret "{self.secret}";\n'
-            "      proxy_read_timeout 75s;\n    }\n  }\n}\n",
+            + handover
+            + "    location / {\n" + headers + '      proxy_set_header X-Body-File "";\n    }\n  }\n}\n',
             encoding="utf-8",
-        )
+        )  # fmt: skip
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         proc = subprocess.Popen(
             [nginx, "-p", str(w), "-c", str(w / "nginx.conf"), "-g", "daemon off;"],
@@ -112,28 +134,11 @@ class Stack:
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by gunicorn's master and all its descendants
         (workers, PDF inspection servers, checks), with their children that have ended."""
-        parents, tree = {}, {self.procs[0].pid}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                except OSError:
-                    continue
-        while True:  # the master's descendants: workers, the PDF inspection servers, their children
-            more = {pid for pid, parent in parents.items() if parent in tree} - tree
-            if not more:
-                break
-            tree |= more
-        total = 0.0
-        tick = os.sysconf("SC_CLK_TCK")
-        for pid in tree:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            # utime, stime, cutime, cstime (fields 14–17 of proc(5), 12–15 after the name)
-            total += sum(int(v) for v in fields[11:15]) / tick
-        return total
+        return tree_cpu_seconds(self.procs[0].pid)
+
+    def proxy_cpu_seconds(self) -> float:
+        """The same for nginx (its master and workers); 0 without the proxy."""
+        return tree_cpu_seconds(self.procs[1].pid) if self.proxy and len(self.procs) > 1 else 0.0
 
     def worker_peak_mb(self) -> list[float]:
         """Each web worker's peak resident memory so far (``VmHWM``), in MB."""
@@ -229,3 +234,37 @@ class Prober:
                 "p50_ms": ms(percentile(latencies, 0.5)), "p95_ms": ms(percentile(latencies, 0.95)),
             }  # fmt: skip
         return out
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine has spent busy (all cores, every process), from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time (user + system) used so far by process ``root`` and all its descendants, with
+    their children that have ended."""
+    parents, tree = {}, {root}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    while True:  # the master's descendants: workers, the PDF inspection servers, their children
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        if not more:
+            break
+        tree |= more
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in tree:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime (fields 14–17 of proc(5), 12–15 after the name)
+        total += sum(int(v) for v in fields[11:15]) / tick
+    return total

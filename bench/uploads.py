@@ -15,7 +15,8 @@ failures, the other pages' p50/p95 before and during the rush, the web workers' 
 (``VmHWM``) and the machine's disk write speed measured just before (``dd … conv=fdatasync``).
 
     .venv/bin/python bench/uploads.py [--clients 200] [--min-mb 5] [--max-mb 20] [--spread 0]
-                                      [--workers 2] [--threads 8] [--no-proxy] [--port 8396]
+                                      [--workers 2] [--threads 8] [--no-proxy] [--no-handover]
+                                      [--port 8396]
 
 ``BENCH_DB_PREFIX`` names the database (``<prefix>_1``, created and dropped like bench/run.py's).
 """
@@ -28,6 +29,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -36,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import ROOT, fresh_database, manage  # noqa: E402 -- sibling script
-from serving import Prober, Stack, ms, percentile  # noqa: E402 -- sibling script
+from serving import Prober, Stack, machine_busy_seconds, ms, percentile  # noqa: E402 -- sibling script
 
 BOUNDARY = "----portal-bench-upload-boundary"
 
@@ -160,6 +162,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--no-proxy", action="store_true")
+    parser.add_argument(
+        "--no-handover", action="store_true", help="nginx sends upload bodies over the socket, not as its stored file"
+    )
     parser.add_argument("--port", type=int, default=8396, help="nginx; gunicorn listens on the next port")
     parser.add_argument("--pdf-dir", help="keep the generated PDFs here and reuse them in the next run")
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "uploads.json"))
@@ -195,13 +200,25 @@ def main() -> None:
                 digests.append(make_pdf(path, size))
             files.append(path)
         disk = disk_write_mb_s(tmp)
-        stack = Stack(env, args.port, args.workers, args.threads, proxy=not args.no_proxy, workdir=tmp / "nginx")
+        stack = Stack(
+            env, args.port, args.workers, args.threads, proxy=not args.no_proxy, workdir=tmp / "nginx",
+            handover=not args.no_handover,
+        )  # fmt: skip
         try:
             stack.start()
-            cpu_before = stack.cpu_seconds()
+            cpu_before, proxy_before, machine_before = (
+                stack.cpu_seconds(),
+                stack.proxy_cpu_seconds(),
+                machine_busy_seconds(),
+            )
+            client_before = resource.getrusage(resource.RUSAGE_SELF)
             ran = asyncio.run(rush(stack.url_port, items, files, args.spread, items[0]["token"]))
+            client_after = resource.getrusage(resource.RUSAGE_SELF)
             peaks = stack.worker_peak_mb()
             web_cpu = stack.cpu_seconds() - cpu_before
+            proxy_cpu = stack.proxy_cpu_seconds() - proxy_before
+            machine_cpu = machine_busy_seconds() - machine_before
+            client_cpu = sum(getattr(client_after, f) - getattr(client_before, f) for f in ("ru_utime", "ru_stime"))
         finally:
             stack.stop()
         results = ran["results"]
@@ -227,7 +244,7 @@ def main() -> None:
     wall = ran["end"] - ran["start"]
     report = {
         "clients": args.clients, "sizes_mb": [args.min_mb, args.max_mb], "total_mb": round(total_mb),
-        "proxy": not args.no_proxy, "workers": args.workers, "threads": args.threads, "spread_s": args.spread,
+        "proxy": not args.no_proxy, "handover": not args.no_proxy and not args.no_handover, "workers": args.workers, "threads": args.threads, "spread_s": args.spread,
         "stored": sum(1 for _k, s, *_ in results if s == 201), "failed": sum(1 for _k, s, *_ in results if s != 201),
         "failed_statuses": sorted({s for _k, s, *_ in results if s != 201}),
         "failed_codes": sorted({str(a.get("code")) for _k, s, _e, a, _f in results if s != 201}),
@@ -238,6 +255,14 @@ def main() -> None:
         "pages_before_rush": ran["probe_before"], "pages_during_rush": ran["probe"],
         "web_worker_peak_mb": peaks, "disk_write_fdatasync_mb_s": disk,
         "web_cpu_s": round(web_cpu, 1), "web_cpu_ms_per_mb": round(web_cpu * 1000 / total_mb, 1),
+        # Where the machine's CPU went (the rush and the second after it): web processes,
+        # nginx, this benchmark's own client, and everything else (PostgreSQL, the kernel's
+        # writeback, other programs).
+        "cpu_s": {
+            "web": round(web_cpu, 1), "proxy": round(proxy_cpu, 1), "client": round(client_cpu, 1),
+            "machine": round(machine_cpu, 1),
+            "other": round(machine_cpu - web_cpu - proxy_cpu - client_cpu, 1),
+        },
         "machine": f"{os.cpu_count()} cores, 1-min load average after the run {os.getloadavg()[0]:.1f}",
     }  # fmt: skip
     print(json.dumps(report, indent=2, ensure_ascii=False))

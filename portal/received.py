@@ -74,16 +74,23 @@ def parse_stamp(raw: str) -> datetime | None:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def proxy_stamp(request) -> datetime | None:
-    """The front proxy's stamp of ``request``, if it is believed (see the module docstring)."""
+def from_front_proxy(request) -> bool:
+    """Whether ``request`` came through the portal's own front proxy: it carries
+    ``RECEIVED_STAMP_SECRET`` (and, when ``RECEIVED_STAMP_PROXIES`` lists addresses, comes
+    from one of them). Only then are the headers the proxy writes believed."""
     secret = getattr(settings, "RECEIVED_STAMP_SECRET", "")
     if not secret:
-        return None
+        return False
     sent = request.META.get("HTTP_X_REQUEST_START_SECRET", "")
     if not hmac.compare_digest(sent.encode(), secret.encode()):
-        return None
+        return False
     proxies = getattr(settings, "RECEIVED_STAMP_PROXIES", [])
-    if proxies and request.META.get("REMOTE_ADDR") not in proxies:
+    return not proxies or request.META.get("REMOTE_ADDR") in proxies
+
+
+def proxy_stamp(request) -> datetime | None:
+    """The front proxy's stamp of ``request``, if it is believed (see the module docstring)."""
+    if not from_front_proxy(request):
         return None
     return parse_stamp(request.META.get("HTTP_X_REQUEST_START", ""))
 

@@ -13,20 +13,39 @@ Limits: the attachment uploads (page and API) take files up to the largest per-f
 any programme (``Programme.attachment_max_file_mb``, 20 MB by default) — the programme's own
 limit is then applied exactly once the application is known (``consortia.validators.check_pdf``,
 also 413); every other request takes at most ``REQUEST_BODY_MAX_MB``.
+
+**The body the front proxy stored.** nginx receives every body whole before it passes a
+request on, writing a large one to a file of its own. For the attachment uploads it can hand
+the web process that file instead of sending the bytes again over the socket
+(``client_body_in_file_only``, ``X-Body-File: $request_body_file``, no body sent; see
+``deploy/nginx/templates/portal.conf.template``): the web process then reads the body from
+the proxy's file — the same parsing, limits, hashing and checks, without the second trip
+through the socket. It is believed only when ``PROXY_BODY_DIR`` names the proxy's folder,
+the file is a regular file directly inside it, and the request carries the proxy's secret
+(``portal.received.from_front_proxy``); otherwise the header is ignored and the body is the
+one on the socket. nginx removes its file when the request ends.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import stat
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload, TemporaryFileUploadHandler
+from django.core.handlers.wsgi import LimitedStream
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
+
+from portal.received import from_front_proxy
+
+log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 #: Room for the other parts of an upload's multipart body (boundaries, headers, the title).
@@ -118,6 +137,28 @@ def _view_name(request) -> str:
         return ""
 
 
+def take_proxy_stored_body(request):
+    """Read ``request``'s body from the file the front proxy stored it in, if the proxy
+    handed one over and is believed (module docstring): the open file (the caller closes it),
+    ``None`` if the body is on the socket as usual. ``OSError`` if a believed hand-over
+    names a file that cannot be read (the proxy and the portal disagree about the folder)."""
+    named = request.META.get("HTTP_X_BODY_FILE", "")
+    folder = getattr(settings, "PROXY_BODY_DIR", "")
+    if not (named and folder) or not from_front_proxy(request):
+        return None
+    path = os.path.realpath(named)
+    if os.path.dirname(path) != os.path.realpath(folder):
+        raise OSError(f"the handed-over body {named!r} is not directly inside PROXY_BODY_DIR")
+    handle = open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")  # noqa: SIM115 -- closed by the caller
+    size = os.fstat(handle.fileno())
+    if not stat.S_ISREG(size.st_mode):
+        handle.close()
+        raise OSError(f"the handed-over body {named!r} is not a regular file")
+    request._stream = LimitedStream(handle, size.st_size)
+    request.META["CONTENT_LENGTH"] = str(size.st_size)
+    return handle
+
+
 def _refuse(request, limit_bytes: int, *, upload: bool):
     message = too_large_message(limit_bytes, upload=upload)
     if request.path_info.startswith("/api/"):
@@ -125,6 +166,14 @@ def _refuse(request, limit_bytes: int, *, upload: bool):
         return JsonResponse({"detail": message, "code": code, "limit_bytes": limit_bytes}, status=413)
     context = {"title": _("Too large"), "message": message, "back_url": request.path}
     return render(request, "portal/refused.html", context, status=413)
+
+
+def _unreadable(request):
+    message = _("The upload could not be received. Nothing was stored; please send it again in a few minutes.")
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": message, "code": "upload_unreadable"}, status=502)
+    context = {"title": _("Upload not received"), "message": message, "back_url": request.path}
+    return render(request, "portal/refused.html", context, status=502)
 
 
 class RequestSizeLimitMiddleware:
@@ -138,6 +187,20 @@ class RequestSizeLimitMiddleware:
         if request.method not in ("POST", "PUT", "PATCH"):
             return self.get_response(request)
         upload = _view_name(request) in ATTACHMENT_UPLOAD_VIEWS
+        stored = None
+        if upload:
+            try:
+                stored = take_proxy_stored_body(request)
+            except OSError as exc:
+                log.error("upload refused: %s (check PROXY_BODY_DIR against the proxy's folder)", exc)
+                return _unreadable(request)
+        try:
+            return self._limited(request, upload)
+        finally:
+            if stored is not None:
+                stored.close()
+
+    def _limited(self, request, upload: bool):
         if upload:
             file_limit = attachment_file_limit_bytes()
             body_limit = file_limit + MULTIPART_ALLOWANCE

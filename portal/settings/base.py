@@ -19,6 +19,9 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # them); otherwise the database's clock when handling begins is the received time (portal/received.py).
 RECEIVED_STAMP_SECRET = env.str("RECEIVED_STAMP_SECRET", default="")
 RECEIVED_STAMP_PROXIES = env.list("RECEIVED_STAMP_PROXIES", default=[])
+# The front proxy's folder for upload bodies it hands over as files (portal/uploads.py);
+# empty: bodies come over the socket only.
+PROXY_BODY_DIR = env.str("PROXY_BODY_DIR", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -198,11 +198,17 @@ class Nginx:
         self.document_root = document_root
         self.cert: Path | None = None
 
+    @property
+    def body_dir(self) -> Path:
+        """Where nginx keeps the upload bodies it hands to the web processes (PROXY_BODY_DIR)."""
+        return self.workdir / "bodies"
+
     def start(self) -> None:
         for port in (PROXY_HTTP, PROXY_HTTPS, PROXY_STATUS):
             if port_open(port):
                 raise RuntimeError(f"port {port} is taken")
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.body_dir.mkdir(exist_ok=True)
         self.cert, key = make_certificate(self.workdir)
         # The compose service's environment, with this machine's ports and paths.
         variables = {**compose()["services"]["proxy"]["environment"]}
@@ -211,7 +217,7 @@ class Nginx:
             PROXY_HTTPS_PORT=str(PROXY_HTTPS), PROXY_STATUS_PORT=str(PROXY_STATUS),
             PROXY_TLS_CERTIFICATE=str(self.cert), PROXY_TLS_CERTIFICATE_KEY=str(key),
             PROXY_MAX_BODY_SIZE="25m", PROXY_DOCUMENT_ROOT=str(self.document_root),
-            PROXY_STAMP_SECRET=STAMP_SECRET,
+            PROXY_STAMP_SECRET=STAMP_SECRET, PROXY_BODY_DIR=str(self.body_dir),
         )  # fmt: skip
         (self.workdir / "portal.conf").write_text(render_proxy_template(variables), encoding="utf-8")
         w = self.workdir

@@ -93,3 +93,17 @@ def test_only_the_worker_receives_the_notice_signing_key():
         assert "notice_signing_key" not in held and "notice_signing_passphrase" not in held, name
         assert "NOTICE_SIGNING_KEY_FILE" not in (service.get("environment") or {}), name
     assert services["web"]["environment"]["NOTICE_SIGNING_TRUST_ROOTS"] == "/run/secrets/notice_trust_roots"
+
+
+def test_the_proxy_and_the_web_processes_share_the_folder_of_handed_over_upload_bodies():
+    """nginx stores an upload's body and hands the web process its name (portal/uploads.py):
+    both must see the same folder, under the same name, and only the proxy may write there."""
+    services = compose()["services"]
+    folder = services["proxy"]["environment"]["PROXY_BODY_DIR"]
+    assert services["web"]["environment"]["PROXY_BODY_DIR"] == folder
+    assert f"upload-bodies:{folder}" in services["proxy"]["volumes"]
+    assert f"upload-bodies:{folder}:ro" in services["web"]["volumes"]
+    assert "upload-bodies" in compose()["volumes"]
+    # nginx writes each body readable by its own user only: the image's user is the same id.
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "useradd --create-home --uid 101" in dockerfile

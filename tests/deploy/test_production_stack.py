@@ -141,7 +141,10 @@ def running(tmp_path_factory):
 
         redis.Redis.from_url(redis_url).delete("celery", "unacked", "unacked_index")
         for index, port in enumerate(WEB_PORTS):
-            portal.start(f"web{index + 1}", stack.service_argv("web", env), PORT=str(port), WEB_CONCURRENCY="2")
+            portal.start(
+                f"web{index + 1}", stack.service_argv("web", env), PORT=str(port), WEB_CONCURRENCY="2",
+                PROXY_BODY_DIR=str(proxy.body_dir),
+            )  # fmt: skip
         worker_argv = stack.service_argv("worker", {**env, "WORKER_CONCURRENCY": "1"})
         portal.start("worker1", worker_argv)
         portal.start("worker2", [*worker_argv, "-n", "worker2@%h"])
@@ -264,6 +267,48 @@ def test_proxy_serves_static_files_and_limits_upload_size(running):
         f"{base}/consortia/", headers={"Host": HOST}, data=b"x" * (26 * 1024 * 1024), verify=cert, timeout=60
     )
     assert too_big.status_code == 413
+
+
+def test_an_upload_through_the_proxy_is_handed_over_as_the_file_nginx_stored(running):
+    """nginx keeps an attachment's body in a file and hands the web process its name; what is
+    stored is the applicant's file, and a client's own X-Body-File names nothing that is read."""
+    from tests.factories_consortia import pdf_bytes
+
+    cert = str(running["proxy"].cert)
+    base = f"https://127.0.0.1:{PROXY_HTTPS}"
+    browser = requests.Session()
+    browser.verify = cert
+    headers = {"Host": HOST, "Referer": f"https://{HOST}/accounts/login/"}
+    browser.get(f"{base}/accounts/login/", headers=headers, timeout=20)
+    logged_in = browser.post(
+        f"{base}/accounts/login/",
+        data={"login": running["arranged"]["applicant"], "password": APPLICANT_PASSWORD,
+              "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        headers=headers, timeout=20, allow_redirects=False,
+    )  # fmt: skip
+    assert logged_in.status_code == 302, logged_in.text[:2000]
+    # A file the client would like the portal to take instead of its own body.
+    planted = running["proxy"].body_dir / "0000000001"
+    planted.write_bytes(pdf_bytes(pages=3))
+    attachments = f"/consortia/applications/{running['arranged']['application_id']}/attachments/"
+    body = pdf_bytes(pages=2)
+    title = f"Through the proxy {uuid.uuid4().hex[:6]}"
+    uploaded = browser.post(
+        f"{base}{attachments}",
+        data={"title": title, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        files={"file": ("proxy.pdf", body, "application/pdf")},
+        headers={"Host": HOST, "Referer": f"https://{HOST}{attachments}", "X-Body-File": str(planted)},
+        timeout=60,
+    )  # fmt: skip
+    assert (uploaded.status_code, title in uploaded.text) == (200, True), uploaded.text[:2000]
+    newest = max(int(i) for i in re.findall(rf"{attachments}(\d+)/download/", uploaded.text))
+    download = browser.get(f"{base}{attachments}{newest}/download/", headers={"Host": HOST}, timeout=20)
+    assert (download.status_code, download.content) == (200, body)
+    # nginx has removed its own file once the request was answered; the planted one was never read.
+    assert [p.name for p in running["proxy"].body_dir.iterdir()] == ["0000000001"]
+    planted.unlink()
+    web_logs = running["portal"].log("web1") + running["portal"].log("web2")
+    assert "upload refused" not in web_logs
 
 
 def test_two_web_processes_and_two_workers_share_everything(running, signed_in):

@@ -1,0 +1,151 @@
+"""An upload's body handed over by the front proxy as the file it stored it in (SPEC §4, §10):
+the applicant's file is stored, with the same limits and checks as a body on the socket; the
+name is believed only from the proxy (its secret) and only inside the proxy's folder, so a
+client can never make the portal take another file — another team's upload in flight, or
+anything else on the machine."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from consortia.models import Attachment
+from tests.factories_consortia import ApplicationFactory, pdf_bytes
+
+SECRET = "front-proxy-stamp-secret"
+BOUNDARY = "----handover-boundary"
+
+
+def _multipart(content: bytes, *, title: str = "예산 부록") -> bytes:
+    return (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="title"\r\n\r\n{title}\r\n'
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="부록.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+
+
+@pytest.fixture
+def proxy_folder(tmp_path, settings):
+    folder = tmp_path / "bodies"
+    folder.mkdir()
+    settings.PROXY_BODY_DIR = str(folder)
+    settings.RECEIVED_STAMP_SECRET = SECRET
+    return folder
+
+
+def _handed_over(api, application, path, *, secret: str | None = SECRET, body: bytes = b""):
+    headers = {"HTTP_X_BODY_FILE": str(path)}
+    if secret is not None:
+        headers["HTTP_X_REQUEST_START_SECRET"] = secret
+    return api.generic(
+        "POST",
+        f"/api/v1/applications/{application.pk}/attachments/",
+        body,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        **headers,
+    )
+
+
+def test_the_file_the_proxy_stored_is_the_upload(api_for, db, proxy_folder):
+    application = ApplicationFactory()
+    content = pdf_bytes(pages=3)
+    stored = proxy_folder / "0000000007"
+    stored.write_bytes(_multipart(content))
+    response = _handed_over(api_for(application.consortium.lead_contact), application, stored)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["sha256"], body["size"], body["page_count"], body["title"], body["original_name"]) == (
+        hashlib.sha256(content).hexdigest(), len(content), 3, "예산 부록", "부록.pdf"
+    )  # fmt: skip
+    attachment = Attachment.objects.get(pk=body["id"])
+    with attachment.file.open("rb") as handle:
+        assert handle.read() == content
+    assert stored.exists()  # the proxy's own file: nginx removes it, the portal never does
+
+
+def test_a_handed_over_body_past_the_limit_is_refused_and_nothing_is_stored(api_for, db, proxy_folder):
+    application = ApplicationFactory(consortium__programme__attachment_max_file_mb=1)
+    before = list(Attachment.objects.filter(application=application))  # the proposal
+    stored = proxy_folder / "0000000008"
+    stored.write_bytes(_multipart(pdf_bytes(pages=1) + b"%" * (2 * 1024 * 1024)))
+    response = _handed_over(api_for(application.consortium.lead_contact), application, stored)
+    assert response.status_code == 413
+    assert "1 MB" in response.json()["detail"]
+    assert list(Attachment.objects.filter(application=application)) == before
+
+
+@pytest.mark.parametrize("secret", [None, "a-guess"], ids=["no secret", "wrong secret"])
+def test_a_clients_own_body_file_header_is_ignored(api_for, db, proxy_folder, secret):
+    """Another team's body in flight, named by a client: not believed, never read."""
+    application = ApplicationFactory()
+    before = list(Attachment.objects.filter(application=application))  # the proposal
+    elsewhere = proxy_folder / "0000000009"
+    elsewhere.write_bytes(_multipart(pdf_bytes(pages=2)))
+    response = _handed_over(api_for(application.consortium.lead_contact), application, elsewhere, secret=secret)
+    assert response.status_code == 400
+    assert "file" in response.json()["errors"]
+    assert list(Attachment.objects.filter(application=application)) == before
+
+
+def test_without_the_proxys_folder_configured_the_header_is_ignored(api_for, db, proxy_folder, settings):
+    settings.PROXY_BODY_DIR = ""
+    application = ApplicationFactory()
+    stored = proxy_folder / "0000000010"
+    stored.write_bytes(_multipart(pdf_bytes(pages=2)))
+    content = pdf_bytes(pages=1)
+    response = _handed_over(api_for(application.consortium.lead_contact), application, stored, body=_multipart(content))
+    assert response.status_code == 201
+    assert response.json()["sha256"] == hashlib.sha256(content).hexdigest()  # the socket's body
+
+
+@pytest.mark.parametrize("where", ["outside", "symlink", "folder"])
+def test_a_believed_name_outside_the_proxys_folder_is_refused_and_nothing_is_stored(
+    api_for, db, proxy_folder, tmp_path, where, caplog
+):
+    application = ApplicationFactory()
+    before = list(Attachment.objects.filter(application=application))  # the proposal
+    target = tmp_path / "secret.pdf"
+    target.write_bytes(_multipart(pdf_bytes(pages=2)))
+    named = {
+        "outside": proxy_folder / ".." / "secret.pdf",
+        "symlink": proxy_folder / "0000000011",
+        "folder": proxy_folder,
+    }[where]
+    if where == "symlink":
+        named.symlink_to(target)
+    response = _handed_over(api_for(application.consortium.lead_contact), application, named)
+    assert response.status_code == 502
+    assert response.json() == {
+        "detail": "The upload could not be received. Nothing was stored; please send it again in a few minutes.",
+        "code": "upload_unreadable",
+    }
+    assert list(Attachment.objects.filter(application=application)) == before
+    assert "PROXY_BODY_DIR" in caplog.text
+
+
+def test_the_page_upload_takes_the_handed_over_body_too(client_for, db, proxy_folder):
+    application = ApplicationFactory()
+    content = pdf_bytes(pages=2)
+    stored = proxy_folder / "0000000012"
+    page = f"/consortia/applications/{application.pk}/attachments/"
+    client = client_for(application.consortium.lead_contact)
+    client.get(page)
+    csrf = client.cookies["csrftoken"].value
+    stored.write_bytes(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n{csrf}\r\n'.encode()
+        + _multipart(content, title="페이지에서")
+    )
+    # As nginx passes it on: the client's Content-Type, no Content-Length, no body.
+    response = client.generic(
+        "POST", page, b"", CONTENT_TYPE=f"multipart/form-data; boundary={BOUNDARY}",
+        HTTP_X_BODY_FILE=str(stored), HTTP_X_REQUEST_START_SECRET=SECRET,
+    )  # fmt: skip
+    assert (response.status_code, response["Location"]) == (302, page), response.content.decode()[-3000:]
+    assert "페이지에서" in client.get(page).content.decode()
+    attachment = Attachment.objects.get(application=application, title="페이지에서")
+    assert attachment.sha256 == hashlib.sha256(content).hexdigest()
