@@ -246,6 +246,12 @@ def machine_busy_seconds() -> float:
 def tree_cpu_seconds(root: int) -> float:
     """CPU time (user + system) used so far by process ``root`` and all its descendants, with
     their children that have ended."""
+    return sum(tree_cpu_by_kind(root).values())
+
+
+def tree_cpu_by_kind(root: int) -> dict[str, float]:
+    """``tree_cpu_seconds`` split by what each process is: the PDF inspection servers (with the
+    checks they forked) apart from the web workers and the master."""
     parents, tree = {}, {root}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -258,13 +264,15 @@ def tree_cpu_seconds(root: int) -> float:
         if not more:
             break
         tree |= more
-    total = 0.0
+    totals: dict[str, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
     for pid in tree:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
+        kind = "pdf checks" if b"pdf_inspect" in command else "processes"
         # utime, stime, cutime, cstime (fields 14–17 of proc(5), 12–15 after the name)
-        total += sum(int(v) for v in fields[11:15]) / tick
-    return total
+        totals[kind] = totals.get(kind, 0.0) + sum(int(v) for v in fields[11:15]) / tick
+    return totals

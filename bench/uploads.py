@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import ROOT, fresh_database, manage  # noqa: E402 -- sibling script
-from serving import Prober, Stack, machine_busy_seconds, ms, percentile  # noqa: E402 -- sibling script
+from serving import Prober, Stack, machine_busy_seconds, ms, percentile, tree_cpu_by_kind  # noqa: E402 -- sibling script
 
 BOUNDARY = "----portal-bench-upload-boundary"
 
@@ -211,11 +211,13 @@ def main() -> None:
                 stack.proxy_cpu_seconds(),
                 machine_busy_seconds(),
             )
+            checks_before = tree_cpu_by_kind(stack.procs[0].pid).get("pdf checks", 0.0)
             client_before = resource.getrusage(resource.RUSAGE_SELF)
             ran = asyncio.run(rush(stack.url_port, items, files, args.spread, items[0]["token"]))
             client_after = resource.getrusage(resource.RUSAGE_SELF)
             peaks = stack.worker_peak_mb()
             web_cpu = stack.cpu_seconds() - cpu_before
+            checks_cpu = tree_cpu_by_kind(stack.procs[0].pid).get("pdf checks", 0.0) - checks_before
             proxy_cpu = stack.proxy_cpu_seconds() - proxy_before
             machine_cpu = machine_busy_seconds() - machine_before
             client_cpu = sum(getattr(client_after, f) - getattr(client_before, f) for f in ("ru_utime", "ru_stime"))
@@ -259,7 +261,8 @@ def main() -> None:
         # nginx, this benchmark's own client, and everything else (PostgreSQL, the kernel's
         # writeback, other programs).
         "cpu_s": {
-            "web": round(web_cpu, 1), "proxy": round(proxy_cpu, 1), "client": round(client_cpu, 1),
+            "web": round(web_cpu, 1), "of which pdf checks": round(checks_cpu, 1),
+            "proxy": round(proxy_cpu, 1), "client": round(client_cpu, 1),
             "machine": round(machine_cpu, 1),
             "other": round(machine_cpu - web_cpu - proxy_cpu - client_cpu, 1),
         },
