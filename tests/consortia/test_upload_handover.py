@@ -121,7 +121,7 @@ def test_a_believed_name_outside_the_proxys_folder_is_refused_and_nothing_is_sto
     response = _handed_over(api_for(application.consortium.lead_contact), application, named)
     assert response.status_code == 502
     assert response.json() == {
-        "detail": "The upload could not be received. Nothing was stored; please send it again in a few minutes.",
+        "detail": "업로드를 받지 못했습니다. 아무것도 저장되지 않았습니다. 몇 분 뒤에 다시 보내 주십시오.",
         "code": "upload_unreadable",
     }
     assert list(Attachment.objects.filter(application=application)) == before
