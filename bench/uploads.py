@@ -223,6 +223,8 @@ def main() -> None:
             client_cpu = sum(getattr(client_after, f) - getattr(client_before, f) for f in ("ru_utime", "ru_stime"))
         finally:
             stack.stop()
+        proxy_log = tmp / "nginx" / "error.log"
+        proxy_errors = proxy_log.read_text(errors="replace").splitlines()[-5:] if proxy_log.exists() else []
         results = ran["results"]
         stored_ok = mismatched = 0
         for k, status, _elapsed, answer, _finished in results:
@@ -266,6 +268,7 @@ def main() -> None:
             "machine": round(machine_cpu, 1),
             "other": round(machine_cpu - web_cpu - proxy_cpu - client_cpu, 1),
         },
+        "proxy_errors_last": proxy_errors,
         "machine": f"{os.cpu_count()} cores, 1-min load average after the run {os.getloadavg()[0]:.1f}",
     }  # fmt: skip
     print(json.dumps(report, indent=2, ensure_ascii=False))

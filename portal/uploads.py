@@ -44,6 +44,7 @@ from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 
 from portal.received import from_front_proxy
+from portal.stored_multipart import FileTooLarge, read_stored_multipart
 
 log = logging.getLogger(__name__)
 
@@ -195,12 +196,12 @@ class RequestSizeLimitMiddleware:
                 log.error("upload refused: %s (check PROXY_BODY_DIR against the proxy's folder)", exc)
                 return _unreadable(request)
         try:
-            return self._limited(request, upload)
+            return self._limited(request, upload, stored)
         finally:
             if stored is not None:
                 stored.close()
 
-    def _limited(self, request, upload: bool):
+    def _limited(self, request, upload: bool, stored):
         if upload:
             file_limit = attachment_file_limit_bytes()
             body_limit = file_limit + MULTIPART_ALLOWANCE
@@ -209,6 +210,19 @@ class RequestSizeLimitMiddleware:
         length = _content_length(request)
         if length is not None and length > body_limit:
             return _refuse(request, file_limit, upload=upload)
+        if stored is not None and request.method == "POST" and request.content_type == "multipart/form-data":
+            # The proxy's file, read in place (portal/stored_multipart.py); an unusual body
+            # goes on to Django's parser below.
+            boundary = request.content_params.get("boundary", "")
+            try:
+                parsed = read_stored_multipart(stored, boundary.encode("ascii", "replace"), file_limit=file_limit)
+            except FileTooLarge:
+                return _refuse(request, file_limit, upload=True)
+            if parsed is not None:
+                request._post, request._files = parsed
+                request._read_started = True  # the body is read: DRF takes request.POST and FILES
+                return self.get_response(request)
+            stored.seek(0)
         guard = None
         if request.content_type == "multipart/form-data":
             if upload:  # attachments: streamed to disk and hashed on the way (none held in memory)

@@ -149,3 +149,93 @@ def test_the_page_upload_takes_the_handed_over_body_too(client_for, db, proxy_fo
     assert "페이지에서" in client.get(page).content.decode()
     attachment = Attachment.objects.get(application=application, title="페이지에서")
     assert attachment.sha256 == hashlib.sha256(content).hexdigest()
+
+
+# --- the proxy's file read in place: the same result as Django's parser ----------------------
+
+
+def _django_reads(body: bytes, content_type: str):
+    import io
+
+    from django.core.files.uploadhandler import TemporaryFileUploadHandler
+    from django.http.multipartparser import MultiPartParser
+
+    meta = {"CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body))}
+    return MultiPartParser(meta, io.BytesIO(body), [TemporaryFileUploadHandler()], "utf-8").parse()
+
+
+def _read_in_place(path, content_type: str, *, file_limit: int = 50 * 1024 * 1024):
+    from django.utils.http import parse_header_parameters
+
+    from portal.stored_multipart import read_stored_multipart
+
+    boundary = parse_header_parameters(content_type)[1]["boundary"].encode()
+    with open(path, "rb") as handle:
+        return read_stored_multipart(handle, boundary, file_limit=file_limit)
+
+
+def _as_sent_by_an_http_library(content: bytes, name: str = "부록 (최종).pdf"):
+    import requests
+
+    prepared = requests.Request(
+        "POST", "https://portal.example/", data={"title": "예산 부록", "csrfmiddlewaretoken": "t0ken"},
+        files={"file": (name, content, "application/pdf")},
+    ).prepare()  # fmt: skip
+    return prepared.body, prepared.headers["Content-Type"]
+
+
+@pytest.mark.parametrize("window", [4 * 1024 * 1024, 1000], ids=["4 MB windows", "1 kB windows"])
+def test_a_body_read_in_place_is_what_djangos_parser_reads(tmp_path, db, monkeypatch, window):
+    """A delimiter-like run of bytes inside the file, across the windows the search goes by,
+    is part of the file, as it is for Django's parser."""
+    import portal.stored_multipart
+
+    monkeypatch.setattr(portal.stored_multipart, "WINDOW", window)
+    content = pdf_bytes(pages=2)
+    body, content_type = _as_sent_by_an_http_library(b"")
+    boundary = content_type.split("boundary=")[1].encode()
+    tricky = content[:-10] + (b"\r\n--" + boundary[:-1] + b"x") * 40 + content[-10:]
+    body, content_type = _as_sent_by_an_http_library(tricky)
+    path = tmp_path / "body"
+    path.write_bytes(body)
+    theirs_post, theirs_files = _django_reads(body, content_type)
+    ours = _read_in_place(path, content_type)
+    assert ours is not None, "a browser-shaped body is read in place"
+    post, files = ours
+    assert post.dict() == theirs_post.dict() == {"title": "예산 부록", "csrfmiddlewaretoken": "t0ken"}
+    mine, theirs = files["file"], theirs_files["file"]
+    assert (mine.name, mine.content_type, mine.size) == (theirs.name, theirs.content_type, theirs.size)
+    assert mine.read() == theirs.read() == tricky
+    assert mine.sha256 == hashlib.sha256(tricky).hexdigest()
+
+
+@pytest.mark.parametrize("shape", ["preamble", "base64", "two files"])
+def test_an_unusual_body_is_left_to_djangos_parser_and_still_stored(api_for, db, proxy_folder, shape):
+    import base64
+
+    application = ApplicationFactory()
+    content = pdf_bytes(pages=2)
+    part = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+        "Content-Type: application/pdf\r\n"
+    ).encode()
+    if shape == "base64":
+        body = part + b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.b64encode(content)
+    else:
+        body = part + b"\r\n" + content
+    if shape == "two files":
+        body += f'\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name="other"; filename="b.pdf"\r\n\r\n'.encode()
+        body += pdf_bytes(pages=1)
+    body = (b"A preamble no browser writes.\r\n" if shape == "preamble" else b"") + body
+    body += f"\r\n--{BOUNDARY}--\r\n".encode()
+    stored = proxy_folder / "0000000020"
+    stored.write_bytes(body)
+    assert _read_in_place(stored, f"multipart/form-data; boundary={BOUNDARY}") is None
+    before = list(Attachment.objects.filter(application=application))
+    response = _handed_over(api_for(application.consortium.lead_contact), application, stored)
+    if shape == "two files":  # Django's parser reads both; the API names the field it does not take
+        assert (response.status_code, list(response.json()["errors"])) == (400, ["other"])
+        assert list(Attachment.objects.filter(application=application)) == before
+        return
+    assert response.status_code == 201, response.content
+    assert response.json()["sha256"] == hashlib.sha256(content).hexdigest()

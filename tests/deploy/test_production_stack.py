@@ -277,14 +277,13 @@ def test_an_upload_through_the_proxy_is_handed_over_as_the_file_nginx_stored(run
     cert = str(running["proxy"].cert)
     base = f"https://127.0.0.1:{PROXY_HTTPS}"
     browser = requests.Session()
-    browser.verify = cert
     headers = {"Host": HOST, "Referer": f"https://{HOST}/accounts/login/"}
-    browser.get(f"{base}/accounts/login/", headers=headers, timeout=20)
+    browser.get(f"{base}/accounts/login/", headers=headers, verify=cert, timeout=20)
     logged_in = browser.post(
         f"{base}/accounts/login/",
         data={"login": running["arranged"]["applicant"], "password": APPLICANT_PASSWORD,
               "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-        headers=headers, timeout=20, allow_redirects=False,
+        headers=headers, verify=cert, timeout=20, allow_redirects=False,
     )  # fmt: skip
     assert logged_in.status_code == 302, logged_in.text[:2000]
     # A file the client would like the portal to take instead of its own body.
@@ -298,11 +297,11 @@ def test_an_upload_through_the_proxy_is_handed_over_as_the_file_nginx_stored(run
         data={"title": title, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
         files={"file": ("proxy.pdf", body, "application/pdf")},
         headers={"Host": HOST, "Referer": f"https://{HOST}{attachments}", "X-Body-File": str(planted)},
-        timeout=60,
+        verify=cert, timeout=60,
     )  # fmt: skip
     assert (uploaded.status_code, title in uploaded.text) == (200, True), uploaded.text[:2000]
     newest = max(int(i) for i in re.findall(rf"{attachments}(\d+)/download/", uploaded.text))
-    download = browser.get(f"{base}{attachments}{newest}/download/", headers={"Host": HOST}, timeout=20)
+    download = browser.get(f"{base}{attachments}{newest}/download/", headers={"Host": HOST}, verify=cert, timeout=20)
     assert (download.status_code, download.content) == (200, body)
     # nginx has removed its own file once the request was answered; the planted one was never read.
     assert [p.name for p in running["proxy"].body_dir.iterdir()] == ["0000000001"]
