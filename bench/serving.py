@@ -97,14 +97,14 @@ class Stack:
             else ""
         )
         (w / "nginx.conf").write_text(
-            f"pid {w}/nginx.pid;\nerror_log {w}/error.log warn;\nworker_processes 1;\n"
+            f"pid {w}/nginx.pid;\nerror_log {w}/error.log warn;\nworker_processes auto;\n"
             + ("user root root;\n" if os.geteuid() == 0 else "")
             + "events { worker_connections 4096; }\n"
             "http {\n"
             f"  access_log off;\n  client_body_temp_path {w}/body;\n  proxy_temp_path {w}/proxy;\n"
             f"  fastcgi_temp_path {w}/fastcgi;\n  uwsgi_temp_path {w}/uwsgi;\n  scgi_temp_path {w}/scgi;\n"
             "  sendfile on;\n  client_body_buffer_size 256k;\n"
-            f"  upstream portal_web {{ server 127.0.0.1:{self.port + 1}; keepalive 32; }}\n"
+            f"  upstream portal_web {{ server 127.0.0.1:{self.port + 1}; keepalive 32; keepalive_timeout 4s; }}\n"
             f"  server {{\n    listen 127.0.0.1:{self.port} backlog=4096;\n    client_max_body_size 25m;\n"
             + handover
             + "    location / {\n" + headers + '      proxy_set_header X-Body-File "";\n    }\n  }\n}\n',

@@ -10,7 +10,10 @@ ordered. Each thread holds at most one database connection (``CONN_MAX_AGE``): p
 threads must stay below PostgreSQL's ``max_connections`` together with the Celery workers.
 
 Uploads stream to a temporary file and from it to storage (``portal/uploads.py``), so a thread
-holds 64 kB of a file at a time, not the file: 8 threads stay far below 150 MB per process.
+holds a few MB of a file at a time at most, not the file. 16 threads: in an upload rush most of a
+thread's time is waiting for its file's PDF check, and with 8 the pages queued behind the
+uploads for seconds (bench/RESULTS.md, the upload rush: with 16 all 200 files were stored in
+10 s instead of 12–13 s, and a process stayed below 130 MB).
 """
 
 import os
@@ -18,7 +21,7 @@ import os
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "8"))
+threads = int(os.environ.get("WEB_THREADS", "16"))
 # Connections the kernel holds for the processes while every thread is busy (a rush at the deadline).
 backlog = 2048
 timeout = 60

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import sys
 
@@ -52,6 +53,10 @@ _NAME = re.compile(rb"/((?:[A-Za-z0-9_.+\-]|#[0-9A-Fa-f]{2})+)")
 _ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 _ACTIONS = {"/JavaScript": "javascript", "/Launch": "launch"}
 
+
+#: The inspection server's niceness (``os.nice``): above the web processes', never so far
+#: that a check waits past its wall-clock limit on a busy machine.
+CHECK_NICENESS = 5
 
 _STREAM_START = re.compile(rb"stream(?:\r\n|\n|\r)")
 
@@ -349,6 +354,9 @@ def main(argv: list[str]) -> int:
 
     logging.disable(logging.CRITICAL)  # pypdf's warnings about a damaged file are not the answer
     if server:
+        # Checks yield the processor to the web processes: in an upload rush the pages (and
+        # the uploads' own bodies) are served first, and the checks take what is left.
+        os.nice(CHECK_NICENESS)
         _warm_up()
         return serve(memory_mb, cpu_seconds, max_objects, float(argv[4]))
     _limit_resources(memory_mb, cpu_seconds)
