@@ -224,7 +224,10 @@ def main() -> None:
         finally:
             stack.stop()
         proxy_log = tmp / "nginx" / "error.log"
-        proxy_errors = proxy_log.read_text(errors="replace").splitlines()[-5:] if proxy_log.exists() else []
+        proxy_errors = [
+            line for line in (proxy_log.read_text(errors="replace").splitlines() if proxy_log.exists() else [])
+            if "[error]" in line or "[crit]" in line or "[alert]" in line
+        ][-5:]  # fmt: skip
         results = ran["results"]
         stored_ok = mismatched = 0
         for k, status, _elapsed, answer, _finished in results:
