@@ -354,9 +354,9 @@ class ApplicationViewSet(
     }
 
     def get_queryset(self):
-        # A submission needs the row and the permission only (the service locks and reads what
-        # it needs): no version facts to compute in the deadline rush.
-        if self.action == "submit":
+        # A submission or an upload needs the row and the permission only (the service locks
+        # and reads what it needs): no version facts to compute in the deadline rush.
+        if self.action == "submit" or (self.action == "attachments" and self.request.method == "POST"):
             return applications_visible_to(self.request.user, facts=False)
         # The representation reads the programme (the seal) and the consortium's name only.
         return applications_visible_to(self.request.user).select_related(None).select_related("programme", "consortium")

@@ -239,3 +239,27 @@ def test_an_unusual_body_is_left_to_djangos_parser_and_still_stored(api_for, db,
         return
     assert response.status_code == 201, response.content
     assert response.json()["sha256"] == hashlib.sha256(content).hexdigest()
+
+
+def test_an_upload_costs_the_same_queries_with_one_application_or_forty(api_for, db, proxy_folder, settings):
+    """What an upload reads does not grow with the programme (SPEC §10): the row, the
+    permission, the team's limits and the audit entry."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.PORTAL_RATE_LIMITS = {"upload": {"user": [(1000, 10)], "application": [(1000, 10)]}}
+    application = ApplicationFactory()
+    api = api_for(application.consortium.lead_contact)
+
+    def queries(name: str) -> int:
+        stored = proxy_folder / name
+        stored.write_bytes(_multipart(pdf_bytes(pages=1)))
+        with CaptureQueriesContext(connection) as ctx:
+            assert _handed_over(api, application, stored).status_code == 201
+        return len(ctx.captured_queries)
+
+    queries("0000000030")  # the first one warms what is kept for the process
+    alone = queries("0000000031")
+    for _ in range(40):
+        ApplicationFactory(consortium__programme=application.programme)
+    assert queries("0000000032") == alone <= 15  # the budget of every benchmarked page
