@@ -469,6 +469,7 @@ class ApplicationViewSet(
             by=request.user,
             uploaded=data.validated_data["file"],
             title=data.validated_data.get("title", ""),
+            received=received(request),
         )
         return Response(AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
 

@@ -2,7 +2,8 @@
 
 Every write on a programme's organisations, consortia and applications refuses with the same
 409 (``deadline_passed``, the same sentence) once the deadline has passed. Submission and
-withdrawal judge by the time the portal received the request (``received=True``); the other
+withdrawal and attachment uploads judge by the time the portal received the request
+(``received=True``: nobody is refused for waiting in the portal's own queue); the other
 writes by the server's time.
 """
 

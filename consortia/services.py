@@ -467,16 +467,19 @@ def application_save(*, application: Application, by, data: dict, revision: int 
 
 
 @transaction.atomic
-def attachment_add(*, application: Application, by, uploaded, title: str = "") -> Attachment:
+def attachment_add(*, application: Application, by, uploaded, title: str = "", received=None) -> Attachment:
     """Store a PDF attachment after checking it by content; its SHA-256 is recorded.
 
+    On time if the upload was *received* at or before the deadline (``received``, as for a
+    submission: an upload that waited in the portal's queue or for its PDF check past the
+    deadline is still taken); the database's clock now when no request gave one.
     Limits per file and in total come from the programme. The file goes through Django's
     storage under a random name (outside the web root); the original name is kept in the row.
     """
     application = Application.objects.select_for_update().select_related("programme").get(pk=application.pk)
     programme = application.programme
-    now = timezone.now()
-    refuse_after_deadline(programme, now=now)
+    received = _received(received)
+    refuse_after_deadline(programme, now=received.at, received=True)
     max_file = programme.attachment_max_file_mb * 1024 * 1024
     try:
         checked = check_pdf(uploaded, max_bytes=max_file)

@@ -385,6 +385,7 @@ class ApplicationAttachmentsView(ApplicationMixin, View):
                 by=request.user,
                 uploaded=form.cleaned_data["file"],
                 title=form.cleaned_data["title"],
+                received=received(request),
             )
         except DomainError as error:
             form.add_error("file", error.message)

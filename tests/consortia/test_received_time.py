@@ -267,3 +267,41 @@ def test_a_web_process_with_a_skewed_clock_still_decides_by_the_database_clock(p
     finally:
         os.killpg(server.pid, 15)
         server.wait(20)
+
+
+# --- uploads: by the time received too -------------------------------------------------------
+
+
+def _upload(api, application, at):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories_consortia import pdf_bytes
+
+    return api.post(
+        f"/api/v1/applications/{application.pk}/attachments/",
+        {"file": SimpleUploadedFile("부록.pdf", pdf_bytes(pages=1), content_type="application/pdf"), "title": "부록"},
+        format="multipart",
+        **_stamp(at),
+    )
+
+
+def test_an_upload_received_at_the_deadline_and_handled_after_it_is_stored(db, settings):
+    """An upload that waited in the portal's queue (or for its PDF check) past the deadline."""
+    settings.RECEIVED_STAMP_SECRET = SECRET
+    closes_at = timezone.now().replace(microsecond=500000) - timedelta(minutes=2)  # handled 2 minutes later
+    application = _draft(closes_at=closes_at)
+    response = _upload(token_client(application.consortium.lead_contact), application, closes_at)
+    assert response.status_code == 201, response.content
+    assert application.attachments.filter(title="부록").count() == 1
+
+
+def test_an_upload_received_one_microsecond_late_is_refused_and_nothing_is_stored(db, settings):
+    settings.RECEIVED_STAMP_SECRET = SECRET
+    closes_at = timezone.now() + timedelta(minutes=2)  # handled 2 minutes early
+    application = _draft(closes_at=closes_at)
+    response = _upload(
+        token_client(application.consortium.lead_contact), application, closes_at + timedelta(microseconds=1)
+    )
+    assert response.status_code == 409
+    assert (response.json()["code"], kst(closes_at) in response.json()["detail"]) == ("deadline_passed", True)
+    assert not application.attachments.filter(title="부록").exists()
