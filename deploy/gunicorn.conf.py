@@ -12,8 +12,8 @@ threads must stay below PostgreSQL's ``max_connections`` together with the Celer
 Uploads stream to a temporary file and from it to storage (``portal/uploads.py``), so a thread
 holds a few MB of a file at a time at most, not the file. 16 threads: in an upload rush most of a
 thread's time is waiting for its file's PDF check, and with 8 the pages queued behind the
-uploads for seconds (bench/RESULTS.md, the upload rush: with 16 all 200 files were stored in
-10 s instead of 12–13 s, and a process stayed below 130 MB).
+uploads for seconds (bench/RESULTS.md, round 6: with 16 all 200 files were stored in 10.0–15.6 s,
+median 11.4, against 12.0–15.2 s with 8, and a process stayed below 130 MB).
 """
 
 import os

@@ -251,7 +251,6 @@ def serve(memory_mb: int, cpu_seconds: int, max_objects: int, wall_seconds: floa
     answers on stdout, one a line: ``7 {"status": "ok", ...}`` (each line shorter than a pipe's
     atomic write, so children write them directly). Ends when stdin closes.
     """
-    import os
     import select
     import signal
     import time

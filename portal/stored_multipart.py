@@ -141,7 +141,8 @@ def read_stored_multipart(handle, boundary: bytes, *, file_limit: int):
             position = end + len(needle)
         else:
             return None  # more parts than a form of the portal has
-        if len(fields) + len(files) > settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:
+        most = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS  # None: no limit
+        if most is not None and len(fields) + len(files) > most:
             return None
         post = QueryDict(mutable=True)
         for name, value in fields:

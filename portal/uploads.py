@@ -160,21 +160,26 @@ def take_proxy_stored_body(request):
     return handle
 
 
-def _refuse(request, limit_bytes: int, *, upload: bool):
-    message = too_large_message(limit_bytes, upload=upload)
+def _refusal(request, *, status: int, code: str, title: str, message: str, **extra):
+    """The API's JSON error (``detail``, ``code`` and ``extra``) or the page saying ``title``."""
     if request.path_info.startswith("/api/"):
-        code = "attachment_too_large" if upload else "too_large"
-        return JsonResponse({"detail": message, "code": code, "limit_bytes": limit_bytes}, status=413)
-    context = {"title": _("Too large"), "message": message, "back_url": request.path}
-    return render(request, "portal/refused.html", context, status=413)
+        return JsonResponse({"detail": message, "code": code, **extra}, status=status)
+    context = {"title": title, "message": message, "back_url": request.path}
+    return render(request, "portal/refused.html", context, status=status)
+
+
+def _refuse(request, limit_bytes: int, *, upload: bool):
+    return _refusal(
+        request, status=413, code="attachment_too_large" if upload else "too_large", title=_("Too large"),
+        message=too_large_message(limit_bytes, upload=upload), limit_bytes=limit_bytes,
+    )  # fmt: skip
 
 
 def _unreadable(request):
-    message = _("The upload could not be received. Nothing was stored; please send it again in a few minutes.")
-    if request.path_info.startswith("/api/"):
-        return JsonResponse({"detail": message, "code": "upload_unreadable"}, status=502)
-    context = {"title": _("Upload not received"), "message": message, "back_url": request.path}
-    return render(request, "portal/refused.html", context, status=502)
+    return _refusal(
+        request, status=502, code="upload_unreadable", title=_("Upload not received"),
+        message=_("The upload could not be received. Nothing was stored; please send it again in a few minutes."),
+    )  # fmt: skip
 
 
 class RequestSizeLimitMiddleware:
