@@ -9,6 +9,7 @@ Needs ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL``, as CI sets them; skipped 
 from __future__ import annotations
 
 import http.cookies
+import io
 import json
 import os
 import re
@@ -290,16 +291,37 @@ def test_an_upload_through_the_proxy_is_handed_over_as_the_file_nginx_stored(run
     planted = running["proxy"].body_dir / "0000000001"
     planted.write_bytes(pdf_bytes(pages=3))
     attachments = f"/consortia/applications/{running['arranged']['application_id']}/attachments/"
-    body = pdf_bytes(pages=2)
+    body = pdf_bytes(pages=2, padding=400_000)  # past nginx's in-memory buffer (256 kB)
     title = f"Through the proxy {uuid.uuid4().hex[:6]}"
-    uploaded = browser.post(
-        f"{base}{attachments}",
-        data={"title": title, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+    form = requests.Request(
+        "POST", f"{base}{attachments}", data={"title": title, "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
         files={"file": ("proxy.pdf", body, "application/pdf")},
-        headers={"Host": HOST, "Referer": f"https://{HOST}{attachments}", "X-Body-File": str(planted)},
+    ).prepare()  # fmt: skip
+    # The body goes in two pieces with a pause between them: meanwhile nginx is writing it to a
+    # file in the hand-over folder (the upload location's own), not in its general one.
+    seen_while_sending: list[str] = []
+
+    class Paused(io.BytesIO):
+        """The body, read by the HTTP library in pieces; the last 100 bytes after a pause."""
+
+        def __len__(self):
+            return len(form.body)
+
+        def read(self, size=-1):
+            if self.tell() == len(form.body) - 100:
+                time.sleep(1.0)
+                seen_while_sending.extend(p.name for p in running["proxy"].body_dir.iterdir())
+            left = len(form.body) - 100 - self.tell()
+            return super().read(size if left <= 0 or 0 <= size <= left else left)
+
+    uploaded = browser.post(
+        f"{base}{attachments}", data=Paused(form.body),
+        headers={"Host": HOST, "Referer": f"https://{HOST}{attachments}", "X-Body-File": str(planted),
+                 "Content-Type": form.headers["Content-Type"]},
         verify=cert, timeout=60,
     )  # fmt: skip
     assert (uploaded.status_code, title in uploaded.text) == (200, True), uploaded.text[:2000]
+    assert len(seen_while_sending) == 2 and "0000000001" in seen_while_sending, seen_while_sending
     newest = max(int(i) for i in re.findall(rf"{attachments}(\d+)/download/", uploaded.text))
     download = browser.get(f"{base}{attachments}{newest}/download/", headers={"Host": HOST}, verify=cert, timeout=20)
     assert (download.status_code, download.content) == (200, body)
