@@ -93,10 +93,11 @@ async def upload(port: int, item: dict, path: Path) -> tuple[int, float, dict, f
             f"Content-Length: {length}\r\nConnection: close\r\n\r\n".encode()
             + head
         )
+        await writer.drain()
         with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                writer.write(chunk)
-                await writer.drain()
+            # The file goes from the page cache to the socket inside the kernel: the clients of
+            # the day are 200 machines, not this one, so this one spends as little as it can.
+            await asyncio.get_running_loop().sendfile(writer.transport, handle)
         writer.write(tail)
         await writer.drain()
         data = await asyncio.wait_for(reader.read(), 180)

@@ -21,6 +21,7 @@ Answers (``status``):
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -134,9 +135,15 @@ class TooComplex(Exception):
     pass
 
 
-def walk_objects(reader, *, max_objects: int) -> set[str]:
+class Unreadable(Exception):
+    """An object could not be read (``walk_objects(..., skip_unreadable=False)``)."""
+
+
+def walk_objects(reader, *, max_objects: int, skip_unreadable: bool = True) -> set[str]:
     """Every object of the document — from the trailer down, and every object of the
-    cross-reference table — looked at once, at most ``max_objects`` of them."""
+    cross-reference table — looked at once, at most ``max_objects`` of them. An object that
+    cannot be read is passed over (the rest is still looked at), or, with
+    ``skip_unreadable=False``, ends the walk with ``Unreadable``."""
     from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
     found: set[str] = set()
@@ -158,7 +165,9 @@ def walk_objects(reader, *, max_objects: int) -> set[str]:
             seen.add(key)
             try:
                 item = item.get_object()
-            except Exception:  # noqa: BLE001, S112 -- one unreadable object: the rest is still looked at
+            except Exception as exc:  # noqa: BLE001 -- one unreadable object: the rest is still looked at
+                if not skip_unreadable:
+                    raise Unreadable from exc
                 continue
         if isinstance(item, DictionaryObject):  # stream objects too (their dictionary)
             _inspect_dictionary(item, found)
@@ -174,7 +183,8 @@ def inspect_pdf(data, *, max_objects: int) -> dict:
     from pypdf.errors import LimitReachedError
 
     try:
-        reader = PdfReader(io.BytesIO(data) if isinstance(data, bytes) else _MmapFile(data), strict=False)
+        source = io.BytesIO(data) if isinstance(data, bytes) else _MmapFile(data)
+        reader = PdfReader(source, strict=False)
         if reader.is_encrypted:
             return {"status": "encrypted"}
         pages = len(reader.pages)
@@ -183,7 +193,7 @@ def inspect_pdf(data, *, max_objects: int) -> dict:
             page.get_contents()
         if pages == 0:
             return {"status": "no_pages"}
-        active = walk_objects(reader, max_objects=max_objects) | scan_raw_names(data)
+        active = _walk(reader, source, data, max_objects=max_objects) | scan_raw_names(data)
     except TooComplex as exc:
         return {"status": "too_complex", "reason": str(exc)}
     except LimitReachedError:
@@ -197,11 +207,39 @@ def inspect_pdf(data, *, max_objects: int) -> dict:
     return {"status": "ok", "pages": pages, "active": sorted(active)}
 
 
+def _walk(reader, source, data, *, max_objects: int) -> set[str]:
+    """``walk_objects`` over a mapped file with the streams' data lent, not copied (the walk
+    looks at dictionaries; an image's megabytes were copied only to be dropped). Should any
+    object not be read from a lent view, the walk is done again as before, copying, so the
+    answer is the same either way."""
+    from pypdf import PdfReader
+
+    if not isinstance(source, _MmapFile):
+        return walk_objects(reader, max_objects=max_objects)
+    source.lend = True
+    try:
+        return walk_objects(reader, max_objects=max_objects, skip_unreadable=False)
+    except Unreadable:
+        return walk_objects(PdfReader(_MmapFile(data), strict=False), max_objects=max_objects)
+    finally:
+        source.release()
+
+
 class _MmapFile(io.RawIOBase):
-    """A read-only file over an mmap, for pypdf: it seeks and reads pieces, never the whole."""
+    """A read-only file over an mmap, for pypdf: it seeks and reads pieces, never the whole.
+    Once ``lend`` is set, a read of ``LEND_FROM`` bytes or more (a stream's data) answers a
+    read-only view of the mapping instead of a copy; ``release`` ends every view lent."""
+
+    LEND_FROM = 1024 * 1024
 
     def __init__(self, mapped):
         self._map, self._pos = mapped, 0
+        self.lend, self._lent = False, []
+
+    def release(self) -> None:
+        for view in reversed(self._lent):  # the pieces, then the whole they were cut from
+            view.release()
+        self._lent.clear()
 
     def readable(self):
         return True
@@ -219,7 +257,13 @@ class _MmapFile(io.RawIOBase):
 
     def read(self, size=-1):
         end = len(self._map) if size is None or size < 0 else min(len(self._map), self._pos + size)
-        chunk = self._map[self._pos : end]
+        if self.lend and end - self._pos >= self.LEND_FROM:
+            if not self._lent:
+                self._lent.append(memoryview(self._map))
+            chunk = self._lent[0][self._pos : end]
+            self._lent.append(chunk)
+        else:
+            chunk = self._map[self._pos : end]
         self._pos = max(self._pos, end)
         return chunk
 
@@ -236,8 +280,13 @@ def inspect_file(path: str, *, max_objects: int) -> dict:
     with open(path, "rb") as handle:
         if handle.seek(0, io.SEEK_END) == 0:
             return {"status": "damaged"}
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
             return inspect_pdf(mapped, max_objects=max_objects)
+        finally:
+            # A piece pypdf cut from a lent view keeps the mapping open until it is collected.
+            with contextlib.suppress(BufferError):
+                mapped.close()
 
 
 def serve(memory_mb: int, cpu_seconds: int, max_objects: int, wall_seconds: float) -> int:

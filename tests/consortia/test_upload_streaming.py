@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,7 +25,7 @@ from rest_framework.authtoken.models import Token
 
 from consortia.models import Attachment
 from consortia.validators import PdfInspector
-from portal.pdf_inspect import scan_raw_names
+from portal.pdf_inspect import inspect_file, scan_raw_names
 from tests.conftest import database_url_for_worker
 from tests.factories_consortia import ApplicationFactory
 
@@ -89,6 +90,22 @@ def test_image_bytes_that_look_like_a_name_do_not_refuse_a_plain_scan(api_for, d
         assert hashlib.sha256(handle.read()).hexdigest() == stored.sha256 == response.json()["sha256"]
     # A name written in the objects themselves, outside any stream, is still found.
     assert scan_raw_names(b"1 0 obj << /S /JavaScript /JS (x) >> endobj") == {"javascript"}
+
+
+def test_the_check_looks_at_a_scan_without_copying_its_pictures(tmp_path):
+    """The check's child maps the file and walks every object's dictionary; a picture's
+    megabytes are looked at in place, never copied into the child's memory (they cost its
+    processor and its memory in the upload rush, and told nothing)."""
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(photo_pdf(6 * 1024 * 1024, pages=2))
+    tracemalloc.start()
+    try:
+        result = inspect_file(str(path), max_objects=10_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result == {"status": "ok", "pages": 2, "active": []}
+    assert peak < 1024 * 1024, f"the check allocated {peak / 1024 / 1024:.1f} MB for a 6 MB scan"
 
 
 def test_every_check_of_a_process_goes_through_one_inspection_server(api_for, db):

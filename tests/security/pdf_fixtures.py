@@ -7,6 +7,7 @@ one kind of active content put where real documents carry it.
 from __future__ import annotations
 
 import io
+import random
 import zlib
 
 from pypdf import PdfWriter
@@ -115,16 +116,18 @@ def escaped_name_javascript() -> bytes:
     return data.replace(b"/S /JavaScript", b"/S /J#61vaScript").replace(b"/JS ", b"/J#53 ")
 
 
-def javascript_in_object_stream() -> bytes:
+def javascript_in_object_stream(*, padding: int = 0, unreadable: bool = False) -> bytes:
     """The script's action dictionary inside a compressed object stream (PDF 1.5), so its
-    names never appear in the file's bytes."""
+    names never appear in the file's bytes. ``padding``: that many random bytes after it in
+    the stream (a large object stream); ``unreadable``: the catalog also refers to an object
+    whose cross-reference entry points at nonsense."""
     head = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
     inner = b"<< /Type /Action /S /JavaScript /JS (app.alert\\(1\\)) >>"
     index = b"5 0 "
-    objstm_body = index + inner
+    objstm_body = index + inner + b"\n" + random.Random(15).randbytes(padding)
     compressed = zlib.compress(objstm_body)
     objects = [
-        b"<< /Type /Catalog /Pages 2 0 R /OpenAction 5 0 R >>",
+        b"<< /Type /Catalog /Pages 2 0 R /OpenAction 5 0 R%s >>" % (b" /PieceInfo 7 0 R" if unreadable else b""),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
         b"<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\nstream\n" % (len(index), len(compressed))
@@ -136,16 +139,47 @@ def javascript_in_object_stream() -> bytes:
     for number, obj in enumerate(objects, start=1):
         offsets.append(len(body))
         body += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
-    # A cross-reference stream (object 6): objects 1-4 in the file, object 5 in object stream 4.
+    nonsense = len(body)
+    body += b"7 0 obj\n<<<<<<<<\n"  # a dictionary that never begins: pypdf cannot read it
+    # A cross-reference stream (object 6): objects 1-4 in the file, object 5 in object stream 4,
+    # object 7 (if any) at the nonsense.
     xref_offset = len(body)
     rows = [b"\x00\x00\x00\x00\xff\xff"]
     rows += [b"\x01" + offset.to_bytes(4, "big") + b"\x00" for offset in offsets]
     rows += [b"\x02" + (4).to_bytes(4, "big") + b"\x00"]
+    size = 6
+    if unreadable:
+        rows += [b"\x01" + xref_offset.to_bytes(4, "big") + b"\x00", b"\x01" + nonsense.to_bytes(4, "big") + b"\x00"]
+        size = 8
     data = b"".join(rows)
-    body += b"6 0 obj\n<< /Type /XRef /Size 6 /W [1 4 1] /Root 1 0 R /Length %d >>\nstream\n" % len(data)
+    body += b"6 0 obj\n<< /Type /XRef /Size %d /W [1 4 1] /Root 1 0 R /Length %d >>\nstream\n" % (size, len(data))
     body += data + b"\nendstream\nendobj\n"
     body += b"startxref\n%d\n%%%%EOF\n" % xref_offset
     return bytes(body)
+
+
+def javascript_after_a_large_image(megabytes: float = 2) -> bytes:
+    """A page drawing a photo of ``megabytes`` MB, and JavaScript run on opening written
+    after the photo's bytes."""
+    writer = _writer()
+    image = DecodedStreamObject()
+    image._data = random.Random(18).randbytes(int(megabytes * 1024 * 1024))
+    image.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Image"),
+            NameObject("/Width"): NumberObject(1000),
+            NameObject("/Height"): NumberObject(1000),
+            NameObject("/ColorSpace"): NameObject("/DeviceRGB"),
+            NameObject("/BitsPerComponent"): NumberObject(8),
+            NameObject("/Filter"): NameObject("/DCTDecode"),
+        }
+    )
+    writer.pages[0][NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/XObject"): DictionaryObject({NameObject("/Im0"): writer._add_object(image)})}
+    )
+    writer._root_object[NameObject("/OpenAction")] = writer._add_object(_js_action())
+    return _bytes(writer)
 
 
 ACTIVE = {
@@ -157,6 +191,9 @@ ACTIVE = {
     "rich media": (rich_media, "/RichMedia"),
     "escaped names": (escaped_name_javascript, "JavaScript"),
     "object stream": (javascript_in_object_stream, "JavaScript"),
+    "after a 2 MB image": (javascript_after_a_large_image, "JavaScript"),
+    "in a 2 MB object stream": (lambda: javascript_in_object_stream(padding=2 * 1024 * 1024), "JavaScript"),
+    "object stream beside an unreadable object": (lambda: javascript_in_object_stream(unreadable=True), "JavaScript"),
 }
 
 
