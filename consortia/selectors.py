@@ -119,10 +119,11 @@ def _scoped(qs: QuerySet[Application], user) -> QuerySet[Application]:
 def applications_visible_to(user, *, facts: bool = True) -> QuerySet[Application]:
     """Applications with their consortium, lead and programme; annotated with version facts.
 
-    ``facts=False``: the same visibility, the bare rows only — for a write (submit, withdraw)
-    that needs the row and the permission check, not the version facts or the joined rows."""
+    ``facts=False``: the same visibility, the rows and their consortium only — for a write
+    (submit, withdraw, an upload) that needs the row and the permission check (which reads the
+    consortium's lead contact), not the version facts or the other joined rows."""
     if not facts:
-        return _scoped(Application.objects.all(), user)
+        return _scoped(Application.objects.select_related("consortium"), user)
     qs = Application.objects.select_related(
         "programme", "consortium", "consortium__lead_organisation", "consortium__lead_contact", "saved_by"
     ).annotate(
