@@ -5,8 +5,10 @@ received time) in front of gunicorn with ``deploy/gunicorn.conf.py`` (``--no-pro
 alone).
 
 Each PDF is real (pages drawing one large image each, random bytes as a photo's compressed
-data are) and made on disk before the rush; each client streams its file from disk to
-``POST /api/v1/applications/{id}/attachments/`` with its lead contact's token. Meanwhile
+data are) and made on disk before the rush; each client sends its file from disk (with
+``sendfile``: the 200 clients of the day are not on this machine, so the bench's own share of
+its processor is kept small) to ``POST /api/v1/applications/{id}/attachments/`` with its lead
+contact's token. Meanwhile
 other pages are fetched several times a second. Afterwards every stored file is read back
 and its SHA-256 compared with the client's and with the one the portal recorded.
 
