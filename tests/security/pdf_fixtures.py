@@ -124,7 +124,7 @@ def javascript_in_object_stream(*, padding: int = 0, unreadable: bool = False) -
     head = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
     inner = b"<< /Type /Action /S /JavaScript /JS (app.alert\\(1\\)) >>"
     index = b"5 0 "
-    objstm_body = index + inner + b"\n" + random.Random(15).randbytes(padding)
+    objstm_body = index + inner + (b"\n" + random.Random(15).randbytes(padding) if padding else b"")
     compressed = zlib.compress(objstm_body)
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R /OpenAction 5 0 R%s >>" % (b" /PieceInfo 7 0 R" if unreadable else b""),
@@ -140,7 +140,8 @@ def javascript_in_object_stream(*, padding: int = 0, unreadable: bool = False) -
         offsets.append(len(body))
         body += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
     nonsense = len(body)
-    body += b"7 0 obj\n<<<<<<<<\n"  # a dictionary that never begins: pypdf cannot read it
+    if unreadable:
+        body += b"7 0 obj\n<<<<<<<<\n"  # a dictionary that never begins: pypdf cannot read it
     # A cross-reference stream (object 6): objects 1-4 in the file, object 5 in object stream 4,
     # object 7 (if any) at the nonsense.
     xref_offset = len(body)
