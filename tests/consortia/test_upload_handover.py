@@ -264,3 +264,44 @@ def test_an_upload_costs_the_same_queries_with_one_application_or_forty(api_for,
         ApplicationFactory(consortium__programme=application.programme)
     # 14: the application is read with its consortium, which the permission check looks at.
     assert queries("0000000032") == alone <= 14
+
+
+# --- the proxy's pages given back while the file is copied ------------------------------------
+
+
+def _allocated(path) -> int:
+    return path.stat().st_blocks * 512
+
+
+def test_the_proxys_file_is_given_back_as_it_is_copied_and_the_upload_is_whole(api_for, db, proxy_folder):
+    """A large upload: the stretch of the proxy's file already copied is released (the file
+    keeps its size for nginx, its blocks go), and the stored file is the applicant's, byte for
+    byte."""
+    application = ApplicationFactory()
+    content = pdf_bytes(pages=2, padding=6 * 1024 * 1024)
+    stored = proxy_folder / "0000000031"
+    stored.write_bytes(_multipart(content))
+    size = stored.stat().st_size
+    assert _allocated(stored) >= len(content)
+    response = _handed_over(api_for(application.consortium.lead_contact), application, stored)
+    assert response.status_code == 201, response.content
+    assert response.json()["sha256"] == hashlib.sha256(content).hexdigest()
+    with Attachment.objects.get(pk=response.json()["id"]).file.open("rb") as handle:
+        assert handle.read() == content
+    assert stored.stat().st_size == size
+    assert _allocated(stored) <= 64 * 1024, "the copied stretch is still held on the proxy's disk"
+
+
+def test_a_body_opened_read_only_is_copied_whole_and_left_as_it_was(tmp_path, db):
+    """Where the proxy's file can only be read (a read-only mount), nothing is given back and
+    the upload is the same."""
+    content = pdf_bytes(pages=1, padding=3 * 1024 * 1024)
+    body, content_type = _as_sent_by_an_http_library(content)
+    path = tmp_path / "body"
+    path.write_bytes(body)
+    allocated = _allocated(path)
+    post, files = _read_in_place(path, content_type)
+    assert files["file"].read() == content
+    assert files["file"].sha256 == hashlib.sha256(content).hexdigest()
+    assert path.read_bytes() == body
+    assert _allocated(path) == allocated
