@@ -214,3 +214,16 @@ def test_a_web_worker_stays_small_while_four_20_mb_files_arrive_at_once(tmp_path
         stored.file.storage.delete(stored.file.name)
     # Four files of 20 MB each were in flight: holding them would cost 80 MB and more.
     assert grown < 30, f"the worker's peak memory grew by {grown:.0f} MB"
+
+
+@pytest.mark.parametrize("at", [0, 28_995, 28_996, 29_000, 57_999, 120_000 - 9])
+def test_the_stepped_search_finds_what_a_plain_search_finds(at):
+    """The end of a stream is found wherever it sits, across the steps the search goes by."""
+    from portal.pdf_inspect import find_in_steps
+
+    data = bytearray(os.urandom(120_000).replace(b"e", b"f"))
+    data[at : at + 9] = b"endstream"
+    data = bytes(data)
+    assert find_in_steps(data, b"endstream", 0) == data.find(b"endstream") == at
+    assert find_in_steps(data, b"endstream", at + 1) == data.find(b"endstream", at + 1) == -1
+    assert find_in_steps(data, b"endstream", 0, at + 8) == -1
