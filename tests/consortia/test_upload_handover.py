@@ -184,18 +184,24 @@ def _as_sent_by_an_http_library(content: bytes, name: str = "부록 (최종).pdf
     return prepared.body, prepared.headers["Content-Type"]
 
 
-@pytest.mark.parametrize("window", [4 * 1024 * 1024, 1000], ids=["4 MB windows", "1 kB windows"])
+@pytest.mark.parametrize(
+    "window", [256 * 1024, 1000, "across"], ids=["256 kB windows", "1 kB windows", "a window ending in the delimiter"]
+)
 def test_a_body_read_in_place_is_what_djangos_parser_reads(tmp_path, db, monkeypatch, window):
     """A delimiter-like run of bytes inside the file, across the windows the search goes by,
-    is part of the file, as it is for Django's parser."""
+    is part of the file, as it is for Django's parser; the closing delimiter is found where a
+    window ends in the middle of it."""
     import portal.stored_multipart
 
-    monkeypatch.setattr(portal.stored_multipart, "WINDOW", window)
     content = pdf_bytes(pages=2)
     body, content_type = _as_sent_by_an_http_library(b"")
     boundary = content_type.split("boundary=")[1].encode()
     tricky = content[:-10] + (b"\r\n--" + boundary[:-1] + b"x") * 40 + content[-10:]
     body, content_type = _as_sent_by_an_http_library(tricky)
+    if window == "across":  # the file's end falls 5 bytes before the end of its second window
+        window = (len(tricky) + 5) // 2
+        assert len(tricky) % window == window - 5
+    monkeypatch.setattr(portal.stored_multipart, "WINDOW", window)
     path = tmp_path / "body"
     path.write_bytes(body)
     theirs_post, theirs_files = _django_reads(body, content_type)
@@ -210,8 +216,15 @@ def test_a_body_read_in_place_is_what_djangos_parser_reads(tmp_path, db, monkeyp
 
 
 @pytest.mark.parametrize("shape", ["preamble", "base64", "two files"])
-def test_an_unusual_body_is_left_to_djangos_parser_and_still_stored(api_for, db, proxy_folder, shape):
+def test_an_unusual_body_is_left_to_djangos_parser_and_still_stored(
+    api_for, db, proxy_folder, shape, tmp_path, settings
+):
+    """Django's parser gets the proxy's body whole (nothing given back before a body is read),
+    and no temporary file begun for it is left behind."""
     import base64
+
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploading")
+    (tmp_path / "uploading").mkdir()
 
     application = ApplicationFactory()
     content = pdf_bytes(pages=2)
@@ -233,6 +246,8 @@ def test_an_unusual_body_is_left_to_djangos_parser_and_still_stored(api_for, db,
     assert _read_in_place(stored, f"multipart/form-data; boundary={BOUNDARY}") is None
     before = list(Attachment.objects.filter(application=application))
     response = _handed_over(api_for(application.consortium.lead_contact), application, stored)
+    assert stored.read_bytes() == body
+    assert list((tmp_path / "uploading").iterdir()) == []
     if shape == "two files":  # Django's parser reads both; the API names the field it does not take
         assert (response.status_code, list(response.json()["errors"])) == (400, ["other"])
         assert list(Attachment.objects.filter(application=application)) == before
@@ -273,10 +288,9 @@ def _allocated(path) -> int:
     return path.stat().st_blocks * 512
 
 
-def test_the_proxys_file_is_given_back_as_it_is_copied_and_the_upload_is_whole(api_for, db, proxy_folder):
-    """A large upload: the stretch of the proxy's file already copied is released (the file
-    keeps its size for nginx, its blocks go), and the stored file is the applicant's, byte for
-    byte."""
+def test_the_proxys_file_is_given_back_once_read_and_the_upload_is_whole(api_for, db, proxy_folder):
+    """A large upload: once the body is read the proxy's file is released (it keeps its size
+    for nginx, its blocks go), and the stored file is the applicant's, byte for byte."""
     application = ApplicationFactory()
     content = pdf_bytes(pages=2, padding=6 * 1024 * 1024)
     stored = proxy_folder / "0000000031"
@@ -289,7 +303,7 @@ def test_the_proxys_file_is_given_back_as_it_is_copied_and_the_upload_is_whole(a
     with Attachment.objects.get(pk=response.json()["id"]).file.open("rb") as handle:
         assert handle.read() == content
     assert stored.stat().st_size == size
-    assert _allocated(stored) <= 64 * 1024, "the copied stretch is still held on the proxy's disk"
+    assert _allocated(stored) <= 64 * 1024, "the body read is still held on the proxy's disk"
 
 
 def test_a_body_opened_read_only_is_copied_whole_and_left_as_it_was(tmp_path, db):
