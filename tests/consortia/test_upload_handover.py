@@ -185,7 +185,7 @@ def _as_sent_by_an_http_library(content: bytes, name: str = "부록 (최종).pdf
 
 
 @pytest.mark.parametrize(
-    "window", [256 * 1024, 1000, "across"], ids=["256 kB windows", "1 kB windows", "a window ending in the delimiter"]
+    "window", [4 * 1024 * 1024, 1000, "across"], ids=["4 MB windows", "1 kB windows", "a window ending in the delimiter"]
 )
 def test_a_body_read_in_place_is_what_djangos_parser_reads(tmp_path, db, monkeypatch, window):
     """A delimiter-like run of bytes inside the file, across the windows the search goes by,
@@ -288,9 +288,10 @@ def _allocated(path) -> int:
     return path.stat().st_blocks * 512
 
 
-def test_the_proxys_file_is_given_back_once_read_and_the_upload_is_whole(api_for, db, proxy_folder):
-    """A large upload: once the body is read the proxy's file is released (it keeps its size
-    for nginx, its blocks go), and the stored file is the applicant's, byte for byte."""
+def test_the_proxys_file_is_given_back_as_it_is_copied_and_the_upload_is_whole(api_for, db, proxy_folder):
+    """A large upload: the stretch of the proxy's file already copied is released (the file
+    keeps its size for nginx, its blocks go), and the stored file is the applicant's, byte for
+    byte."""
     application = ApplicationFactory()
     content = pdf_bytes(pages=2, padding=6 * 1024 * 1024)
     stored = proxy_folder / "0000000031"
@@ -303,7 +304,7 @@ def test_the_proxys_file_is_given_back_once_read_and_the_upload_is_whole(api_for
     with Attachment.objects.get(pk=response.json()["id"]).file.open("rb") as handle:
         assert handle.read() == content
     assert stored.stat().st_size == size
-    assert _allocated(stored) <= 64 * 1024, "the body read is still held on the proxy's disk"
+    assert _allocated(stored) <= 64 * 1024, "the copied stretch is still held on the proxy's disk"
 
 
 def test_a_body_opened_read_only_is_copied_whole_and_left_as_it_was(tmp_path, db):
