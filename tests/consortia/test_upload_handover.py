@@ -185,7 +185,9 @@ def _as_sent_by_an_http_library(content: bytes, name: str = "부록 (최종).pdf
 
 
 @pytest.mark.parametrize(
-    "window", [4 * 1024 * 1024, 1000, "across"], ids=["4 MB windows", "1 kB windows", "a window ending in the delimiter"]
+    "window",
+    [4 * 1024 * 1024, 1000, "across"],
+    ids=["4 MB windows", "1 kB windows", "a window ending in the delimiter"],
 )
 def test_a_body_read_in_place_is_what_djangos_parser_reads(tmp_path, db, monkeypatch, window):
     """A delimiter-like run of bytes inside the file, across the windows the search goes by,
