@@ -283,17 +283,16 @@ def test_an_upload_costs_the_same_queries_with_one_application_or_forty(api_for,
     assert queries("0000000032") == alone <= 14
 
 
-# --- the proxy's pages given back while the file is copied ------------------------------------
+# --- the proxy's pages given back once the body is read --------------------------------------
 
 
 def _allocated(path) -> int:
     return path.stat().st_blocks * 512
 
 
-def test_the_proxys_file_is_given_back_as_it_is_copied_and_the_upload_is_whole(api_for, db, proxy_folder):
-    """A large upload: the stretch of the proxy's file already copied is released (the file
-    keeps its size for nginx, its blocks go), and the stored file is the applicant's, byte for
-    byte."""
+def test_the_proxys_file_is_given_back_once_read_and_the_upload_is_whole(api_for, db, proxy_folder):
+    """A large upload: once the body is read the proxy's file is released (it keeps its size
+    for nginx, its blocks go), and the stored file is the applicant's, byte for byte."""
     application = ApplicationFactory()
     content = pdf_bytes(pages=2, padding=6 * 1024 * 1024)
     stored = proxy_folder / "0000000031"
@@ -306,7 +305,7 @@ def test_the_proxys_file_is_given_back_as_it_is_copied_and_the_upload_is_whole(a
     with Attachment.objects.get(pk=response.json()["id"]).file.open("rb") as handle:
         assert handle.read() == content
     assert stored.stat().st_size == size
-    assert _allocated(stored) <= 64 * 1024, "the copied stretch is still held on the proxy's disk"
+    assert _allocated(stored) <= 64 * 1024, "the body read is still held on the proxy's disk"
 
 
 def test_a_body_opened_read_only_is_copied_whole_and_left_as_it_was(tmp_path, db):
