@@ -16,7 +16,7 @@ refusals of submissions the client *sent* before the deadline (with how close to
 sent), the other pages' p50/p95 during the rush, and the web workers' peak memory.
 
     .venv/bin/python bench/surge.py [--applications 500] [--clients 200] [--window 20]
-                                    [--workers 2] [--threads 8] [--no-proxy] [--port 8398]
+                                    [--workers 2] [--threads 16] [--no-proxy] [--port 8398]
 
 ``BENCH_DB_PREFIX`` names the database (``<prefix>_0``, created and dropped like bench/run.py's).
 """
@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--no-proxy", action="store_true", help="gunicorn alone: the database's clock stamps")
     parser.add_argument("--port", type=int, default=8398, help="nginx; gunicorn listens on the next port")
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "surge.json"))

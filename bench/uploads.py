@@ -17,7 +17,7 @@ failures, the other pages' p50/p95 before and during the rush, the web workers' 
 (``VmHWM``) and the machine's disk write speed measured just before (``dd … conv=fdatasync``).
 
     .venv/bin/python bench/uploads.py [--clients 200] [--min-mb 5] [--max-mb 20] [--spread 0]
-                                      [--workers 2] [--threads 8] [--no-proxy] [--no-handover]
+                                      [--workers 2] [--threads 16] [--no-proxy] [--no-handover]
                                       [--port 8396]
 
 ``BENCH_DB_PREFIX`` names the database (``<prefix>_1``, created and dropped like bench/run.py's).
@@ -163,7 +163,7 @@ def main() -> None:
     parser.add_argument("--max-mb", type=float, default=20)
     parser.add_argument("--spread", type=float, default=0.0, help="seconds over which the uploads start")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--no-proxy", action="store_true")
     parser.add_argument(
         "--no-handover", action="store_true", help="nginx sends upload bodies over the socket, not as its stored file"

@@ -10,12 +10,10 @@ ordered. Each thread holds at most one database connection (``CONN_MAX_AGE``): p
 threads must stay below PostgreSQL's ``max_connections`` together with the Celery workers.
 
 Uploads stream to a temporary file and from it to storage (``portal/uploads.py``), so a thread
-holds a few MB of a file at a time at most, not the file. 8 threads: since the front proxy hands
-an upload's stored body over (round 7), an upload keeps a thread busy for tens of milliseconds,
-not seconds, and fewer of them at once share the processor better — in the 200-upload rush,
-alternating runs gave upload p95 8.1–8.4 s with 8 threads against 8.6–8.8 s with 16, the pages
-answering as fast, and the deadline rush of submits was the same with either (p95 31 against
-29 ms; bench/RESULTS.md, round 8). Round 6, before the hand-over, had found 16 better than 8.
+holds a few MB of a file at a time at most, not the file. 16 threads: in an upload rush most of a
+thread's time is waiting for its file's PDF check, and with 8 the pages queued behind the
+uploads for seconds (bench/RESULTS.md, round 6: with 16 all 200 files were stored in 10.0–15.6 s,
+median 11.4, against 12.0–15.2 s with 8, and a process stayed below 130 MB).
 """
 
 import os
@@ -23,7 +21,7 @@ import os
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "8"))
+threads = int(os.environ.get("WEB_THREADS", "16"))
 # Connections the kernel holds for the processes while every thread is busy (a rush at the deadline).
 backlog = 2048
 timeout = 60
