@@ -97,12 +97,13 @@ def test_only_the_worker_receives_the_notice_signing_key():
 
 def test_the_proxy_and_the_web_processes_share_the_folder_of_handed_over_upload_bodies():
     """nginx stores an upload's body and hands the web process its name (portal/uploads.py):
-    both must see the same folder, under the same name, and only the proxy may write there."""
+    both must see the same folder, under the same name; the web processes may open the bodies
+    for writing, only to give a body's pages back once it is read (portal/stored_multipart.py)."""
     services = compose()["services"]
     folder = services["proxy"]["environment"]["PROXY_BODY_DIR"]
     assert services["web"]["environment"]["PROXY_BODY_DIR"] == folder
     assert f"upload-bodies:{folder}" in services["proxy"]["volumes"]
-    assert f"upload-bodies:{folder}:ro" in services["web"]["volumes"]
+    assert f"upload-bodies:{folder}" in services["web"]["volumes"]
     assert "upload-bodies" in compose()["volumes"]
     # nginx writes each body readable by its own user only: the image's user is the same id.
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
