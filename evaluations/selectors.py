@@ -201,7 +201,7 @@ def reviewer_queue(user) -> QuerySet[Assignment]:
         .select_related("phase", "application__consortium", "version")
         .only(
             "id", "status", "phase_id", "application_id", "version_id",
-            "phase__name", "phase__status", "phase__scoring_closes_at",
+            "phase__name", "phase__name_en", "phase__status", "phase__scoring_closes_at",
             "application__consortium_id", "application__consortium__name", "version__receipt_number",
         )
     )  # fmt: skip

@@ -16,7 +16,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 from django.views import View
@@ -653,7 +653,37 @@ class ReviewerQueueView(NotFoundPermissionMixin, View):
         if request.user.is_officer:
             qs = qs.none()  # officers use the phase pages; this queue is the reviewer's own
         page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-        return render(request, "evaluations/reviewer_queue.html", {"page": page, "now": timezone.now()})
+        context = {"page": page, "rows": _queue_rows(page.object_list), "now": timezone.now()}
+        return render(request, "evaluations/reviewer_queue.html", context)
+
+
+def _queue_rows(assignments) -> list[dict]:
+    """What each row of the queue shows, with what belongs to the phase (its name in the
+    page's language, the close of scoring as the page writes it) worked out once a phase
+    rather than once a row: a queue's 50 rows share one phase or a few."""
+    phases = {}
+    sentinel = "2147483647"  # one reverse a page, the row's key put in its place
+    score_url = reverse("evaluations:assignment_score", args=[sentinel])
+    declare_url = reverse("evaluations:assignment_declare", args=[sentinel])
+    rows = []
+    for a in assignments:
+        shown = phases.get(a.phase_id)
+        if shown is None:
+            closes = a.phase.scoring_closes_at
+            local = timezone.localtime(closes) if closes else None
+            shown = phases[a.phase_id] = {
+                "phase": localized(a.phase),
+                "closes": formats.date_format(local, "Y-m-d H:i") if local else "",
+                "closes_iso": local.isoformat() if local else "",
+                "scoring": a.phase.status == PhaseStatus.SCORING,
+            }
+        url = declare_url if a.status == AssignmentStatus.AWAITING_DECLARATION else score_url
+        rows.append({
+            **shown, "status": a.status, "status_label": a.get_status_display(),
+            "consortium": a.application.consortium.name, "receipt": a.version.receipt_number if a.version_id else "",
+            "url": url.replace(sentinel, str(a.pk), 1),
+        })  # fmt: skip
+    return rows
 
 
 class AssignmentMixin(NotFoundPermissionMixin):

@@ -385,3 +385,29 @@ def test_a_reviewer_affiliated_after_assignment_no_longer_sees_it_listed(program
     assert str(conflicted_app.title) not in queue
     assert api_for(reviewer).get(f"/api/v1/assignments/{kept.pk}/").status_code == 200
     assert api_for(reviewer).get(f"/api/v1/assignments/{conflicted.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+def test_the_reviewer_queue_costs_the_same_queries_with_two_or_twelve_assignments(programme, client_for, language):
+    """SPEC §10: the queue reads what it shows in a constant number of queries, in either
+    language (the phase's English name is read with the list, not once a row)."""
+    phase = selection_phase(programme=programme)
+    Phase.objects.filter(pk=phase.pk).update(name_en="First selection")
+    (me,) = reviewers(1)
+    client = client_for(me)
+
+    def queries() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as ctx:
+            page = client.get(reverse("evaluations:reviewer_queue"), HTTP_ACCEPT_LANGUAGE=language)
+        assert page.status_code == 200
+        return len(ctx.captured_queries), page.content.decode()
+
+    for _ in range(2):
+        assign(phase, submitted_application(programme=programme), me)
+    queries()  # the first request reads what is kept for the session
+    few, html = queries()
+    for _ in range(10):
+        assign(phase, submitted_application(programme=programme), me)
+    many, html = queries()
+    assert many == few
+    assert ("First selection" in html) == (language == "en")
