@@ -245,7 +245,7 @@ class PhaseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         phase = self.get_object()
         rows, _snapshot = phase_ranking_source(phase=phase)
         page = self.paginate_queryset(rows)
-        data = [{**asdict(r), "disagreement": row_disagreement(r, rows.criteria).as_dict()} for r in page]
+        data = [{**r.as_fields(), "disagreement": row_disagreement(r, rows.criteria).as_dict()} for r in page]
         return self.get_paginated_response(RankingRowSerializer(data, many=True).data)
 
     @extend_schema(request=None, responses=PhaseSerializer)

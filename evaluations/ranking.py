@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from functools import cached_property
 from typing import Protocol
@@ -67,6 +67,11 @@ class RankingRow:
     def is_active(self) -> bool:
         return self.decision in ACTIVE_DECISIONS
 
+    def as_fields(self) -> dict:
+        """The row's fields by name, its lists and dicts as they are (``asdict`` copies each
+        of them deeply, a third of what the ranking API spent on a page of 50 rows)."""
+        return {name: getattr(self, name) for name in _ROW_FIELDS}
+
     @property
     def complete(self) -> bool:
         """All inputs are in (reviews, points, gate decisions); otherwise the decision is provisional."""
@@ -75,6 +80,9 @@ class RankingRow:
     @property
     def objectives_met(self) -> int:
         return sum(1 for a in self.attainment if a["met"])
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(RankingRow))
 
 
 # --------------------------------------------------------------------------- what every ranking offers

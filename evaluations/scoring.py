@@ -975,12 +975,18 @@ class Disagreement:
         }
 
 
-def _sqrt_half_up(value: Fraction, places: int = 2) -> Decimal:
-    """The square root of an exact non-negative value, rounded half up to ``places``, exactly:
-    ``n = floor(sqrt(value) * 10**places + 1/2)`` is the largest ``n`` with
-    ``(2n - 1)**2 <= 4 * value * 10**(2 * places)``, i.e. ``(isqrt(floor(4 * value * 100**places)) + 1) // 2``."""
-    scaled = 4 * value * 10 ** (2 * places)
-    units = (math.isqrt(scaled.numerator // scaled.denominator) + 1) // 2
+def _stdev_half_up(values: Sequence[Decimal], places: int = 2) -> Decimal:
+    """The population standard deviation of ``values``, rounded half up to ``places``, exactly,
+    in integers: with each value ``x / 10**k`` for integers ``x``, the variance is
+    ``v = (n * sum(x**2) - sum(x)**2) / (n**2 * 100**k)``, and the rounded root is
+    ``n = floor(sqrt(v) * 10**places + 1/2)``, the largest ``n`` with
+    ``(2n - 1)**2 <= 4 * v * 100**places``: ``(isqrt(floor(4 * v * 100**places)) + 1) // 2``."""
+    low = min(min(v.as_tuple().exponent for v in values), 0)
+    scaled = [int(v.scaleb(-low, context=_EXACT)) for v in values]
+    n = len(scaled)
+    numerator = 4 * 10 ** (2 * places) * (n * sum(x * x for x in scaled) - sum(scaled) ** 2)
+    denominator = n * n * 10 ** (-2 * low)
+    units = (math.isqrt(numerator // denominator) + 1) // 2
     return Decimal(units).scaleb(-places)
 
 
@@ -991,12 +997,10 @@ def reviewer_disagreement(totals: Sequence[Decimal], expert_max: Decimal | None)
     if len(values) < 2:
         return Disagreement(reviewers=len(values), spread=None, stdev=None, threshold=threshold, flagged=False)
     spread = _EXACT.subtract(max(values), min(values))
-    mean = _exact_mean(values)
-    variance = sum(((Fraction(v) - mean) ** 2 for v in values), Fraction(0)) / len(values)
     return Disagreement(
         reviewers=len(values),
         spread=quantize_score(spread),
-        stdev=_sqrt_half_up(variance),
+        stdev=_stdev_half_up(values),
         threshold=threshold,
         flagged=threshold is not None and spread > threshold,
     )

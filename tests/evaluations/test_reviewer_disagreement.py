@@ -189,3 +189,25 @@ def test_disagreement_adds_no_query_per_row(officer, client_for, api_for):
         html = client.get(page).content.decode()
         assert html.count('data-testid="spread">') == min(size, 50)
     assert counts[10] == counts[120], counts
+
+
+def test_the_standard_deviation_is_the_exact_one_rounded_half_up():
+    """Against the definition in exact fractions, on random totals with up to two places
+    (and on the halfway cases the rounding decides)."""
+    import math
+    import random
+    from fractions import Fraction
+
+    def exact(values):
+        mean = sum(map(Fraction, values)) / len(values)
+        variance = sum((Fraction(v) - mean) ** 2 for v in values) / len(values)
+        scaled = 4 * variance * 10**4
+        return D((math.isqrt(scaled.numerator // scaled.denominator) + 1) // 2).scaleb(-2)
+
+    rng = random.Random(18)
+    cases = [[D("0"), D("1")], [D("0"), D("0.01")], [D("1E+1"), D("20")], [D("80")] * 5]
+    for _ in range(2000):
+        places = rng.choice([0, 1, 2])
+        cases.append([D(rng.randint(0, 10000 // 10 ** (2 - places))).scaleb(-places) for _ in range(rng.randint(2, 7))])
+    for values in cases:
+        assert scoring.reviewer_disagreement(values, D("100")).stdev == exact(values), values
