@@ -14,8 +14,8 @@ RUN SECRET_KEY=build ALLOWED_HOSTS=build python manage.py compilemessages --igno
 # /srv/portal/static is where the migrate step collects the files the proxy serves; a new
 # named volume mounted there takes this folder's owner. User id 101 is the nginx image's
 # worker user: the upload bodies the proxy stores (readable by their owner only) and hands
-# over by name are then readable here, and the stretches already copied can be given back to
-the kernel (portal/uploads.py).
+# over by name are then readable here, and can be given back to the kernel once read
+# (portal/uploads.py, portal/stored_multipart.py).
 RUN useradd --create-home --uid 101 --user-group portal && mkdir -p /app/var/media /srv/portal/static \
     && chown -R portal /app/var /srv/portal/static
 USER portal

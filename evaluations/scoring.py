@@ -978,9 +978,9 @@ class Disagreement:
 def _stdev_half_up(values: Sequence[Decimal], places: int = 2) -> Decimal:
     """The population standard deviation of ``values``, rounded half up to ``places``, exactly,
     in integers: with each value ``x / 10**k`` for integers ``x``, the variance is
-    ``v = (n * sum(x**2) - sum(x)**2) / (n**2 * 100**k)``, and the rounded root is
-    ``n = floor(sqrt(v) * 10**places + 1/2)``, the largest ``n`` with
-    ``(2n - 1)**2 <= 4 * v * 100**places``: ``(isqrt(floor(4 * v * 100**places)) + 1) // 2``."""
+    ``v = (n * sum(x**2) - sum(x)**2) / (n**2 * 100**k)`` for ``n`` values, and the rounded root
+    ``u = floor(sqrt(v) * 10**places + 1/2)`` is the largest ``u`` with
+    ``(2u - 1)**2 <= 4 * v * 100**places``: ``(isqrt(floor(4 * v * 100**places)) + 1) // 2``."""
     low = min(min(v.as_tuple().exponent for v in values), 0)
     scaled = [int(v.scaleb(-low, context=_EXACT)) for v in values]
     n = len(scaled)

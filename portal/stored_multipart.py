@@ -69,16 +69,15 @@ def _libc_fallocate():
 _fallocate = _libc_fallocate()
 
 
-def _release(fd: int, offset: int, length: int) -> bool:
-    """Give ``length`` bytes of ``fd`` from ``offset`` back to the kernel; ``False`` if it
-    cannot be done here (a read-only handle, a file system without holes)."""
-    if _fallocate is None:
-        return False
-    return _fallocate(fd, PUNCH_HOLE_KEEP_SIZE, offset, length) == 0
+def _release(fd: int, offset: int, length: int) -> None:
+    """Give ``length`` bytes of ``fd`` from ``offset`` back to the kernel where that can be done
+    (not through a read-only handle, nor on a file system without holes: left as it is)."""
+    if _fallocate is not None:
+        _fallocate(fd, PUNCH_HOLE_KEEP_SIZE, offset, length)
 
 
 class FileTooLarge(Exception):
-    """The file part is larger than the limit (nothing was copied)."""
+    """The file part is larger than the limit (what was copied of it is deleted)."""
 
 
 def _headers(block: bytes) -> dict[str, str] | None:

@@ -23,9 +23,9 @@ the proxy's file — the same parsing, limits, hashing and checks, without the s
 through the socket. It is believed only when ``PROXY_BODY_DIR`` names the proxy's folder,
 the file is a regular file directly inside it, and the request carries the proxy's secret
 (``portal.received.from_front_proxy``); otherwise the header is ignored and the body is the
-one on the socket. The file is opened for writing where that is allowed, only so that the
-stretches already copied to the upload's own file can be given back to the kernel
-(``portal.stored_multipart``); nothing is written into it. nginx removes its file when the
+one on the socket. The file is opened for writing where that is allowed, only so that it can
+be given back to the kernel once the body is read (``portal.stored_multipart``); nothing is
+written into it. nginx removes its file when the
 request ends.
 """
 
@@ -154,7 +154,7 @@ def take_proxy_stored_body(request):
     path = os.path.realpath(named)
     if os.path.dirname(path) != os.path.realpath(folder):
         raise OSError(f"the handed-over body {named!r} is not directly inside PROXY_BODY_DIR")
-    try:  # for writing, so that the copied stretches can be given back (portal.stored_multipart)
+    try:  # for writing, so that the body can be given back once read (portal.stored_multipart)
         fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
     except OSError as exc:  # a folder mounted read only, a file the proxy lets others only read
         if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):

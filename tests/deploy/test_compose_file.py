@@ -108,3 +108,19 @@ def test_the_proxy_and_the_web_processes_share_the_folder_of_handed_over_upload_
     # nginx writes each body readable by its own user only: the image's user is the same id.
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert "useradd --create-home --uid 101" in dockerfile
+
+
+def test_every_line_of_the_dockerfile_is_an_instruction_or_a_comment():
+    """The image builds only if each line (continuations joined) is a comment or an
+    instruction: a comment wrapped without its ``#`` breaks the build."""
+    instructions = {
+        "FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME",
+        "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL",
+    }  # fmt: skip
+    continued = False
+    for number, line in enumerate((ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines(), 1):
+        stripped = line.strip()
+        if not continued and stripped and not stripped.startswith("#"):
+            assert stripped.split()[0].upper() in instructions, f"Dockerfile line {number}: {line!r}"
+        if not stripped.startswith("#"):
+            continued = stripped.endswith("\\")
